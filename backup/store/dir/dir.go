@@ -1,0 +1,222 @@
+// Package dir is a backup store in a local directory (BACKUP_DIR), for
+// development and single hosts. Writes go to a ".tmp-*" file in the same
+// directory, are fsynced and renamed into place, then the directory is
+// fsynced, so a name never refers to a partial file, even after a crash.
+package dir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+)
+
+const tmpPrefix = ".tmp-"
+
+// Options configures a directory store.
+type Options struct {
+	// Dir holds the backups; created (0700) if missing. Required.
+	Dir string
+}
+
+// Store is a store.Store in a local directory.
+type Store struct {
+	dir string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// ErrNoDir: Options.Dir is empty.
+var ErrNoDir = errors.New("backup directory not set")
+
+// New opens (creating if needed) the directory and removes temporary files
+// left by an interrupted Put.
+func New(o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, ErrNoDir
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create backup dir: %w", err)
+	}
+	entries, err := os.ReadDir(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("read backup dir: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			if err := os.Remove(filepath.Join(o.Dir, e.Name())); err != nil {
+				return nil, fmt.Errorf("remove stale temp file: %w", err)
+			}
+		}
+	}
+	return &Store{dir: o.Dir}, nil
+}
+
+// Put implements store.Store.
+func (s *Store) Put(ctx context.Context, name string, r io.Reader, meta store.Meta) error {
+	if _, _, err := store.ParseName(name); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	d := store.NewDigester(ctxReader{ctx, r})
+	if err := s.writeAtomic(name, d); err != nil {
+		return fmt.Errorf("put %s: %w", name, err)
+	}
+	m, err := d.Complete(meta)
+	if err == nil {
+		err = s.writeAtomic(name+store.SidecarSuffix, strings.NewReader(string(store.EncodeMeta(m))))
+	}
+	if err != nil {
+		_ = os.Remove(filepath.Join(s.dir, name))
+		return fmt.Errorf("put %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeAtomic writes r to a temp file, fsyncs it and renames it to name.
+func (s *Store) writeAtomic(name string, r io.Reader) (err error) {
+	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = io.CopyBuffer(f, r, make([]byte, store.BufferSize)); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), filepath.Join(s.dir, name)); err != nil {
+		return err
+	}
+	return s.syncDir()
+}
+
+func (s *Store) syncDir() error {
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	if _, _, err := store.ParseName(name); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	f, err := os.Open(filepath.Join(s.dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", name, notFound(err))
+	}
+	return f, nil
+}
+
+// Stat implements store.Store.
+func (s *Store) Stat(ctx context.Context, name string) (store.Info, error) {
+	if _, _, err := store.ParseName(name); err != nil {
+		return store.Info{}, fmt.Errorf("stat: %w", err)
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, name))
+	if err != nil {
+		return store.Info{}, fmt.Errorf("stat %s: %w", name, notFound(err))
+	}
+	return s.info(fi), nil
+}
+
+func (s *Store) info(fi fs.FileInfo) store.Info {
+	i := store.Info{Name: fi.Name(), Size: fi.Size(), Modified: fi.ModTime()}
+	b, err := os.ReadFile(filepath.Join(s.dir, fi.Name()+store.SidecarSuffix))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		i.MetaErr = err
+	default:
+		i.Meta, i.MetaErr = store.DecodeMeta(b)
+	}
+	return i
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context) ([]store.Info, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", s.dir, err)
+	}
+	var out []store.Info
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !store.ValidName(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", s.dir, err)
+		}
+		out = append(out, s.info(fi))
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out, nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	if _, _, err := store.ParseName(name); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	found := false
+	for _, n := range []string{name, name + store.SidecarSuffix} {
+		err := os.Remove(filepath.Join(s.dir, n))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", n, err)
+		}
+		found = found || err == nil
+	}
+	if !found {
+		return fmt.Errorf("delete %s: %w", name, store.ErrNotFound)
+	}
+	if err := s.syncDir(); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

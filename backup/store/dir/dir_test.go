@@ -1,0 +1,80 @@
+package dir
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
+)
+
+func newFixture(t *testing.T) storetest.Fixture {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "backups")
+	s, err := New(Options{Dir: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storetest.Fixture{Store: s, PutRaw: func(t *testing.T, name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(d, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+func TestContract(t *testing.T) { storetest.Run(t, newFixture) }
+
+func TestNewRequiresDir(t *testing.T) {
+	if _, err := New(Options{}); !errors.Is(err, ErrNoDir) {
+		t.Fatalf("New without Dir: %v, want ErrNoDir", err)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "a", "b")
+	s, err := New(Options{Dir: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "dump-20261121193000.rdb"
+	if err := s.Put(context.Background(), name, bytes.NewReader([]byte("x")), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		d: 0o700 | os.ModeDir, filepath.Dir(d): 0o700 | os.ModeDir,
+		filepath.Join(d, name): 0o600, filepath.Join(d, name+store.SidecarSuffix): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+		}
+	}
+}
+
+// TestCrashLeavesTempFile simulates a crash during Put: the temp file is
+// never listed and the next New removes it.
+func TestCrashLeavesTempFile(t *testing.T) {
+	d := t.TempDir()
+	tmp := filepath.Join(d, ".tmp-123456")
+	if err := os.WriteFile(tmp, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{dir: d} // as if still running when the crash happened
+	if got := storetest.Names(t, s); len(got) != 0 {
+		t.Fatalf("list with a temp file = %v", got)
+	}
+	if _, err := New(Options{Dir: d}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file still there after New: %v", err)
+	}
+}

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// SidecarSuffix is appended to a backup's name to name its metadata object.
+const SidecarSuffix = ".meta.json"
+
+const nameTime = "20060102150405"
+
+var nameRE = regexp.MustCompile(`^dump-([0-9]{14})\.rdb(\.gz|\.zst)?$`)
+
+// Name returns the backup name for a dump taken at t with the given
+// compression ("", "gzip" or "zstd"), in UTC as the shell version wrote it.
+func Name(t time.Time, compression string) (string, error) {
+	ext, ok := map[string]string{"": "", "gzip": ".gz", "zstd": ".zst"}[compression]
+	if !ok {
+		return "", fmt.Errorf("name for compression %q: unknown compression", compression)
+	}
+	return "dump-" + t.UTC().Format(nameTime) + ".rdb" + ext, nil
+}
+
+// ParseName checks a backup name and returns the time it encodes and its
+// compression ("", "gzip" or "zstd"). Errors wrap ErrInvalidName.
+func ParseName(name string) (time.Time, string, error) {
+	m := nameRE.FindStringSubmatch(name)
+	if m == nil {
+		return time.Time{}, "", fmt.Errorf("%q: %w", name, ErrInvalidName)
+	}
+	t, err := time.Parse(nameTime, m[1])
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("%q: %w", name, ErrInvalidName)
+	}
+	return t, map[string]string{"": "", ".gz": "gzip", ".zst": "zstd"}[m[2]], nil
+}
+
+// ValidName reports whether name is a backup name List would return.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
