@@ -1,0 +1,52 @@
+# redis-autopilot — build, install what the tests need, test.
+#
+#   make dev     install everything, build, start a local 3-node cluster
+#   make test    install everything, then vet and run every test
+#
+# `make deps` is idempotent and quick once things are installed; it needs
+# root for apt-get and for /usr/local/bin.
+
+SHELL       := /bin/bash
+GO          ?= go
+BIN         := bin/redis-autopilot
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CONSUL_VER  := 1.13.9
+CONSUL_BIN  ?= /usr/local/bin/consul
+APT_PKGS    := redis-server redis-sentinel redis-tools util-linux procps iproute2 nftables gzip zstd
+TEST_FLAGS  ?= -timeout 20m
+
+.PHONY: all build deps apt-deps consul test vet dev bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/redis-autopilot
+
+deps: apt-deps consul
+
+apt-deps:
+	@missing=""; for b in redis-server redis-sentinel redis-cli redis-check-rdb unshare nft ip zstd; do \
+		command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages (missing:$$missing)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	fi
+	@# Debian starts redis-server as a service where it can; the tests start their own.
+	@command -v systemctl >/dev/null && systemctl disable --now redis-server redis-sentinel >/dev/null 2>&1 || true
+
+consul:
+	@if $(CONSUL_BIN) version 2>/dev/null | grep -q "v$(CONSUL_VER)"; then exit 0; fi; \
+	echo "building consul v$(CONSUL_VER) from the Go module proxy (tools/consul; ~2-3 minutes the first time)"; \
+	cd tools/consul && GOFLAGS=-mod=mod $(GO) build -o $(CONSUL_BIN) github.com/hashicorp/consul
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test $(TEST_FLAGS) ./...
+
+dev: deps build
+	$(BIN) dev
+
+clean:
+	rm -rf bin

@@ -1,0 +1,129 @@
+// Package harness starts the real parts the tests run against — a Consul
+// agent, redis-server and redis-sentinel — on free loopback ports, and
+// stops them when the test ends. A missing binary fails the test with the
+// command that installs it.
+package harness
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// installHints names the command that brings each binary onto this machine.
+var installHints = map[string]string{
+	"consul":          "make deps (builds github.com/hashicorp/consul v1.13.9 from tools/consul into /usr/local/bin)",
+	"redis-server":    "apt-get install -y redis-server",
+	"redis-sentinel":  "apt-get install -y redis-sentinel",
+	"redis-check-rdb": "apt-get install -y redis-server",
+	"redis-check-aof": "apt-get install -y redis-server",
+	"unshare":         "apt-get install -y util-linux",
+}
+
+// NeedBinary returns the path of name on PATH, or fails the test with the
+// command that installs it.
+func NeedBinary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		hint := installHints[name]
+		if hint == "" {
+			hint = "install it and put it on PATH"
+		}
+		t.Fatalf("%s is not on PATH: run `%s`", name, hint)
+	}
+	return p
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment
+// ago. Ports handed out in this process are never handed out twice.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if claimPort(port) {
+			return port
+		}
+	}
+	t.Fatalf("find a free port: 100 tries gave only ports already handed out")
+	return 0
+}
+
+// Eventually calls f every 50ms until it returns nil, and fails the test
+// with f's last error when timeout passes first.
+func Eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	if err := Wait(timeout, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Wait is Eventually without a test: it returns f's last error, wrapped with
+// how long it waited, when timeout passes first.
+func Wait(timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still failing after %s: %w", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TempDir returns a fresh directory removed at the end of the test. Unlike
+// t.TempDir its path is short: unix sockets must fit in 108 bytes.
+func TempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatalf("make temp dir: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// logTail returns the last lines of a log file, for failure messages.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// RepoRoot returns the repository's top directory (the one with go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+		dir = parent
+	}
+}
