@@ -1,0 +1,106 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+)
+
+// Observation is what one tick saw. It is built by reading only.
+type Observation struct {
+	// Self is this node's redis "ip:port".
+	Self string
+	// Info is the local redis's INFO; InfoErr is set when it did not answer.
+	Info    redisnode.Info
+	InfoErr error
+	// Registered is the redis service name now registered on the local
+	// agent for this node ("redis", "redis-replica"), or "".
+	Registered string
+	// SentinelMaster is the master a majority of the passing sentinels
+	// name; SentinelErr says why there is none.
+	SentinelMaster string
+	SentinelErr    error
+	// SentinelOK is whether the local sentinel answers PING.
+	SentinelOK bool
+}
+
+// Decision is what a tick does, and why.
+type Decision struct {
+	// Role is what INFO says this node is (RoleNone when redis is down).
+	Role Role
+	// Service is the redis service to be registered: "redis" or
+	// "redis-replica".
+	Service string
+	// Pass is whether its check passes; Note is the check's output.
+	Pass bool
+	Note string
+	// SentinelPass is whether the redis-sentinel check passes.
+	SentinelPass bool
+	// Reason is one English sentence: what the node is and why.
+	Reason string
+}
+
+// Decide turns an observation into a decision. It has no side effects.
+//
+// The registration follows INFO role, with one exception that keeps Consul
+// from ever listing two masters: a node that reports role:master is not
+// passed as `redis` unless a majority of the passing sentinels agree it is
+// the master. A master cut off from the others thus goes critical in Consul
+// while the sentinels fail over on the majority side.
+func Decide(o Observation) Decision {
+	d := Decision{SentinelPass: o.SentinelOK}
+	if o.InfoErr != nil {
+		d.Service = o.Registered
+		if d.Service == "" {
+			d.Service = ServiceReplica
+		}
+		d.Note = fmt.Sprintf("redis does not answer: %v", o.InfoErr)
+		d.Reason = "redis does not answer, so its check is failing: " + o.InfoErr.Error()
+		return d
+	}
+	healthy, why := redisnode.Health(o.Info)
+	switch o.Info.Role() {
+	case redisnode.RoleMaster:
+		d.Role = RoleMaster
+		d.Service = ServiceMaster
+		switch {
+		case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
+			d.Service = ServiceReplica
+			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s", o.SentinelMaster)
+			d.Reason = d.Note + ", so this node is not advertised as master"
+		case o.SentinelMaster == "":
+			d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
+			d.Reason = d.Note
+		case !healthy:
+			d.Note = "master is unhealthy: " + why
+			d.Reason = "this node is the master but unhealthy: " + why
+		default:
+			d.Pass = true
+			d.Note = "master, confirmed by a majority of sentinels"
+			d.Reason = "this node is the master: redis reports role master and a majority of sentinels agree"
+		}
+	case redisnode.RoleReplica:
+		d.Role = RoleReplica
+		d.Service = ServiceReplica
+		master := fmt.Sprintf("%s:%d", o.Info.MasterHost(), o.Info.MasterPort())
+		if healthy {
+			d.Pass = true
+			d.Note = "replica of " + master + ", link up"
+			d.Reason = "this node is a replica of " + master + " with its link up"
+		} else {
+			d.Note = "replica of " + master + " is unhealthy: " + why
+			d.Reason = "this node is a replica of " + master + " but unhealthy: " + why
+		}
+	default:
+		d.Service = o.Registered
+		if d.Service == "" {
+			d.Service = ServiceReplica
+		}
+		d.Note = "INFO has no role"
+		d.Reason = "redis answered INFO without a role, so its check is failing"
+	}
+	if !o.SentinelOK {
+		d.Reason += "; the local sentinel does not answer"
+	}
+	return d
+}

@@ -1,0 +1,66 @@
+package lifecycle
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+)
+
+func info(pairs ...string) redisnode.Info {
+	i := redisnode.Info{"loading": "0", "aof_last_write_status": "ok", "rdb_last_bgsave_status": "ok"}
+	for k := 0; k+1 < len(pairs); k += 2 {
+		i[pairs[k]] = pairs[k+1]
+	}
+	return i
+}
+
+func TestDecide(t *testing.T) {
+	const self = "10.0.0.1:6379"
+	master := info("role", "master")
+	replica := info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "up")
+	tests := []struct {
+		name    string
+		obs     Observation
+		service string
+		pass    bool
+		reason  string
+	}{
+		{"master confirmed", Observation{Info: master, SentinelMaster: self, SentinelOK: true},
+			ServiceMaster, true, "this node is the master"},
+		{"master the sentinels do not name", Observation{Info: master, SentinelMaster: "10.0.0.2:6379", SentinelOK: true},
+			ServiceReplica, false, "majority of sentinels name 10.0.0.2:6379"},
+		{"master without a sentinel majority", Observation{Info: master, SentinelErr: errors.New("1 of 3 answered"), SentinelOK: true},
+			ServiceMaster, false, "no majority of sentinels confirms it: 1 of 3 answered"},
+		{"master with a failed AOF write", Observation{Info: info("role", "master", "aof_last_write_status", "err"), SentinelMaster: self, SentinelOK: true},
+			ServiceMaster, false, "the last AOF write failed"},
+		{"master still loading", Observation{Info: info("role", "master", "loading", "1"), SentinelMaster: self, SentinelOK: true},
+			ServiceMaster, false, "loading"},
+		{"replica with its link up", Observation{Info: replica, SentinelOK: true},
+			ServiceReplica, true, "replica of 10.0.0.2:6379 with its link up"},
+		{"replica with its link down", Observation{Info: info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down"), SentinelOK: true},
+			ServiceReplica, false, "master_link_status"},
+		{"replica with a failed save", Observation{Info: info("role", "slave", "master_host", "h", "master_port", "1", "master_link_status", "up", "rdb_last_bgsave_status", "err"), SentinelOK: true},
+			ServiceReplica, false, "rdb_last_bgsave_status:err"},
+		{"redis down keeps the registration and fails", Observation{InfoErr: errors.New("connection refused"), Registered: ServiceMaster},
+			ServiceMaster, false, "redis does not answer"},
+		{"sentinel down is said", Observation{Info: replica, SentinelOK: false},
+			ServiceReplica, true, "the local sentinel does not answer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.obs.Self = self
+			d := Decide(tc.obs)
+			if d.Service != tc.service || d.Pass != tc.pass {
+				t.Errorf("Decide = service %q pass %v, want %q %v (reason %q)", d.Service, d.Pass, tc.service, tc.pass, d.Reason)
+			}
+			if !strings.Contains(d.Reason, tc.reason) {
+				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
+			}
+			if d.SentinelPass != tc.obs.SentinelOK {
+				t.Errorf("SentinelPass = %v, want %v", d.SentinelPass, tc.obs.SentinelOK)
+			}
+		})
+	}
+}
