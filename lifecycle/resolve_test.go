@@ -48,7 +48,7 @@ func inst(addr string, port int, status string) registry.Instance {
 
 type fakeLock struct{ released bool }
 
-func (l *fakeLock) Lost() <-chan struct{}           { return nil }
+func (l *fakeLock) Lost() <-chan struct{}         { return nil }
 func (l *fakeLock) Release(context.Context) error { l.released = true; return nil }
 
 type fakeLocker struct {
