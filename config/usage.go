@@ -30,3 +30,13 @@ func writeSetting(w io.Writer, s *setting) {
 	}
 	fmt.Fprintf(w, "  %s%s [default: %s]\n      %s\n", s.Env, flag, def, s.Help)
 }
+
+// Vars returns every environment variable the configuration reads, in
+// help order.
+func Vars() []string {
+	out := make([]string, len(settings))
+	for i, s := range settings {
+		out[i] = s.Env
+	}
+	return out
+}

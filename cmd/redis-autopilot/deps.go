@@ -3,8 +3,6 @@ package main
 // The project's chosen dependencies, pinned in go.mod before every package
 // uses them. Remove a line here once a package imports it for real.
 import (
-	_ "github.com/hashicorp/consul/api"
-	_ "github.com/hashicorp/go-hclog"
 	_ "github.com/joyent/triton-go/storage"
 	_ "github.com/klauspost/compress/zstd"
 	_ "github.com/klauspost/pgzip"

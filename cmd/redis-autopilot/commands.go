@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/hashicorp/go-hclog"
+)
+
+// request holds a command's own arguments, parsed before the
+// configuration flags.
+type request struct {
+	JSON   bool          // status --json
+	Nodes  int           // dev --nodes N
+	Backup backupRequest // backup ...
+}
+
+// backupRequest is `backup now|list|restore NAME|delete NAME`.
+type backupRequest struct {
+	Action string // "now", "list", "restore" or "delete"
+	Name   string // the backup, for restore and delete
+}
+
+// command is one subcommand: its help line, how to parse its own
+// arguments (returning the rest for config.Load) and what runs it.
+type command struct {
+	name, synopsis, help string
+	parse                func(args []string) (request, []string, error)
+	run                  func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int
+}
+
+var commands = []*command{
+	{name: "run", synopsis: "run", help: "the container entrypoint: PID-1 supervisor (the default)",
+		parse: noArgs,
+		run: func(cfg *config.Config, log hclog.Logger, _ request, stdout, stderr io.Writer) int {
+			return runNode(cfg, log, stdout, stderr)
+		}},
+	{name: "health", synopsis: "health", help: "exit 0 when the local redis and sentinel answer (Docker HEALTHCHECK)",
+		parse: noArgs,
+		run: func(cfg *config.Config, log hclog.Logger, _ request, stdout, stderr io.Writer) int {
+			return runHealth(cfg, log, stdout, stderr)
+		}},
+	{name: "status", synopsis: "status [--json]", help: "role, master, what Consul and Sentinel say, last backup, last decision",
+		parse: parseStatus,
+		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
+			return runStatus(cfg, log, req.JSON, stdout, stderr)
+		}},
+	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME", help: "operator backup commands",
+		parse: parseBackup,
+		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
+			return runBackup(cfg, log, req.Backup, stdout, stderr)
+		}},
+	{name: "dev", synopsis: "dev [--nodes N]", help: "a local cluster on this machine for trying it out",
+		parse: parseDev,
+		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
+			return runDev(cfg, log, req.Nodes, stdout, stderr)
+		}},
+}
+
+func findCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func noArgs(args []string) (request, []string, error) { return request{}, args, nil }
+
+func parseStatus(args []string) (request, []string, error) {
+	var req request
+	fs := newFlagSet("status")
+	fs.BoolVar(&req.JSON, "json", false, "print JSON")
+	rest, err := takeFlags(fs, args)
+	return req, rest, err
+}
+
+func parseDev(args []string) (request, []string, error) {
+	req := request{Nodes: 3}
+	fs := newFlagSet("dev")
+	fs.IntVar(&req.Nodes, "nodes", req.Nodes, "number of nodes")
+	rest, err := takeFlags(fs, args)
+	if err == nil && (req.Nodes < 1 || req.Nodes > 9) {
+		err = fmt.Errorf("--nodes=%d: must be 1-9", req.Nodes)
+	}
+	return req, rest, err
+}
+
+// parseBackup takes the action and, for restore and delete, the name.
+func parseBackup(args []string) (request, []string, error) {
+	var req request
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return req, nil, errors.New("missing action")
+	}
+	req.Backup.Action, args = args[0], args[1:]
+	switch req.Backup.Action {
+	case "now", "list":
+	case "restore", "delete":
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return req, nil, fmt.Errorf("%s needs the backup's NAME", req.Backup.Action)
+		}
+		req.Backup.Name, args = args[0], args[1:]
+	default:
+		return req, nil, fmt.Errorf("unknown action %q", req.Backup.Action)
+	}
+	return req, args, nil
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// takeFlags parses the flags fs defines out of args, wherever they are,
+// and returns the other arguments (configuration flags) in order.
+func takeFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var own, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if !strings.HasPrefix(a, "-") || f == nil {
+			rest = append(rest, a)
+			continue
+		}
+		own = append(own, a)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) && i+1 < len(args) {
+			i++
+			own = append(own, args[i])
+		}
+	}
+	return rest, fs.Parse(own)
+}
