@@ -1,0 +1,220 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNoMaster means the sentinel does not monitor a master of that name.
+var ErrNoMaster = errors.New("sentinel does not know the master")
+
+// Client talks to one sentinel. It is safe for concurrent use.
+type Client struct {
+	addr, password string
+	sc             *redis.SentinelClient
+}
+
+// Dial returns a client for the sentinel at addr ("host:port"), with
+// password ("" for none). It connects on the first command. Each command is
+// bounded by its ctx and by a 5 s dial/read timeout.
+func Dial(addr, password string) *Client {
+	return &Client{addr: addr, password: password, sc: redis.NewSentinelClient(options(addr, password))}
+}
+
+func options(addr, password string) *redis.Options {
+	return &redis.Options{
+		Addr: addr, Password: password, DisableIdentity: true, ContextTimeoutEnabled: true,
+		MaxRetries: -1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, PoolSize: 2,
+	}
+}
+
+// Addr is the sentinel's address as dialled.
+func (c *Client) Addr() string { return c.addr }
+
+// Close closes the client's connections.
+func (c *Client) Close() error { return c.sc.Close() }
+
+// Ping sends PING.
+func (c *Client) Ping(ctx context.Context) error {
+	if err := c.sc.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping sentinel %s: %w", c.addr, err)
+	}
+	return nil
+}
+
+// wrap says what failed where, mapping Sentinel's "unknown master" replies to ErrNoMaster.
+func (c *Client) wrap(what, name string, err error) error {
+	if errors.Is(err, redis.Nil) || (err != nil && strings.Contains(err.Error(), "No such master")) {
+		err = ErrNoMaster
+	}
+	return fmt.Errorf("%s %s on sentinel %s: %w", what, name, c.addr, err)
+}
+
+// GetMasterAddr returns the master of name as "ip:port"
+// (SENTINEL GET-MASTER-ADDR-BY-NAME); ErrNoMaster when the sentinel does not
+// monitor name. It is the sentinel's current view: during a failover it
+// names the new master as soon as it is promoted.
+func (c *Client) GetMasterAddr(ctx context.Context, name string) (string, error) {
+	v, err := c.sc.GetMasterAddrByName(ctx, name).Result()
+	if err != nil {
+		return "", c.wrap("get-master-addr-by-name", name, err)
+	}
+	if len(v) != 2 {
+		return "", c.wrap("get-master-addr-by-name", name, fmt.Errorf("unexpected reply %q", v))
+	}
+	return net.JoinHostPort(v[0], v[1]), nil
+}
+
+// Instance is one entry of SENTINEL MASTER, REPLICAS or SENTINELS.
+type Instance struct {
+	Name  string
+	IP    string
+	Port  int
+	RunID string
+	Flags []string
+	// Fields is the whole reply, e.g. "num-other-sentinels", "num-slaves",
+	// "quorum", "master-link-status", "slave-repl-offset".
+	Fields map[string]string
+}
+
+func newInstance(m map[string]string) Instance {
+	port, _ := strconv.Atoi(m["port"])
+	var flags []string
+	if m["flags"] != "" {
+		flags = strings.Split(m["flags"], ",")
+	}
+	return Instance{Name: m["name"], IP: m["ip"], Port: port, RunID: m["runid"], Flags: flags, Fields: m}
+}
+
+// Addr is "ip:port".
+func (i Instance) Addr() string { return net.JoinHostPort(i.IP, strconv.Itoa(i.Port)) }
+
+// HasFlag reports whether flags include f ("master", "slave", "s_down",
+// "o_down", "disconnected", "failover_in_progress", ...).
+func (i Instance) HasFlag(f string) bool {
+	for _, x := range i.Flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Down reports a subjective or objective down flag.
+func (i Instance) Down() bool { return i.HasFlag("s_down") || i.HasFlag("o_down") }
+
+// Int returns Fields[key] as an integer (0 when missing or malformed).
+func (i Instance) Int(key string) int64 {
+	n, _ := strconv.ParseInt(i.Fields[key], 10, 64)
+	return n
+}
+
+// NumOtherSentinels is num-other-sentinels of a SENTINEL MASTER reply.
+func (i Instance) NumOtherSentinels() int { return int(i.Int("num-other-sentinels")) }
+
+// NumReplicas is num-slaves of a SENTINEL MASTER reply.
+func (i Instance) NumReplicas() int { return int(i.Int("num-slaves")) }
+
+// Master returns SENTINEL MASTER name; ErrNoMaster when unknown.
+func (c *Client) Master(ctx context.Context, name string) (Instance, error) {
+	m, err := c.sc.Master(ctx, name).Result()
+	if err != nil {
+		return Instance{}, c.wrap("sentinel master", name, err)
+	}
+	return newInstance(m), nil
+}
+
+// Replicas returns SENTINEL REPLICAS name; ErrNoMaster when unknown.
+func (c *Client) Replicas(ctx context.Context, name string) ([]Instance, error) {
+	l, err := c.sc.Replicas(ctx, name).Result()
+	if err != nil {
+		return nil, c.wrap("sentinel replicas", name, err)
+	}
+	return instances(l), nil
+}
+
+// Sentinels returns SENTINEL SENTINELS name (the others, not this one);
+// ErrNoMaster when unknown.
+func (c *Client) Sentinels(ctx context.Context, name string) ([]Instance, error) {
+	l, err := c.sc.Sentinels(ctx, name).Result()
+	if err != nil {
+		return nil, c.wrap("sentinel sentinels", name, err)
+	}
+	return instances(l), nil
+}
+
+func instances(l []map[string]string) []Instance {
+	out := make([]Instance, 0, len(l))
+	for _, m := range l {
+		out = append(out, newInstance(m))
+	}
+	return out
+}
+
+// Failover asks this sentinel to fail name over now (SENTINEL FAILOVER),
+// without agreement from the others. It returns when the failover has
+// started; watch for +switch-master to learn the new master. Sentinel
+// refuses ("NOGOODSLAVE") when no replica is fit to be promoted.
+func (c *Client) Failover(ctx context.Context, name string) error {
+	if err := c.sc.Failover(ctx, name).Err(); err != nil {
+		return c.wrap("sentinel failover", name, err)
+	}
+	return nil
+}
+
+// Reset makes the sentinel forget the masters matching the glob pattern and
+// rediscover their replicas and sentinels (SENTINEL RESET); it returns how
+// many masters matched.
+func (c *Client) Reset(ctx context.Context, pattern string) (int, error) {
+	n, err := c.sc.Reset(ctx, pattern).Result()
+	if err != nil {
+		return 0, fmt.Errorf("sentinel reset %s on %s: %w", pattern, c.addr, err)
+	}
+	return int(n), nil
+}
+
+// Set sets one option of name at runtime (SENTINEL SET name key value);
+// Sentinel also rewrites its config file with it.
+func (c *Client) Set(ctx context.Context, name, key, value string) error {
+	if err := c.sc.Set(ctx, name, key, value).Err(); err != nil {
+		return c.wrap("sentinel set "+key+" for", name, err)
+	}
+	return nil
+}
+
+// Apply sets t at runtime: quorum, down-after-milliseconds, failover-timeout,
+// parallel-syncs (when > 0) and auth-pass with SENTINEL SET, announce-ip
+// and announce-port with SENTINEL CONFIG SET. It cannot change this
+// sentinel's own requirepass; see UpdateConf, the recommended way at start.
+func (c *Client) Apply(ctx context.Context, name string, t Tunables) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	sets := [][2]string{
+		{"quorum", strconv.Itoa(t.Quorum)},
+		{"down-after-milliseconds", strconv.FormatInt(t.DownAfter.Milliseconds(), 10)},
+		{"failover-timeout", strconv.FormatInt(t.FailoverTimeout.Milliseconds(), 10)},
+		{"auth-pass", t.Password},
+	}
+	if t.ParallelSyncs > 0 {
+		sets = append(sets, [2]string{"parallel-syncs", strconv.Itoa(t.ParallelSyncs)})
+	}
+	for _, kv := range sets {
+		if err := c.Set(ctx, name, kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	for _, kv := range [][2]string{{"announce-ip", t.AnnounceIP}, {"announce-port", strconv.Itoa(t.AnnouncePort)}} {
+		if err := c.sc.Process(ctx, redis.NewStatusCmd(ctx, "sentinel", "config", "set", kv[0], kv[1])); err != nil {
+			return fmt.Errorf("sentinel config set %s on %s: %w", kv[0], c.addr, err)
+		}
+	}
+	return nil
+}
