@@ -1,8 +1,11 @@
 package config
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -54,7 +57,7 @@ func TestLoadBad(t *testing.T) {
 		{"manta key only", env{"MANTA_PRIVATE_KEY": k.hashEncoded}, nil, "MANTA_USER", "MANTA_PRIVATE_KEY", []string{k.hashEncoded}},
 		{"manta key garbage", manta(k, k.md5).with("MANTA_PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----#c2VjcmV0c2VjcmV0#-----END RSA PRIVATE KEY-----#"), nil,
 			"MANTA_PRIVATE_KEY", "does not parse as a PEM private key (newlines may be written as #)", []string{"c2VjcmV0c2VjcmV0"}},
-		{"manta key not RSA", manta(k, k.md5).with("MANTA_PRIVATE_KEY", ed25519Key(t)), nil, "MANTA_PRIVATE_KEY", "RSA", nil},
+		{"manta key ed25519", manta(k, k.md5).with("MANTA_PRIVATE_KEY", ed25519Key(t)), nil, "MANTA_PRIVATE_KEY", "RSA or ECDSA", nil},
 		{"manta key id malformed", manta(k, "abc"), nil, "MANTA_KEY_ID", "fingerprint", []string{k.hashEncoded}},
 		{"manta key id mismatch", manta(k, other.md5), nil, "MANTA_KEY_ID", k.sha256, []string{k.hashEncoded}},
 		{"manta and backup dir", manta(k, k.sha256).with("BACKUP_DIR", "/backups"), nil, "BACKUP_DIR", "set either BACKUP_DIR or MANTA_*", []string{k.hashEncoded}},
@@ -96,6 +99,26 @@ func ed25519Key(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(string(pem.EncodeToMemory(block)), "\n", "#")
+}
+
+// ecdsaKey returns a SEC 1 PEM P-256 key, '#'-encoded, and its SHA256
+// fingerprint.
+func ecdsaKey(t *testing.T) (encoded, sha256 string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	return strings.ReplaceAll(string(p), "\n", "#"), ssh.FingerprintSHA256(pub)
 }
 
 func tempFile(t *testing.T, content string) string {

@@ -119,14 +119,12 @@ type Config struct {
 	// lowercase MD5 colon hex without "MD5:", or "SHA256:<base64>".
 	// Validate checks it matches MantaKey.
 	MantaKeyID string
-	// MantaKeyMD5 is MantaKey's MD5 fingerprint in colon hex, the form
-	// triton-go's PrivateKeySigner wants as KeyID.
+	// MantaKeyMD5 is MantaKey's MD5 fingerprint in colon hex.
 	MantaKeyMD5 string
-	// MantaKey is the parsed MANTA_PRIVATE_KEY (an *rsa.PrivateKey).
+	// MantaKey is the parsed MANTA_PRIVATE_KEY, an *rsa.PrivateKey or
+	// *ecdsa.PrivateKey (PKCS#1, PKCS#8, SEC 1 or OpenSSH PEM,
+	// unencrypted). The key text itself is not kept.
 	MantaKey crypto.Signer
-	// MantaKeyPEM is MantaKey re-encoded as PKCS#1 PEM, whatever format
-	// it was given in, as triton-go's PrivateKeySigner wants. Secret.
-	MantaKeyPEM []byte
 	// MantaBucket (MANTA_BUCKET) is the full Manta directory for backups,
 	// /<MANTA_USER>/stor/triton-redis unless set.
 	MantaBucket string

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -104,12 +105,13 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadGood(t *testing.T) {
 	k := rsaKeys(t)[0]
-	tests := []struct {
+	type goodCase struct {
 		name  string
 		env   env
 		args  []string
 		check func(t *testing.T, c *Config)
-	}{
+	}
+	tests := []goodCase{
 		{"shell version values", env{"LOG_LEVEL": "debug", "MASTER_WAIT_TIMEOUT": "60", "BACKUP_TTL": "3600", "CONSUL": "consul, 10.0.0.2,"}, nil,
 			func(t *testing.T, c *Config) {
 				want := c.LogLevel == "DEBUG" && c.MasterWaitTimeout == time.Minute && c.BackupTTL == time.Hour &&
@@ -148,8 +150,8 @@ func TestLoadGood(t *testing.T) {
 				wantEq(t, "MantaKeyID", c.MantaKeyID, k.md5)
 				wantEq(t, "MantaKeyMD5", c.MantaKeyMD5, k.md5)
 				wantEq(t, "MantaBucket", c.MantaBucket, "/alice/stor/triton-redis")
-				if _, ok := c.MantaKey.(*rsa.PrivateKey); !ok || !bytes.HasPrefix(c.MantaKeyPEM, []byte("-----BEGIN RSA PRIVATE KEY-----\n")) {
-					t.Errorf("MantaKey %T, PEM prefix %.40q", c.MantaKey, c.MantaKeyPEM)
+				if _, ok := c.MantaKey.(*rsa.PrivateKey); !ok {
+					t.Errorf("MantaKey is a %T; want *rsa.PrivateKey", c.MantaKey)
 				}
 			}},
 		{"manta, SHA256 key id and bucket", manta(k, k.sha256).with("MANTA_BUCKET", "/alice/stor/redis/"), nil,
@@ -158,6 +160,13 @@ func TestLoadGood(t *testing.T) {
 				wantEq(t, "MantaBucket", c.MantaBucket, "/alice/stor/redis")
 			}},
 	}
+	ecKey, ecSHA := ecdsaKey(t)
+	tests = append(tests, goodCase{"manta, ECDSA key", env{"MANTA_USER": "bob", "MANTA_KEY_ID": ecSHA, "MANTA_PRIVATE_KEY": ecKey}, nil,
+		func(t *testing.T, c *Config) {
+			if _, ok := c.MantaKey.(*ecdsa.PrivateKey); !ok {
+				t.Errorf("MantaKey is a %T; want *ecdsa.PrivateKey", c.MantaKey)
+			}
+		}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Load(tt.args, tt.env.with().lookup)

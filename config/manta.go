@@ -2,10 +2,9 @@ package config
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -41,17 +40,20 @@ func setMantaKey(c *Config, v string) error {
 	if err != nil {
 		return fmt.Errorf("does not parse as a PEM private key (newlines may be written as #): %w", err)
 	}
-	key, ok := raw.(*rsa.PrivateKey)
-	if !ok {
-		return fmt.Errorf("is a %T, not an RSA key; Manta signing through triton-go needs RSA", raw)
+	var key crypto.Signer
+	switch k := raw.(type) {
+	case *rsa.PrivateKey:
+		key = k
+	case *ecdsa.PrivateKey:
+		key = k
+	default:
+		return fmt.Errorf("is a %T; Manta signing needs an RSA or ECDSA key", raw)
 	}
 	md5, _, err := fingerprints(key)
 	if err != nil {
 		return err
 	}
-	c.MantaKey = key
-	c.MantaKeyMD5 = md5
-	c.MantaKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	c.MantaKey, c.MantaKeyMD5 = key, md5
 	return nil
 }
 

@@ -141,7 +141,7 @@ var settings = []setting{
 		Set: str(func(c *Config) *string { return &c.MantaRole })},
 	{Env: "MANTA_KEY_ID", Group: groupManta, Help: "Fingerprint of MANTA_PRIVATE_KEY: MD5 colon hex (optionally MD5:-prefixed) or SHA256:...",
 		Set: into(func(c *Config) *string { return &c.MantaKeyID }, parseKeyID)},
-	{Env: "MANTA_PRIVATE_KEY", Group: groupManta, Secret: true, Help: "RSA private key (PEM); newlines may be written as #.",
+	{Env: "MANTA_PRIVATE_KEY", Group: groupManta, Secret: true, Help: "RSA or ECDSA private key (PEM, unencrypted); newlines may be written as #.",
 		Set: setMantaKey},
 	{Env: "MANTA_BUCKET", Group: groupManta, Help: "Manta directory for backups; default /<MANTA_USER>/stor/triton-redis.",
 		Set: path(func(c *Config) *string { return &c.MantaBucket })},
