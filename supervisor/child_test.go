@@ -1,0 +1,235 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"golang.org/x/sys/unix"
+)
+
+func TestBackoff(t *testing.T) {
+	spec := ChildSpec{BackoffInitial: 100 * time.Millisecond, BackoffMax: time.Second}
+	want := map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 30: 1000}
+	for short, ms := range want {
+		t.Run(strconv.Itoa(short), func(t *testing.T) {
+			if got := spec.backoff(short); got != ms*time.Millisecond {
+				t.Errorf("backoff(%d) = %s, want %s", short, got, ms*time.Millisecond)
+			}
+		})
+	}
+}
+
+// startTimes reads the start times a child script appended to path.
+func startTimes(path string) ([]time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for _, f := range strings.Fields(string(b)) {
+		ns, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse %q: %w", f, err)
+		}
+		out = append(out, time.Unix(0, ns))
+	}
+	return out, nil
+}
+
+func TestRestartBackoffGrows(t *testing.T) {
+	s, _ := startSupervisor(t)
+	stamps := filepath.Join(t.TempDir(), "starts")
+	cmd := shell("flaky", `date +%s%N >> "$STAMPS"; exit 1`)
+	cmd.Env = append(os.Environ(), "STAMPS="+stamps)
+	c := addChild(t, s, ChildSpec{
+		Command:        cmd,
+		Restart:        RestartOnFailure,
+		MinUptime:      5 * time.Second,
+		BackoffInitial: 100 * time.Millisecond,
+		BackoffMax:     2 * time.Second,
+	})
+	var starts []time.Time
+	harness.Eventually(t, 10*time.Second, func() error {
+		var err error
+		starts, err = startTimes(stamps)
+		if err == nil && len(starts) < 5 {
+			err = fmt.Errorf("%d starts so far", len(starts))
+		}
+		return err
+	})
+	for i := 1; i < 5; i++ {
+		gap := starts[i].Sub(starts[i-1])
+		want := 100 * time.Millisecond << (i - 1)
+		if gap < want || gap > want+time.Second {
+			t.Errorf("gap before start %d = %s, want at least the %s backoff (and not much more)", i+1, gap, want)
+		}
+		if i > 1 && gap <= starts[i-1].Sub(starts[i-2]) {
+			t.Errorf("gap before start %d = %s did not grow", i+1, gap)
+		}
+	}
+	if got := c.Restarts(); got < 4 {
+		t.Errorf("Restarts() = %d, want at least 4", got)
+	}
+}
+
+func TestCrashLoopGivesUp(t *testing.T) {
+	s, logs := startSupervisor(t)
+	c := addChild(t, s, ChildSpec{
+		Command:        shell("crashy", "exit 2"),
+		Restart:        RestartAlways,
+		MaxRestarts:    3,
+		MinUptime:      5 * time.Second,
+		BackoffInitial: 20 * time.Millisecond,
+	})
+	select {
+	case got := <-s.Finished():
+		if got != c {
+			t.Fatalf("Finished delivered %s, want crashy", got.Name())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("crash-looping child not given up within 10s")
+	}
+	<-c.Done()
+	st, err := c.Result()
+	var ee *ExitError
+	if !errors.Is(err, ErrCrashLoop) || !errors.As(err, &ee) || st.Code() != 2 || ee.Restarts != 3 {
+		t.Errorf("Result() = %s, %v; want exit status 2 and an *ExitError wrapping ErrCrashLoop after 3 restarts", st, err)
+	}
+	if got := ExitCode(err); got != 2 {
+		t.Errorf("ExitCode = %d, want the child's 2", got)
+	}
+	if c.Restarts() != 3 || c.Running() {
+		t.Errorf("Restarts() = %d, Running() = %v; want 3, false", c.Restarts(), c.Running())
+	}
+	lines := logs.lines("child is crash looping; giving up")
+	want := regexp.MustCompile(`\[ERROR\] test: child is crash looping; giving up: child=crashy restarts=3 status="exit status 2"`)
+	if len(lines) != 1 || !want.MatchString(lines[0]) {
+		t.Errorf("give-up log lines = %q, want one matching %s", lines, want)
+	}
+}
+
+// TestLongRunsAreNotACrashLoop: runs longer than MinUptime reset the count.
+func TestLongRunsAreNotACrashLoop(t *testing.T) {
+	s, _ := startSupervisor(t)
+	c := addChild(t, s, ChildSpec{
+		Command:        shell("slowfail", "sleep 0.3; exit 1"),
+		Restart:        RestartOnFailure,
+		MaxRestarts:    1,
+		MinUptime:      200 * time.Millisecond,
+		BackoffInitial: 10 * time.Millisecond,
+	})
+	harness.Eventually(t, 10*time.Second, func() error {
+		if n := c.Restarts(); n < 3 {
+			return fmt.Errorf("%d restarts so far", n)
+		}
+		return nil
+	})
+	select {
+	case <-c.Done():
+		_, err := c.Result()
+		t.Fatalf("child gave up after long runs: %v", err)
+	default:
+	}
+}
+
+// TestStopAllOnSIGTERM: SIGTERM to the process arrives as RequestStop;
+// StopAll then stops the children in reverse order of Add, SIGKILLing the
+// one that ignores SIGTERM after its grace.
+func TestStopAllOnSIGTERM(t *testing.T) {
+	s, logs := startSupervisor(t)
+	order := filepath.Join(t.TempDir(), "order")
+	polite := func(name string) ChildSpec {
+		cmd := shell(name, `trap 'echo "$NAME" >> "$ORDER"; kill $!; exit 0' TERM; echo up; sleep 1000 & wait`)
+		cmd.Env = append(os.Environ(), "NAME="+name, "ORDER="+order)
+		cmd.StopGrace = 5 * time.Second
+		return ChildSpec{Command: cmd, Restart: RestartAlways}
+	}
+	stubborn := ChildSpec{Command: shell("stubborn", `trap "" TERM; echo up; exec sleep 1000`), Restart: RestartAlways}
+	stubborn.StopGrace = 500 * time.Millisecond
+	var kids []*Child
+	for _, spec := range []ChildSpec{polite("consul"), stubborn, polite("redis"), polite("sentinel")} {
+		kids = append(kids, addChild(t, s, spec))
+	}
+	harness.Eventually(t, 5*time.Second, func() error {
+		if n := len(logs.lines(": up")); n < 4 {
+			return fmt.Errorf("%d of 4 children ready", n)
+		}
+		return nil
+	})
+	if err := unix.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatalf("kill -TERM self: %v", err)
+	}
+	select {
+	case r := <-s.Requests():
+		if r != RequestStop {
+			t.Fatalf("request %s, want stop", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no request after SIGTERM")
+	}
+	start := time.Now()
+	if err := s.StopAll(context.Background()); err != nil {
+		t.Fatalf("StopAll: %v", err)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond || took > 4*time.Second {
+		t.Errorf("StopAll took %s, want the stubborn child's 500ms grace and little more", took)
+	}
+	if b, err := os.ReadFile(order); err != nil || string(b) != "sentinel\nredis\nconsul\n" {
+		t.Errorf("children got SIGTERM in order %q (%v), want sentinel, redis, consul", b, err)
+	}
+	var stopped []string
+	for _, line := range logs.lines("child stopped") {
+		stopped = append(stopped, regexp.MustCompile(`child=(\S+)`).FindStringSubmatch(line)[1])
+	}
+	if strings.Join(stopped, ",") != "sentinel,redis,stubborn,consul" {
+		t.Errorf("stop order %v, want sentinel, redis, stubborn, consul", stopped)
+	}
+	for _, c := range kids {
+		st, err := c.Result()
+		want := 0
+		if c.Name() == "stubborn" {
+			want = 137
+		}
+		if st.Code() != want || err != nil || c.Restarts() != 0 {
+			t.Errorf("%s: Result() = %s, %v after %d restarts; want code %d, nil, 0", c.Name(), st, err, c.Restarts(), want)
+		}
+	}
+}
+
+func TestSignalRequests(t *testing.T) {
+	s, _ := startSupervisor(t)
+	tests := []struct {
+		sig  syscall.Signal
+		want Request
+	}{
+		{syscall.SIGINT, RequestStop},
+		{syscall.SIGHUP, RequestReload},
+		{syscall.SIGUSR1, RequestStatus},
+		{syscall.SIGUSR2, RequestBackup},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sig.String(), func(t *testing.T) {
+			if err := unix.Kill(os.Getpid(), tt.sig); err != nil {
+				t.Fatalf("kill self: %v", err)
+			}
+			select {
+			case r := <-s.Requests():
+				if r != tt.want {
+					t.Errorf("request %s, want %s", r, tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no request after %s", tt.sig)
+			}
+		})
+	}
+}
