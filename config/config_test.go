@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -160,8 +161,17 @@ func TestLoadGood(t *testing.T) {
 				wantEq(t, "MantaBucket", c.MantaBucket, "/alice/stor/redis")
 			}},
 	}
+	tokenFile := tempFile(t, "file-token\n")
 	ecKey, ecSHA := ecdsaKey(t)
-	tests = append(tests, goodCase{"manta, ECDSA key", env{"MANTA_USER": "bob", "MANTA_KEY_ID": ecSHA, "MANTA_PRIVATE_KEY": ecKey}, nil,
+	tests = append(tests, goodCase{"consul token file", env{"CONSUL_HTTP_TOKEN_FILE": tokenFile}, nil,
+		func(t *testing.T, c *Config) {
+			wantEq(t, "TokenFile", c.Consul.TokenFile, tokenFile)
+			if _, err := api.NewClient(c.Consul); err != nil {
+				t.Fatalf("api.NewClient: %v", err)
+			}
+			// NewClient reads the token file into the config it is given.
+			wantEq(t, "Token after NewClient", c.Consul.Token, "file-token")
+		}}, goodCase{"manta, ECDSA key", env{"MANTA_USER": "bob", "MANTA_KEY_ID": ecSHA, "MANTA_PRIVATE_KEY": ecKey}, nil,
 		func(t *testing.T, c *Config) {
 			if _, ok := c.MantaKey.(*ecdsa.PrivateKey); !ok {
 				t.Errorf("MantaKey is a %T; want *ecdsa.PrivateKey", c.MantaKey)
@@ -225,6 +235,25 @@ func TestLoadSecretsHaveNoFlags(t *testing.T) {
 	for _, f := range []string{"--redis-password=x", "--manta-private-key=x", "--consul-http-token=x"} {
 		if _, err := Load([]string{f}, env{}.lookup); err == nil {
 			t.Errorf("Load(%s) accepted a secret on the command line", f)
+		}
+	}
+}
+
+func TestStringHidesSecrets(t *testing.T) {
+	k := rsaKeys(t)[0]
+	e := manta(k, k.md5).with("CONSUL_LOCAL_CONFIG", `{"acl":{"tokens":{"agent":"agent-s3cr3t"}}}`)
+	c, err := Load(nil, e.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c)} {
+		for _, secret := range []string{canaryPassword, canaryToken, "agent-s3cr3t", "BEGIN"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%q reveals %q", s, secret)
+			}
+		}
+		if !strings.Contains(s, "manta:https://us-east.manta.joyent.com/alice/stor/triton-redis") {
+			t.Errorf("%q lacks the backup store", s)
 		}
 	}
 }

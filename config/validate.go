@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Validate checks the relations between fields. Load has already
 // checked each field's own form (ports, paths, durations); code that
@@ -20,4 +23,23 @@ func (c *Config) Validate() error {
 		return validateConsulTLS(&c.Consul.TLSConfig)
 	}
 	return nil
+}
+
+// String summarises c without its secrets, so that logging a Config
+// (fmt's %v and %+v) cannot leak REDIS_PASSWORD, CONSUL_HTTP_TOKEN,
+// CONSUL_LOCAL_CONFIG or the Manta key.
+func (c *Config) String() string {
+	backups := "none"
+	switch {
+	case c.BackupDir != "":
+		backups = "dir:" + c.BackupDir
+	case c.MantaEnabled():
+		backups = "manta:" + c.MantaURL + c.MantaBucket
+	}
+	consul := "<nil>"
+	if c.Consul != nil {
+		consul = c.Consul.Scheme + "://" + c.Consul.Address
+	}
+	return fmt.Sprintf("config{redis=%s:%d sentinel=%d advertise=%q data=%s consul=%s join=%v backups=%s password=%t}",
+		c.BindAddr, c.RedisPort, c.SentinelPort, c.AdvertiseAddr, c.RedisDataDir, consul, c.ConsulJoin, backups, c.RedisPassword != "")
 }
