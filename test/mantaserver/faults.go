@@ -109,13 +109,15 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, f *Fault) bool
 var errHijacked = errors.New("connection closed by an injected fault")
 
 // hangUp closes the connection under the response; rst makes it a reset.
-func hangUp(w http.ResponseWriter, rst bool) {
-	if fl, ok := w.(http.Flusher); ok {
+// flush sends what was written first; never flush before any write: that
+// would send "200 OK" headers.
+func hangUp(w http.ResponseWriter, rst, flush bool) {
+	if fl, ok := w.(http.Flusher); ok && flush {
 		fl.Flush()
 	}
 	conn, _, err := w.(http.Hijacker).Hijack()
 	if err != nil {
-		return
+		panic(http.ErrAbortHandler) // still cut the connection, never answer 200
 	}
 	if tc, ok := conn.(*net.TCPConn); ok && rst {
 		_ = tc.SetLinger(0)
@@ -139,7 +141,7 @@ func (s *Server) faultyBody(w http.ResponseWriter, r *http.Request, f *Fault) io
 type hangUpReader struct{ w http.ResponseWriter }
 
 func (h hangUpReader) Read([]byte) (int, error) {
-	hangUp(h.w, true)
+	hangUp(h.w, true, false)
 	return 0, errHijacked
 }
 
@@ -173,7 +175,7 @@ func (fw *faultWriter) Write(p []byte) (int, error) {
 	}
 	n, _ := fw.ResponseWriter.Write(p[:fw.left])
 	fw.left = 0
-	hangUp(fw.ResponseWriter, fw.f.Kind == Reset)
+	hangUp(fw.ResponseWriter, fw.f.Kind == Reset, true)
 	return n, errHijacked
 }
 

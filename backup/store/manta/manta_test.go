@@ -57,13 +57,13 @@ func register(t testing.TB, srv *mantaserver.Server, subuser string, key crypto.
 
 // newStore starts a test server with the shared key registered and a
 // store on it; edit adjusts the options first.
-func newStore(t *testing.T, edit func(*Options)) (*Store, *mantaserver.Server) {
+func newStore(t *testing.T, edit func(*Options, *mantaserver.Server)) (*Store, *mantaserver.Server) {
 	t.Helper()
 	srv := mantaserver.New(t, mantaserver.Options{})
 	key := testKey(t)
 	o := Options{URL: srv.URL, User: srv.Account, KeyID: register(t, srv, "", key), Signer: key, Bucket: bucket}
 	if edit != nil {
-		edit(&o)
+		edit(&o, srv)
 	}
 	s, err := New(o)
 	if err != nil {
