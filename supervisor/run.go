@@ -87,6 +87,9 @@ func (s *Supervisor) Run(ctx context.Context, cmd Command) (Result, error) {
 	if err := cmd.validate(); err != nil {
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("run %s: %w", cmd.Name, err)
+	}
 	out, err := newOutput(s.log.Named(cmd.Name), cmd.CaptureLimit)
 	if err != nil {
 		return Result{}, fmt.Errorf("run %s: %w", cmd.Name, err)
