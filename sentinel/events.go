@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -124,13 +125,17 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
+// pump forwards messages from ps to ch until ctx ends, replacing ps when
+// its connection is lost.
 func (c *Client) pump(ctx context.Context, ps *redis.PubSub, ch chan<- Event) {
 	defer close(ch)
-	defer func() {
-		if ps != nil {
-			_ = ps.Close()
-		}
-	}()
+	var mu sync.Mutex                       // guards ps against the closer below
+	stop := context.AfterFunc(ctx, func() { // a blocked read ignores ctx: close it
+		mu.Lock()
+		defer mu.Unlock()
+		_ = ps.Close()
+	})
+	defer stop()
 	probing := false // a PING is out and not yet answered
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, probeEvery)
@@ -149,12 +154,23 @@ func (c *Client) pump(ctx context.Context, ps *redis.PubSub, ch chan<- Event) {
 			}
 		}
 		_ = ps.Close()
-		if ps = c.resubscribe(ctx); ps == nil {
+		next := c.resubscribe(ctx)
+		if next == nil {
+			return
+		}
+		mu.Lock()
+		ps = next
+		mu.Unlock()
+		if ctx.Err() != nil { // ended while swapping: the closer saw the old ps
+			_ = next.Close()
 			return
 		}
 		probing = false
 		send(ctx, ch, Event{Type: EventReconnected, Payload: c.addr})
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	_ = ps.Close()
 }
 
 // resubscribe retries psubscribe with backoff until it works or ctx ends (nil).

@@ -1,0 +1,139 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// next returns the first event of type typ, failing the test after d.
+func next(t *testing.T, events <-chan Event, typ string, d time.Duration) Event {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatalf("event channel closed while waiting for %s", typ)
+			}
+			if e.Type == typ {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within %s", typ, d)
+		}
+	}
+}
+
+func TestSubscribeSeesRealFailover(t *testing.T) {
+	m, r := pair(t)
+	s := startSentinel(t, m.Addr, 0)
+	c := dial(t, s.Addr)
+	waitReplicaKnown(t, c, r.Addr)
+	ctx := ctxT(t, 30*time.Second)
+	events, err := c.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switches, err := c.SubscribeSwitchMaster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Failover(ctx, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	want := SwitchMaster{Name: "mymaster", OldAddr: m.Addr, NewAddr: r.Addr}
+	if e := next(t, events, "+switch-master", 20*time.Second); e.SwitchMaster == nil || *e.SwitchMaster != want {
+		t.Fatalf("+switch-master event %+v, want %+v", e.SwitchMaster, want)
+	}
+	select {
+	case sm := <-switches:
+		if sm != want {
+			t.Fatalf("SubscribeSwitchMaster got %+v, want %+v", sm, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("SubscribeSwitchMaster delivered nothing")
+	}
+	if got, err := c.GetMasterAddr(ctx, "mymaster"); err != nil || got != r.Addr {
+		t.Fatalf("after failover GetMasterAddr = %q, %v; want %s", got, err, r.Addr)
+	}
+}
+
+func TestSubscribeReconnects(t *testing.T) {
+	m := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	port := harness.FreePort(t)
+	s := startSentinel(t, m.Addr, port)
+	c := dial(t, s.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	events, err := c.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	s.Kill()
+	startSentinel(t, m.Addr, port)
+	t.Logf("sentinel restarted in %s", time.Since(t0))
+	e := next(t, events, EventReconnected, 15*time.Second)
+	t.Logf("reconnected after %s", time.Since(t0))
+	if e.Payload != s.Addr {
+		t.Fatalf("reconnected event %+v", e)
+	}
+	// Events flow again on the new connection.
+	if _, err := c.Reset(ctx, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, events, "+reset-master", 10*time.Second); e.MasterName != "mymaster" || e.Addr != m.Addr {
+		t.Fatalf("+reset-master event %+v", e)
+	}
+	cancel()
+	harness.Eventually(t, 5*time.Second, func() error {
+		if _, ok := <-events; ok {
+			return errors.New("channel still open after ctx ended")
+		}
+		return nil
+	})
+}
+
+func TestAskMajorityRealSentinels(t *testing.T) {
+	m := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	other := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		addrs = append(addrs, startSentinel(t, m.Addr, 0).Addr)
+	}
+	dissent := startSentinel(t, other.Addr, 0).Addr
+	dead := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	ctx := ctxT(t, 20*time.Second)
+	tests := []struct {
+		name   string
+		addrs  []string
+		master string
+		agreed int
+	}{
+		{"three agree", addrs, m.Addr, 3},
+		{"three of five", append(addrs[:3:3], dissent, dead), m.Addr, 3},
+		{"two of four is no majority", []string{addrs[0], addrs[1], dissent, dead}, "", 0},
+		{"none", nil, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, n, err := AskMajority(ctx, tt.addrs, "mymaster", password)
+			if got != tt.master || n != tt.agreed {
+				t.Fatalf("AskMajority = %q, %d, %v; want %q, %d", got, n, err, tt.master, tt.agreed)
+			}
+			var nm *NoMajorityError
+			if tt.master == "" && (!errors.Is(err, ErrNoMajority) || !errors.As(err, &nm) || len(nm.Answers) != len(tt.addrs)) {
+				t.Fatalf("err = %v, want a NoMajorityError with %d answers", err, len(tt.addrs))
+			}
+			if tt.master != "" && err != nil {
+				t.Fatal(err)
+			}
+			t.Log(err)
+		})
+	}
+}
