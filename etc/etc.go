@@ -5,6 +5,13 @@
 // Values that may contain spaces or odd bytes (paths, addresses, passwords)
 // are written as double-quoted strings in Redis's own config syntax (see
 // Quote); SplitArgs is the matching reader.
+//
+// Mode caveat (checked with Redis 7.0.15): when Sentinel rewrites its config
+// (at start, on every learned change and on SENTINEL SET) it recreates the
+// file with mode 0644 &^ umask, so the 0600 written here becomes 0644 and
+// auth-pass/requirepass readable by all under the usual umask 022. Start
+// redis-sentinel (and redis-server) with umask 077, or keep the config
+// directory 0700.
 package etc
 
 import (
