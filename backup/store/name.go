@@ -38,4 +38,7 @@ func ParseName(name string) (time.Time, string, error) {
 }
 
 // ValidName reports whether name is a backup name List would return.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
+func ValidName(name string) bool {
+	_, _, err := ParseName(name)
+	return err == nil
+}

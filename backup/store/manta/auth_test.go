@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"github.com/joyent/triton-go/storage"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
@@ -229,4 +231,36 @@ func TestParsePrivateKey(t *testing.T) {
 		t.Fatal("half a key parsed")
 	}
 	assertNoSecret(t, err.Error(), key)
+}
+
+// TestListBeyondOnePage: more entries than Manta's largest page (1024),
+// listed with the default page size; legacy backups without sidecars.
+func TestListBeyondOnePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1030 objects")
+	}
+	k := ecKey(t, elliptic.P256()) // signs far faster than RSA
+	s, _ := newStore(t, func(o *Options, srv *mantaserver.Server) { o.Signer, o.KeyID = k, register(t, srv, "", k) })
+	if err := s.ensureBucket(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1030
+	for i := range n {
+		n, err := store.Name(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := s.path(n)
+		err = s.objects.Put(context.Background(), &storage.PutObjectInput{ObjectPath: p, ObjectReader: strings.NewReader("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := s.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != n || infos[0].Name != "dump-20261120000000.rdb" || infos[n-1].Name != "dump-20261120001709.rdb" {
+		t.Fatalf("listed %d entries, want %d in order", len(infos), n)
+	}
 }

@@ -57,7 +57,7 @@ func register(t testing.TB, srv *mantaserver.Server, subuser string, key crypto.
 
 // newStore starts a test server with the shared key registered and a
 // store on it; edit adjusts the options first.
-func newStore(t *testing.T, edit func(*Options, *mantaserver.Server)) (*Store, *mantaserver.Server) {
+func newStore(t testing.TB, edit func(*Options, *mantaserver.Server)) (*Store, *mantaserver.Server) {
 	t.Helper()
 	srv := mantaserver.New(t, mantaserver.Options{})
 	key := testKey(t)
