@@ -107,19 +107,37 @@ func TestGetFaults(t *testing.T) {
 	}
 }
 
-func TestSlowGet(t *testing.T) {
+func TestSlowTransfers(t *testing.T) {
 	s, srv := newStore(t, nil)
 	data := storetest.Data(t, 100<<10)
+	slow := mantaserver.Fault{PathPrefix: bucket + "/" + name, Kind: mantaserver.Slow, Rate: 250 << 10}
+	srv.Inject(slow)
+	start := time.Now()
 	if err := s.Put(context.Background(), name, bytes.NewReader(data), store.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	srv.Inject(mantaserver.Fault{Method: http.MethodGet, PathPrefix: bucket + "/" + name, Kind: mantaserver.Slow, Rate: 250 << 10})
-	start := time.Now()
 	if got := storetest.ReadAll(t, s, name); !bytes.Equal(got, data) {
 		t.Fatal("slow get returned different data")
 	}
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Fatalf("100 KiB at 250 KiB/s took %s", d)
+	// 100 KiB up and down at 250 KiB/s: 0.8 s at least.
+	if d := time.Since(start); d < 700*time.Millisecond {
+		t.Fatalf("slow put and get took %s", d)
+	}
+}
+
+func TestGetStallHonoursContext(t *testing.T) {
+	s, srv := newStore(t, nil)
+	if err := s.Put(context.Background(), name, strings.NewReader("x"), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(mantaserver.Fault{Method: http.MethodGet, PathPrefix: bucket, Kind: mantaserver.Stall})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := s.Get(ctx, name); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("get from a stalled server: %v, want DeadlineExceeded", err)
+	}
+	if _, err := s.List(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("list from a stalled server: %v, want DeadlineExceeded", err)
 	}
 }
 
