@@ -233,3 +233,78 @@ func TestSignalRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartNeverReportsTheExit(t *testing.T) {
+	s, _ := startSupervisor(t)
+	tests := []struct {
+		name   string
+		script string
+		code   int
+	}{
+		{"clean", "exit 0", 0},
+		{"failed", "exit 5", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := addChild(t, s, ChildSpec{Command: shell(tt.name, tt.script)})
+			select {
+			case got := <-s.Finished():
+				if got != c {
+					t.Fatalf("Finished delivered %s, want %s", got.Name(), tt.name)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("exit not reported on Finished")
+			}
+			<-c.Done()
+			st, err := c.Result()
+			if st.Code() != tt.code || ExitCode(err) != tt.code || c.Restarts() != 0 {
+				t.Errorf("Result() = %s, %v after %d restarts; want code %d, no restart", st, err, c.Restarts(), tt.code)
+			}
+			if err := c.Stop(context.Background()); err != nil {
+				t.Errorf("Stop after the end: %v", err)
+			}
+		})
+	}
+}
+
+func TestChildSignalAndConcurrentStop(t *testing.T) {
+	s, logs := startSupervisor(t)
+	c := addChild(t, s, ChildSpec{
+		Command: shell("listener", `trap 'echo got-usr1' USR1; trap 'kill $pid; exit 0' TERM; sleep 1000 & pid=$!; echo up; while :; do wait $pid; done`),
+		Restart: RestartAlways,
+	})
+	harness.Eventually(t, 5*time.Second, func() error {
+		if len(logs.lines("listener: up")) == 0 {
+			return errors.New("listener not up")
+		}
+		return nil
+	})
+	pid := c.Pid()
+	if pid == 0 || !c.Running() || len(s.Children()) != 1 {
+		t.Fatalf("Pid() = %d, Running() = %v, %d children; want a running child", pid, c.Running(), len(s.Children()))
+	}
+	if err := c.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatalf("Signal: %v", err)
+	}
+	harness.Eventually(t, 5*time.Second, func() error {
+		if len(logs.lines("listener: got-usr1")) == 0 {
+			return errors.New("SIGUSR1 not logged by the child")
+		}
+		return nil
+	})
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func() { errs <- c.Stop(context.Background()) }()
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}
+	if n := len(logs.lines("stopping child")); n != 1 {
+		t.Errorf("%d stop signals sent, want 1", n)
+	}
+	if err := c.Signal(syscall.SIGUSR1); !errors.Is(err, ErrNotRunning) || c.Pid() != 0 {
+		t.Errorf("after Stop: Signal = %v, Pid = %d; want ErrNotRunning, 0", err, c.Pid())
+	}
+}

@@ -160,13 +160,19 @@ func (s *Supervisor) Finished() <-chan *Child { return s.finished }
 // had not started: orphans re-parented to this process.
 func (s *Supervisor) OrphansReaped() uint64 { return s.orphans.Load() }
 
+// Children returns the children added so far, in the order of Add (for a
+// status dump: Name, Pid, Running, Restarts).
+func (s *Supervisor) Children() []*Child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Child(nil), s.children...)
+}
+
 // StopAll stops every child added so far in the reverse order of Add, each
 // within its own StopGrace (see Child.Stop), and returns the errors of the
 // stops that failed.
 func (s *Supervisor) StopAll(ctx context.Context) error {
-	s.mu.Lock()
-	children := append([]*Child(nil), s.children...)
-	s.mu.Unlock()
+	children := s.Children()
 	var errs []error
 	for i := len(children) - 1; i >= 0; i-- {
 		if err := children[i].Stop(ctx); err != nil {
