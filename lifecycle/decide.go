@@ -20,6 +20,9 @@ type Observation struct {
 	// name; SentinelErr says why there is none.
 	SentinelMaster string
 	SentinelErr    error
+	// SentinelRegistered is whether this node's redis-sentinel service is
+	// on the local agent.
+	SentinelRegistered bool
 	// SentinelOK is whether the local sentinel answers PING.
 	SentinelOK bool
 }

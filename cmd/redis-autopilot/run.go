@@ -1,19 +1,196 @@
 package main
 
-// STUB: placeholder for the node's PID-1 supervisor; the lead owns and
-// replaces this file.
-
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/config"
-	"github.com/hashicorp/go-hclog"
+	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
 
-// runNode is the container entrypoint: it runs this node until it is
-// told to stop, and returns the exit code.
+// secretEnv are removed from every child's environment.
+var secretEnv = []string{"MANTA_PRIVATE_KEY", "REDIS_PASSWORD", "CONSUL_HTTP_TOKEN", "CONSUL_LOCAL_CONFIG"}
+
+// childEnv is the supervisor's environment without secrets.
+func childEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		secret := false
+		for _, s := range secretEnv {
+			secret = secret || name == s
+		}
+		if !secret {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// runNode is the container entrypoint: PID-1 duties, the Consul agent
+// coprocess, then the node until SIGTERM/SIGINT.
 func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "run: not implemented yet")
-	return exitFailure
+	// Files we and our children create are private: Sentinel rewrites
+	// sentinel.conf (which holds the password) with the process umask.
+	syscall.Umask(0o077)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor")})
+	if err != nil {
+		log.Error("create the supervisor", "error", err)
+		return exitFailure
+	}
+	if err := sup.Start(ctx); err != nil {
+		log.Error("start the supervisor", "error", err)
+		return exitFailure
+	}
+	code := runSupervised(ctx, cfg, log, sup)
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.RedisStopGrace+15*time.Second)
+	defer cancelStop()
+	if err := sup.StopAll(stopCtx); err != nil {
+		log.Error("stop children", "error", err)
+		if code == exitOK {
+			code = exitFailure
+		}
+	}
+	log.Info("exiting", "code", code)
+	return code
+}
+
+func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) int {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if len(cfg.ConsulJoin) > 0 {
+		if err := startConsulAgent(cfg, log, sup); err != nil {
+			log.Error("start the Consul agent", "error", err)
+			return exitFailure
+		}
+	}
+	node, err := newNode(ctx, cfg, log, sup)
+	if err != nil {
+		log.Error("start", "error", err)
+		return exitFailure
+	}
+	code := exitOK
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.Error("node stopped", "error", err)
+				if code == exitOK {
+					code = exitFailure
+				}
+			}
+			return code
+		case req := <-sup.Requests():
+			switch req {
+			case supervisor.RequestStop:
+				log.Info("stop requested; stopping in order")
+				stop()
+			case supervisor.RequestReload, supervisor.RequestStatus:
+				st := node.Status()
+				log.Info("status", "role", st.Role, "master", st.Master, "registered_as", st.Registered,
+					"passing", st.Passing, "reason", st.Reason)
+				node.Kick()
+			}
+		case c := <-sup.Finished():
+			_, cerr := c.Result()
+			if c.Name() == "consul" {
+				continue
+			}
+			log.Error("a required child ended for good; stopping the node", "child", c.Name(), "error", cerr)
+			code = supervisor.ExitCode(cerr)
+			if code == exitOK {
+				code = exitFailure
+			}
+			stop()
+		}
+	}
+}
+
+func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) (*lifecycle.Node, error) {
+	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log.Named("registry")})
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, cfg.ConsulLeaderTimeout)
+	defer cancel()
+	if err := reg.WaitLeader(lctx); err != nil {
+		return nil, err
+	}
+	addr := cfg.AdvertiseAddr
+	if addr == "" {
+		addr, err = lifecycle.DetectAddr(append(append([]string{}, cfg.ConsulJoin...), cfg.Consul.Address))
+		if err != nil {
+			return nil, err
+		}
+		log.Info("advertise address detected", "addr", addr)
+	}
+	redisServer, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redis-server is not on PATH: apt-get install -y redis-server")
+	}
+	redisSentinel, err := exec.LookPath("redis-sentinel")
+	if err != nil {
+		return nil, errors.New("redis-sentinel is not on PATH: apt-get install -y redis-sentinel")
+	}
+	return lifecycle.NewNode(lifecycle.NodeOptions{
+		Log: log.Named("node"), Sup: sup, Reg: reg,
+		AdvertiseAddr: addr, BindAddr: cfg.BindAddr, RedisPort: cfg.RedisPort, SentinelPort: cfg.SentinelPort,
+		DataDir: cfg.RedisDataDir, ConfigDir: cfg.RedisConfigDir, Password: cfg.RedisPassword,
+		PollInterval: cfg.PollInterval, CheckTTL: cfg.CheckTTL, MasterWait: cfg.MasterWaitTimeout,
+		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
+		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
+		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartBackoffMax: cfg.RestartBackoffMax,
+	})
+}
+
+// startConsulAgent runs `consul agent` joining CONSUL, restarted without
+// limit as the shell version's ContainerPilot coprocess was.
+func startConsulAgent(cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) error {
+	bin, err := exec.LookPath("consul")
+	if err != nil {
+		return errors.New("CONSUL is set but no consul binary is on PATH: install consul, or unset CONSUL and set CONSUL_HTTP_ADDR")
+	}
+	for _, d := range []string{cfg.ConsulDataDir, cfg.ConsulConfigDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	if cfg.ConsulLocalConfig != "" {
+		p := filepath.Join(cfg.ConsulConfigDir, "local.json")
+		if err := os.WriteFile(p, []byte(cfg.ConsulLocalConfig), 0o600); err != nil {
+			return fmt.Errorf("write CONSUL_LOCAL_CONFIG to %s: %w", p, err)
+		}
+	}
+	args := []string{"agent", "-data-dir=" + cfg.ConsulDataDir, "-config-dir=" + cfg.ConsulConfigDir,
+		"-rejoin", "-retry-interval=10s"}
+	for _, j := range cfg.ConsulJoin {
+		args = append(args, "-retry-join="+j)
+	}
+	if cfg.AdvertiseAddr != "" {
+		args = append(args, "-bind=0.0.0.0", "-advertise="+cfg.AdvertiseAddr)
+	}
+	_, err = sup.Add(supervisor.ChildSpec{
+		Command: supervisor.Command{Name: "consul", Path: bin, Args: args, Env: childEnv(), StopGrace: 10 * time.Second},
+		Restart: supervisor.RestartAlways, MaxRestarts: 0, BackoffMax: cfg.RestartBackoffMax,
+	})
+	if err == nil {
+		log.Info("consul agent started", "join", strings.Join(cfg.ConsulJoin, ","))
+	}
+	return err
 }

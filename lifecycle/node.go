@@ -1,0 +1,221 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/sentinel"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
+)
+
+// NodeOptions configure a Node. Durations and counts are validated by
+// config before they get here; New checks only what it needs.
+type NodeOptions struct {
+	Log hclog.Logger
+	Sup *supervisor.Supervisor
+	Reg *registry.Registry
+
+	// AdvertiseAddr is the IP other nodes and clients reach this node at.
+	AdvertiseAddr string
+	BindAddr      string
+	RedisPort     int
+	SentinelPort  int
+	DataDir       string
+	ConfigDir     string
+	Password      string
+
+	PollInterval time.Duration
+	CheckTTL     time.Duration
+	MasterWait   time.Duration
+
+	Quorum          int
+	DownAfter       time.Duration
+	FailoverTimeout time.Duration
+
+	// RedisServerPath and RedisSentinelPath are the programs to run.
+	RedisServerPath, RedisSentinelPath string
+	// ChildEnv is the children's environment, secrets removed.
+	ChildEnv []string
+
+	RedisStopGrace    time.Duration
+	RestartLimit      int
+	RestartBackoffMax time.Duration
+	// HandoverTimeout bounds the master's hand-over on stop; the default
+	// leaves room for the final save within Docker's 10 s.
+	HandoverTimeout time.Duration
+
+	// Restore, when set, is called on a node elected master of an empty
+	// cluster whose data directory is empty, before redis starts. An error
+	// stops the node: it never comes up as an empty master in a backup's
+	// place.
+	Restore func(ctx context.Context) error
+	// Observe, when set, is called with the status after every tick.
+	Observe func(Status)
+}
+
+// Status is what the node last saw and decided, for `status` and metrics.
+type Status struct {
+	Role           Role      `json:"role"`
+	Self           string    `json:"self"`
+	Master         string    `json:"master"`
+	Registered     string    `json:"registered_as"`
+	Passing        bool      `json:"passing"`
+	SentinelMaster string    `json:"sentinel_master"`
+	SentinelError  string    `json:"sentinel_error,omitempty"`
+	Reason         string    `json:"reason"`
+	DecidedAt      time.Time `json:"decided_at"`
+	ReasonSince    time.Time `json:"reason_since"`
+	StartReason    string    `json:"start_reason"`
+	TickError      string    `json:"tick_error,omitempty"`
+}
+
+// Node runs one redis-server and redis-sentinel and keeps Consul in step.
+type Node struct {
+	o        NodeOptions
+	log      hclog.Logger
+	self     string // redis ip:port
+	selfSent string // sentinel ip:port
+	resolver *Resolver
+	redis    *redisnode.Client
+	sent     *sentinel.Client
+
+	redisChild, sentChild *supervisor.Child
+	lock                  Lock // bootstrap lock until redis passes
+	kick                  chan struct{}
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewNode checks o and returns a Node.
+func NewNode(o NodeOptions) (*Node, error) {
+	switch {
+	case o.Sup == nil || o.Reg == nil:
+		return nil, fmt.Errorf("node: %w: Sup and Reg are required", ErrInvalidOptions)
+	case net.ParseIP(o.AdvertiseAddr) == nil:
+		return nil, fmt.Errorf("node: %w: AdvertiseAddr %q is not an IP", ErrInvalidOptions, o.AdvertiseAddr)
+	case o.PollInterval <= 0 || o.CheckTTL <= o.PollInterval:
+		return nil, fmt.Errorf("node: %w: need 0 < PollInterval < CheckTTL", ErrInvalidOptions)
+	}
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	if o.HandoverTimeout == 0 {
+		o.HandoverTimeout = 6 * time.Second
+	}
+	n := &Node{
+		o:        o,
+		log:      o.Log,
+		self:     net.JoinHostPort(o.AdvertiseAddr, strconv.Itoa(o.RedisPort)),
+		selfSent: net.JoinHostPort(o.AdvertiseAddr, strconv.Itoa(o.SentinelPort)),
+		kick:     make(chan struct{}, 1),
+	}
+	local := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	n.redis = redisnode.Dial(local(o.RedisPort), o.Password)
+	n.sent = sentinel.Dial(local(o.SentinelPort), o.Password)
+	r, err := NewResolver(ResolverOptions{
+		Log: o.Log.Named("resolve"), Catalog: o.Reg, Locker: lockerAdapter{o.Reg},
+		Ask: n.askSentinels, Probe: n.probeMaster,
+		Self: n.self, SelfSentinel: n.selfSent,
+		HasData:    func() (bool, error) { return redisnode.HasData(o.DataDir) },
+		MasterWait: o.MasterWait,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.resolver = r
+	return n, nil
+}
+
+// Self is this node's redis address as others see it.
+func (n *Node) Self() string { return n.self }
+
+// Status returns a copy of the last status.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.status
+}
+
+// Kick asks for a tick now (a Sentinel event, an operator's request).
+func (n *Node) Kick() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run starts the node and reconciles until ctx is done, then stops it in
+// order (hand-over, deregistration, children). It returns nil after an
+// orderly stop.
+func (n *Node) Run(ctx context.Context) error {
+	err := n.startLoop(ctx)
+	if err == nil {
+		n.watchSentinel(ctx)
+		n.reconcile(ctx)
+	}
+	// The stop's own deadline starts now, not when the node started.
+	stopCtx, cancel := context.WithTimeout(context.Background(), n.o.HandoverTimeout+n.o.RedisStopGrace+10*time.Second)
+	defer cancel()
+	serr := n.Stop(stopCtx)
+	n.redis.Close()
+	n.sent.Close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return serr
+}
+
+// startLoop resolves the role and starts; it starts over when the bootstrap
+// lock is lost before this node's redis passes.
+func (n *Node) startLoop(ctx context.Context) error {
+	for {
+		plan, err := n.resolver.Resolve(ctx)
+		if err != nil {
+			return fmt.Errorf("resolve the role: %w", err)
+		}
+		n.log.Info("role resolved", "role", plan.Role, "master", plan.Master, "reason", plan.Reason)
+		n.setStart(plan)
+		err = n.start(ctx, plan)
+		if errors.Is(err, errSteppedBack) {
+			n.log.Warn("bootstrap lock lost before this node's redis passed; stepping back and resolving again")
+			if err := n.stopChildren(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		return err
+	}
+}
+
+func (n *Node) setStart(p Plan) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.status.Self = n.self
+	n.status.StartReason = p.Reason
+	n.status.Master = p.Master
+}
+
+// reconcile ticks every PollInterval and on every kick until ctx is done.
+func (n *Node) reconcile(ctx context.Context) {
+	t := time.NewTicker(n.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-n.kick:
+		}
+		n.Tick(ctx)
+	}
+}

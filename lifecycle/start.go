@@ -1,0 +1,182 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/etc"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/sentinel"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
+)
+
+// errSteppedBack: the bootstrap lock was lost before this node's redis
+// passed as master; the caller resolves the role again.
+var errSteppedBack = errors.New("bootstrap lock lost before redis passed")
+
+// lockPassPoll is how often start-up ticks while it holds the bootstrap
+// lock and waits for its redis service to pass.
+var lockPassPoll = 200 * time.Millisecond
+
+func (n *Node) redisConfPath() string    { return filepath.Join(n.o.ConfigDir, "redis.conf") }
+func (n *Node) sentinelConfPath() string { return filepath.Join(n.o.ConfigDir, "sentinel.conf") }
+
+// start carries out plan: restore if due, configs, redis, registration,
+// sentinel; with the bootstrap lock, it holds it until redis passes.
+func (n *Node) start(ctx context.Context, plan Plan) error {
+	n.lock = plan.Lock
+	if plan.Role == RoleMaster && plan.Lock != nil && n.o.Restore != nil {
+		has, err := redisnode.HasData(n.o.DataDir)
+		if err != nil {
+			return err
+		}
+		if !has {
+			if err := n.o.Restore(ctx); err != nil {
+				return fmt.Errorf("restore before starting as the first master: %w", err)
+			}
+		}
+	}
+	if err := n.writeConfigs(plan); err != nil {
+		return err
+	}
+	if err := n.startRedis(ctx); err != nil {
+		return err
+	}
+	if err := n.startSentinel(ctx); err != nil {
+		return err
+	}
+	if plan.Lock == nil {
+		n.Tick(ctx)
+		return nil
+	}
+	return n.holdLockUntilPassing(ctx)
+}
+
+func (n *Node) writeConfigs(plan Plan) error {
+	if err := os.MkdirAll(n.o.ConfigDir, 0o700); err != nil {
+		return fmt.Errorf("create config dir: %w", err)
+	}
+	if err := os.MkdirAll(n.o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	rc := etc.RedisConf{
+		Port: n.o.RedisPort, Bind: n.o.BindAddr, Dir: n.o.DataDir,
+		AdvertiseAddr: n.o.AdvertiseAddr, AdvertisePort: n.o.RedisPort,
+		Password: n.o.Password, AppendOnly: true,
+	}
+	if plan.Role == RoleReplica {
+		rc.ReplicaOf = plan.Master
+	}
+	if err := etc.WriteFile(n.redisConfPath(), func(w io.Writer) error { return etc.RenderRedis(w, rc) }); err != nil {
+		return fmt.Errorf("write %s: %w", n.redisConfPath(), err)
+	}
+	return n.writeSentinelConf(plan.Master)
+}
+
+// writeSentinelConf keeps a sentinel.conf that Sentinel rewrote with
+// learned state when it monitors the current master, updating only the
+// tunables; otherwise it writes a fresh one.
+func (n *Node) writeSentinelConf(master string) error {
+	path := n.sentinelConfPath()
+	t := sentinel.Tunables{
+		Quorum: n.o.Quorum, DownAfter: n.o.DownAfter, FailoverTimeout: n.o.FailoverTimeout,
+		Password: n.o.Password, AnnounceIP: n.o.AdvertiseAddr, AnnouncePort: n.o.SentinelPort,
+	}
+	if existing, err := sentinel.ReadConf(path); err == nil && sentinel.KeepExisting(existing, MasterName, master) {
+		n.log.Info("keeping sentinel.conf with learned state", "master", master)
+		return sentinel.UpdateConf(path, MasterName, t)
+	}
+	host, port, err := net.SplitHostPort(master)
+	if err != nil {
+		return fmt.Errorf("master address %q: %w", master, err)
+	}
+	p, _ := strconv.Atoi(port)
+	sc := etc.SentinelConf{
+		Port: n.o.SentinelPort, Bind: n.o.BindAddr, Dir: n.o.ConfigDir,
+		AnnounceIP: n.o.AdvertiseAddr, AnnouncePort: n.o.SentinelPort,
+		MasterName: MasterName, MasterAddr: host, MasterPort: p, Quorum: t.Quorum,
+		DownAfter: t.DownAfter, FailoverTimeout: t.FailoverTimeout, Password: n.o.Password,
+	}
+	if err := etc.WriteFile(path, func(w io.Writer) error { return etc.RenderSentinel(w, sc) }); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (n *Node) childSpec(name, bin, conf string, grace time.Duration) supervisor.ChildSpec {
+	return supervisor.ChildSpec{
+		Command: supervisor.Command{Name: name, Path: bin, Args: []string{conf}, Env: n.o.ChildEnv,
+			Dir: n.o.DataDir, StopGrace: grace},
+		Restart: supervisor.RestartAlways, MaxRestarts: n.o.RestartLimit, BackoffMax: n.o.RestartBackoffMax,
+	}
+}
+
+func (n *Node) startRedis(ctx context.Context) error {
+	c, err := n.o.Sup.Add(n.childSpec("redis-server", n.o.RedisServerPath, n.redisConfPath(), n.o.RedisStopGrace))
+	if err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	n.redisChild = c
+	n.log.Info("waiting for redis to load its data and answer", "port", n.o.RedisPort)
+	if err := redisnode.WaitReady(ctx, n.redis); err != nil {
+		return fmt.Errorf("wait for redis-server to be ready: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) startSentinel(ctx context.Context) error {
+	c, err := n.o.Sup.Add(n.childSpec("redis-sentinel", n.o.RedisSentinelPath, n.sentinelConfPath(), 5*time.Second))
+	if err != nil {
+		return fmt.Errorf("start redis-sentinel: %w", err)
+	}
+	n.sentChild = c
+	return n.o.Reg.Register(ctx, n.service(ServiceSentinel, n.o.SentinelPort))
+}
+
+func (n *Node) service(name string, port int) registry.Service {
+	return registry.Service{
+		Name: name, ID: registry.ServiceID(name, n.o.AdvertiseAddr, port),
+		Address: n.o.AdvertiseAddr, Port: port, TTL: n.o.CheckTTL,
+	}
+}
+
+// holdLockUntilPassing ticks until this node's redis service passes as
+// the master, then releases the bootstrap lock (DESIGN rule 2). Losing the
+// lock first means stepping back.
+func (n *Node) holdLockUntilPassing(ctx context.Context) error {
+	t := time.NewTicker(lockPassPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.lock.Lost():
+			n.lock = nil
+			return errSteppedBack
+		default:
+		}
+		d, err := n.Tick(ctx)
+		if err == nil && d.Service == ServiceMaster && d.Pass {
+			if err := n.lock.Release(ctx); err != nil {
+				n.log.Warn("release the bootstrap lock", "error", err)
+			}
+			n.lock = nil
+			n.log.Info("released the bootstrap lock: this node's redis passes as master")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.lock.Lost():
+			n.lock = nil
+			return errSteppedBack
+		case <-t.C:
+		}
+	}
+}

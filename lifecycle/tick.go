@@ -1,0 +1,207 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/sentinel"
+)
+
+// lockerAdapter gives registry's *Lock as the Lock interface.
+type lockerAdapter struct{ r *registry.Registry }
+
+func (a lockerAdapter) Acquire(ctx context.Context, key, holder string) (Lock, error) {
+	l, err := a.r.Acquire(ctx, key, holder)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// askSentinels returns the master a majority of addrs agree on.
+func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	m, _, err := sentinel.AskMajority(ctx, addrs, MasterName, n.o.Password)
+	return m, err
+}
+
+// probeMaster checks that addr answers and reports role:master.
+func (n *Node) probeMaster(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := redisnode.Dial(addr, n.o.Password)
+	defer c.Close()
+	info, err := c.Info(ctx, "replication")
+	if err != nil {
+		return err
+	}
+	if info.Role() != redisnode.RoleMaster {
+		return fmt.Errorf("%s reports role %s", addr, info.RedisRole())
+	}
+	return nil
+}
+
+// Tick observes, decides and applies the decision to the registration. It
+// is the only place that changes the registration after start.
+func (n *Node) Tick(ctx context.Context) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
+	defer cancel()
+	obs, err := n.observe(ctx)
+	d := Decide(obs)
+	if err == nil {
+		err = n.apply(ctx, obs, d)
+	}
+	n.record(obs, d, err)
+	return d, err
+}
+
+// observe reads: local INFO, the local agent's registrations, the
+// sentinels' majority view. It changes nothing.
+func (n *Node) observe(ctx context.Context) (Observation, error) {
+	obs := Observation{Self: n.self}
+	obs.Info, obs.InfoErr = n.redis.Info(ctx)
+	obs.SentinelOK = n.sent.Ping(ctx) == nil
+	ids, err := n.o.Reg.LocalServiceIDs(ctx)
+	if err != nil {
+		return obs, err
+	}
+	for _, name := range []string{ServiceMaster, ServiceReplica} {
+		if ids[registry.ServiceID(name, n.o.AdvertiseAddr, n.o.RedisPort)] {
+			obs.Registered = name
+		}
+	}
+	obs.SentinelRegistered = ids[registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
+	addrs, err := n.sentinelAddrs(ctx)
+	if err != nil {
+		return obs, err
+	}
+	obs.SentinelMaster, obs.SentinelErr = n.askSentinels(ctx, addrs)
+	return obs, nil
+}
+
+// sentinelAddrs is the local sentinel and every passing one in Consul.
+func (n *Node) sentinelAddrs(ctx context.Context) ([]string, error) {
+	addrs := []string{n.selfSent}
+	sentinels, err := n.o.Reg.Instances(ctx, ServiceSentinel, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range others(sentinels, n.selfSent) {
+		addrs = append(addrs, in.addr())
+	}
+	return addrs, nil
+}
+
+// apply makes the registration what d says.
+func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
+	if obs.Registered != d.Service {
+		if err := n.o.Reg.Register(ctx, n.service(d.Service, n.o.RedisPort)); err != nil {
+			return err
+		}
+		if obs.Registered != "" {
+			old := registry.ServiceID(obs.Registered, n.o.AdvertiseAddr, n.o.RedisPort)
+			if err := n.o.Reg.Deregister(ctx, old); err != nil {
+				return err
+			}
+		}
+		n.log.Info("registry changed", "from", nonEmpty(obs.Registered), "to", d.Service, "reason", d.Reason)
+	}
+	id := registry.ServiceID(d.Service, n.o.AdvertiseAddr, n.o.RedisPort)
+	if err := n.check(ctx, id, d.Pass, d.Note); err != nil {
+		return err
+	}
+	sid := registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)
+	note := "sentinel answers PING"
+	if !d.SentinelPass {
+		note = "sentinel does not answer PING"
+	}
+	if !obs.SentinelRegistered {
+		// The agent lost it (restarted without state): register again.
+		if err := n.o.Reg.Register(ctx, n.service(ServiceSentinel, n.o.SentinelPort)); err != nil {
+			return err
+		}
+	}
+	return n.check(ctx, sid, d.SentinelPass, note)
+}
+
+func (n *Node) check(ctx context.Context, id string, pass bool, note string) error {
+	if pass {
+		return n.o.Reg.Pass(ctx, id, note)
+	}
+	return n.o.Reg.Fail(ctx, id, note)
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// record keeps the status and logs the decision when its reason changes.
+func (n *Node) record(obs Observation, d Decision, err error) {
+	now := time.Now()
+	n.mu.Lock()
+	changed := n.status.Reason != d.Reason
+	n.status.Role = d.Role
+	n.status.Registered = d.Service
+	n.status.Passing = d.Pass && err == nil
+	n.status.SentinelMaster = obs.SentinelMaster
+	n.status.SentinelError = errString(obs.SentinelErr)
+	n.status.Reason = d.Reason
+	n.status.DecidedAt = now
+	if changed {
+		n.status.ReasonSince = now
+	}
+	if obs.SentinelMaster != "" {
+		n.status.Master = obs.SentinelMaster
+	} else if d.Role == RoleMaster {
+		n.status.Master = n.self
+	} else if obs.Info != nil && obs.Info.MasterHost() != "" {
+		n.status.Master = fmt.Sprintf("%s:%d", obs.Info.MasterHost(), obs.Info.MasterPort())
+	}
+	prevErr := n.status.TickError
+	n.status.TickError = errString(err)
+	st := n.status
+	n.mu.Unlock()
+	if changed {
+		n.log.Info("decision", "role", nonEmpty(string(d.Role)), "service", d.Service, "passing", d.Pass, "reason", d.Reason)
+	}
+	if err != nil && st.TickError != prevErr {
+		n.log.Error("reconcile tick failed", "error", err)
+	}
+	if n.o.Observe != nil {
+		n.o.Observe(st)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimSpace(err.Error())
+}
+
+// watchSentinel subscribes to the local sentinel's events: one log line
+// each, and a tick at once on +switch-master.
+func (n *Node) watchSentinel(ctx context.Context) {
+	events, err := n.sent.Subscribe(ctx)
+	if err != nil {
+		n.log.Warn("subscribe to sentinel events; the registry follows failovers at the next poll only", "error", err)
+		return
+	}
+	go func() {
+		for e := range events {
+			// Events missed while disconnected are lost: the tick re-reads.
+			n.log.Info("sentinel event", "event", e.Type, "detail", e.Payload)
+			if e.Type == "+switch-master" || e.Type == sentinel.EventReconnected {
+				n.Kick()
+			}
+		}
+	}()
+}
