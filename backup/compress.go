@@ -1,0 +1,79 @@
+package backup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+)
+
+// ErrCompression is wrapped when a compression name is not "", "gzip" or
+// "zstd".
+var ErrCompression = errors.New("unknown compression")
+
+// concurrency is how many cores a compressor may use: both on the 2-core
+// machines the node runs on, never more than GOMAXPROCS.
+func concurrency() int { return min(runtime.GOMAXPROCS(0), 2) }
+
+// compressor returns a writer compressing into w; closing it flushes the
+// compressed stream (it does not close w).
+func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
+	switch compression {
+	case "":
+		return nopWriteCloser{w}, nil
+	case "gzip":
+		zw, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
+		if err != nil {
+			return nil, fmt.Errorf("gzip writer: %w", err)
+		}
+		if err := zw.SetConcurrency(1<<20, 2*concurrency()); err != nil {
+			return nil, fmt.Errorf("gzip writer: %w", err)
+		}
+		return zw, nil
+	case "zstd":
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderConcurrency(concurrency()))
+		if err != nil {
+			return nil, fmt.Errorf("zstd writer: %w", err)
+		}
+		return zw, nil
+	}
+	return nil, fmt.Errorf("compress %q: %w", compression, ErrCompression)
+}
+
+// decompressor returns a reader of what r holds uncompressed. Close
+// releases the decoder (it does not close r).
+func decompressor(r io.Reader, compression string) (io.ReadCloser, error) {
+	switch compression {
+	case "":
+		return io.NopCloser(r), nil
+	case "gzip":
+		// One gzip member after another is valid (gzip -c a b); pgzip
+		// reads ahead on its own goroutine.
+		zr, err := pgzip.NewReaderN(bufio.NewReaderSize(r, 1<<20), 1<<20, 4)
+		if err != nil {
+			return nil, fmt.Errorf("gzip header: %w", err)
+		}
+		return zr, nil
+	case "zstd":
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(concurrency()),
+			zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, fmt.Errorf("zstd reader: %w", err)
+		}
+		return zstdReadCloser{zr}, nil
+	}
+	return nil, fmt.Errorf("decompress %q: %w", compression, ErrCompression)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+type zstdReadCloser struct{ *zstd.Decoder }
+
+func (z zstdReadCloser) Close() error { z.Decoder.Close(); return nil }

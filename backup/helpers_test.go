@@ -1,0 +1,169 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
+)
+
+const testPassword = "s3cret-Pa55word"
+
+// logSink captures every log line of a test so it can be searched for
+// secrets; it also forwards to t.Log.
+type logSink struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// testLog returns a debug logger whose output is checked at the end of
+// the test for the given secrets.
+func testLog(t *testing.T, secrets ...string) (hclog.Logger, *logSink) {
+	t.Helper()
+	sink := &logSink{}
+	t.Cleanup(func() {
+		out := sink.String()
+		for _, s := range append(secrets, testPassword) {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("a secret reached the log")
+			}
+		}
+		if t.Failed() {
+			t.Log(out)
+		}
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: sink}), sink
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// startRedis starts a password-protected redis and returns it with a
+// redisnode client.
+func startRedis(t *testing.T, extra ...string) (*harness.Redis, *redisnode.Client) {
+	t.Helper()
+	r := harness.StartRedis(t, harness.RedisOptions{Password: testPassword, Extra: extra})
+	c := redisnode.Dial(r.Addr, testPassword)
+	t.Cleanup(func() { c.Close() })
+	return r, c
+}
+
+func dirStore(t *testing.T) *dir.Store {
+	t.Helper()
+	s, err := dir.New(dir.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fill writes n keys of several types.
+func fill(t *testing.T, c *redis.Client, n int) {
+	t.Helper()
+	ctx := testCtx(t, time.Minute)
+	p := c.Pipeline()
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			p.Set(ctx, fmt.Sprintf("s:%d", i), strings.Repeat(fmt.Sprintf("value-%d;", i), 1+i%20), 0)
+		case 1:
+			p.HSet(ctx, fmt.Sprintf("h:%d", i), "name", fmt.Sprint("n", i), "count", i, "blob", []byte{0, byte(i), 255})
+		case 2:
+			p.RPush(ctx, fmt.Sprintf("l:%d", i), "a", i, "c")
+		case 3:
+			p.ZAdd(ctx, fmt.Sprintf("z:%d", i), redis.Z{Score: float64(i), Member: "m"}, redis.Z{Score: 1.5, Member: "x"})
+		}
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dataset returns every key with its type and content, for comparison.
+func dataset(t *testing.T, c *redis.Client) map[string]string {
+	t.Helper()
+	ctx := testCtx(t, time.Minute)
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		var v any
+		var err error
+		switch k[0] {
+		case 's':
+			v, err = c.Get(ctx, k).Result()
+		case 'h':
+			v, err = c.HGetAll(ctx, k).Result()
+		case 'l':
+			v, err = c.LRange(ctx, k, 0, -1).Result()
+		case 'z':
+			v, err = c.ZRangeWithScores(ctx, k, 0, -1).Result()
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", k, err)
+		}
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func equalData(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatal("empty dataset compared")
+	}
+	var diff []string
+	for k, v := range want {
+		if got[k] != v {
+			diff = append(diff, k)
+		}
+	}
+	if len(got) != len(want) {
+		diff = append(diff, fmt.Sprintf("(%d keys, want %d)", len(got), len(want)))
+	}
+	sort.Strings(diff)
+	if len(diff) > 0 {
+		t.Fatalf("restored data differs: %.10v", diff)
+	}
+}
+
+func names(t *testing.T, s store.Store) []string {
+	t.Helper()
+	list, err := s.List(testCtx(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, i := range list {
+		out = append(out, i.Name)
+	}
+	return out
+}

@@ -1,0 +1,39 @@
+package backup
+
+import (
+	"fmt"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/manta"
+	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/hashicorp/go-hclog"
+)
+
+// OpenStore returns the store the configuration selects: the directory
+// store when BACKUP_DIR is set, else Manta when it is configured, else nil
+// with no error (backups are off).
+func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	switch {
+	case cfg.BackupDir != "":
+		s, err := dir.New(dir.Options{Dir: cfg.BackupDir})
+		if err != nil {
+			return nil, fmt.Errorf("open backup directory %s: %w", cfg.BackupDir, err)
+		}
+		return s, nil
+	case cfg.MantaEnabled():
+		s, err := manta.New(manta.Options{
+			URL: cfg.MantaURL, User: cfg.MantaUser, Subuser: cfg.MantaSubuser, Role: cfg.MantaRole,
+			KeyID: cfg.MantaKeyID, Signer: cfg.MantaKey, Bucket: cfg.MantaBucket,
+			Logger: log.Named("manta"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open Manta store: %w", err)
+		}
+		return s, nil
+	}
+	return nil, nil
+}
