@@ -2,6 +2,11 @@ package backup
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +16,10 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
+	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
+	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
@@ -76,7 +84,12 @@ func startRedis(t *testing.T, extra ...string) (*harness.Redis, *redisnode.Clien
 
 func dirStore(t *testing.T) *dir.Store {
 	t.Helper()
-	s, err := dir.New(dir.Options{Dir: t.TempDir()})
+	return dirStoreAt(t, t.TempDir())
+}
+
+func dirStoreAt(t *testing.T, path string) *dir.Store {
+	t.Helper()
+	s, err := dir.New(dir.Options{Dir: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +179,52 @@ func names(t *testing.T, s store.Store) []string {
 		out = append(out, i.Name)
 	}
 	return out
+}
+
+// startSup starts a supervisor for the test (one per process at a time).
+func startSup(t *testing.T, log hclog.Logger) *supervisor.Supervisor {
+	t.Helper()
+	sup, err := supervisor.New(supervisor.Options{Log: log.Named("sup"), NoSignals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := sup.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sup.StopAll(context.Background())
+		cancel()
+		<-sup.Done()
+	})
+	return sup
+}
+
+// mantaStore opens a Manta store on a test server through OpenStore and
+// returns a line of the private key's PEM, to look for in logs.
+func mantaStore(t *testing.T, log hclog.Logger) (store.Store, *mantaserver.Server, string) {
+	t.Helper()
+	srv := mantaserver.New(t, mantaserver.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := srv.AddKey(srv.Account, "", key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyText := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	cfg := &config.Config{MantaURL: srv.URL, MantaUser: srv.Account, MantaKeyID: fp, MantaKey: key,
+		MantaBucket: "/" + srv.Account + "/stor/redis-backups"}
+	s, err := OpenStore(cfg, log)
+	if err != nil || s == nil {
+		t.Fatalf("OpenStore: %v, %v", s, err)
+	}
+	// the base64 body of the key, a line of it is enough to recognise
+	return s, srv, strings.Split(keyText, "\n")[1]
 }

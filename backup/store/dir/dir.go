@@ -220,3 +220,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// String describes the store for messages: "directory <path>".
+func (s *Store) String() string { return "directory " + s.dir }

@@ -1,0 +1,165 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/hashicorp/go-hclog"
+)
+
+// findBackup chooses the backup to restore: o.Name; else the one Consul's
+// last-backup names (a plain name, as the shell version wrote it); else the
+// newest good backup in the store; else, only as a fallback, the newest
+// legacy backup without a sidecar.
+func findBackup(ctx context.Context, o RestoreOptions) (store.Info, error) {
+	if o.Name != "" {
+		return statBackup(ctx, o.Store, o.Name)
+	}
+	if o.KV != nil {
+		name, found, err := o.KV.Get(ctx, registry.KeyLastBackup)
+		if err != nil {
+			return store.Info{}, fmt.Errorf("read %s from Consul: %w", registry.KeyLastBackup, err)
+		}
+		name = strings.TrimSpace(name)
+		switch {
+		case !found || name == "":
+		case !store.ValidName(name):
+			o.Log.Warn("last-backup holds no backup name; using the newest good backup", "value", name)
+		default:
+			info, err := statBackup(ctx, o.Store, name)
+			if !errors.Is(err, ErrNoBackup) {
+				return info, err
+			}
+			o.Log.Warn("the backup last-backup names is gone; using the newest good backup", "name", name)
+		}
+	}
+	list, err := o.Store.List(ctx)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("list backups in %s: %w", o.Store, err)
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Good() {
+			return list[i], nil
+		}
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Meta == nil && list[i].MetaErr == nil {
+			o.Log.Warn("no backup with metadata; falling back to a legacy backup without a checksum", "name", list[i].Name)
+			return list[i], nil
+		}
+	}
+	return store.Info{}, fmt.Errorf("%s holds no usable backup (%d listed): %w", o.Store, len(list), ErrNoBackup)
+}
+
+func statBackup(ctx context.Context, s store.Store, name string) (store.Info, error) {
+	info, err := s.Stat(ctx, name)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
+		return store.Info{}, fmt.Errorf("backup %s: %w: %w", name, ErrNoBackup, err)
+	}
+	if err != nil {
+		return store.Info{}, fmt.Errorf("stat backup %s in %s: %w", name, s, err)
+	}
+	return info, nil
+}
+
+// storeReadError marks an error of reading from the store, to tell a
+// failed download from corrupt data.
+type storeReadError struct{ err error }
+
+func (e *storeReadError) Error() string { return e.err.Error() }
+func (e *storeReadError) Unwrap() error { return e.err }
+
+type storeReader struct{ r io.Reader }
+
+func (s storeReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &storeReadError{err}
+	}
+	return n, err
+}
+
+// fetch downloads the backup and decompresses it into dst in one pass,
+// checking the stored bytes' size and sha256 against the sidecar. One pass
+// (rather than a compressed temporary copy first) halves the disk traffic;
+// nothing reads dst before every check has passed.
+func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info, dst string) error {
+	if info.MetaErr != nil {
+		return fmt.Errorf("sidecar unreadable: %w: %w", ErrCorrupt, info.MetaErr)
+	}
+	if info.Meta != nil && info.Meta.Size != info.Size {
+		return fmt.Errorf("stored size %d, sidecar says %d (truncated?): %w", info.Size, info.Meta.Size, ErrCorrupt)
+	}
+	_, compression, err := store.ParseName(info.Name)
+	if err != nil {
+		return err
+	}
+	rc, err := o.Store.Get(ctx, info.Name)
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	defer rc.Close()
+	src := &counter{r: storeReader{rc}}
+	prog := startProgress(log, o.Progress, o.ProgressInterval, "download "+info.Name, info.Size, src.n.Load)
+	d := store.NewDigester(src)
+	err = decompressFile(d, compression, dst)
+	prog.done()
+	var rerr *storeReadError
+	switch {
+	case errors.As(err, &rerr):
+		return fmt.Errorf("download and write: %w", rerr.err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if info.Meta == nil {
+		return nil
+	}
+	if _, err := d.Complete(store.Meta{Size: info.Meta.Size, SHA256: info.Meta.SHA256}); err != nil {
+		return fmt.Errorf("downloaded data against the sidecar: %w: %w", ErrCorrupt, err)
+	}
+	return nil
+}
+
+// decompressFile writes what r holds, decompressed, to a new file dst and
+// syncs it; then reads whatever of r follows the compressed stream.
+func decompressFile(r io.Reader, compression, dst string) (err error) {
+	zr, err := decompressor(r, compression)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &storeReadError{fmt.Errorf("create %s: %w", dst, err)}
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = &storeReadError{cerr}
+		}
+	}()
+	if _, err := io.Copy(f, zr); err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return &storeReadError{fmt.Errorf("sync %s: %w", dst, err)}
+	}
+	return nil
+}
+
+// lastLines returns up to n last non-empty lines of out, joined by " | ".
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

@@ -1,0 +1,170 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Errors of Restore.
+var (
+	// ErrDataExists: the data directory already holds data; nothing was
+	// touched.
+	ErrDataExists = errors.New("data directory already holds data")
+	// ErrNoBackup: the store holds no backup to restore (or not the one
+	// asked for).
+	ErrNoBackup = errors.New("no backup to restore")
+	// ErrCorrupt: the backup failed a check (sha256 or size against its
+	// sidecar, decompression, redis-check-rdb, or loading into redis).
+	ErrCorrupt = errors.New("backup failed verification")
+)
+
+// Defaults of RestoreOptions.
+const (
+	DefaultLoadTimeout = 30 * time.Minute
+	restoreFile        = ".restore-dump.rdb"
+)
+
+// KV reads Consul keys (registry.Registry does).
+type KV interface {
+	Get(ctx context.Context, key string) (value string, found bool, err error)
+}
+
+// RestoreOptions say how to restore a backup into an empty data directory.
+type RestoreOptions struct {
+	// Store holds the backups. Required.
+	Store store.Store
+	// KV finds the last good backup's name (KeyLastBackup); nil means
+	// the newest good backup in the store.
+	KV KV
+	// Name restores this backup instead of finding one.
+	Name string
+	// DataDir is the redis data directory; it must hold no data. Required.
+	DataDir string
+	// Sup runs redis-check-rdb and the private redis-server. Required.
+	Sup *supervisor.Supervisor
+	// RedisServerPath and CheckRDBPath are the programs; defaults
+	// "redis-server" and "redis-check-rdb" from PATH.
+	RedisServerPath, CheckRDBPath string
+	// Password is the node's REDIS_PASSWORD; the private redis uses it too.
+	Password string
+	// AllowEmpty (RESTORE_ALLOW_EMPTY) makes "the store holds no backup"
+	// a warning instead of an error. A backup that exists but fails a
+	// check, and a store that cannot be read, are errors regardless: an
+	// empty master there would soon overwrite last-backup with an empty
+	// backup.
+	AllowEmpty bool
+	// SocketDir is where the private 0700 socket directory is made;
+	// default os.TempDir() (a unix socket path must fit in 108 bytes).
+	SocketDir string
+	// LoadTimeout bounds the private redis's load and AOF rewrite;
+	// default DefaultLoadTimeout.
+	LoadTimeout time.Duration
+	Log         hclog.Logger
+	// Progress and ProgressInterval as in Options.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+}
+
+func (o *RestoreOptions) validate() error {
+	switch {
+	case o.Store == nil:
+		return fmt.Errorf("%w: Store is required", ErrInvalidOptions)
+	case o.DataDir == "":
+		return fmt.Errorf("%w: DataDir is required", ErrInvalidOptions)
+	case o.Sup == nil:
+		return fmt.Errorf("%w: Sup is required", ErrInvalidOptions)
+	}
+	if o.RedisServerPath == "" {
+		o.RedisServerPath = "redis-server"
+	}
+	if o.CheckRDBPath == "" {
+		o.CheckRDBPath = "redis-check-rdb"
+	}
+	if o.LoadTimeout <= 0 {
+		o.LoadTimeout = DefaultLoadTimeout
+	}
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	return nil
+}
+
+// Restore puts a backup into o.DataDir as the AOF redis starts from and
+// returns its name, or "" when there was none and AllowEmpty let the node
+// start empty. It refuses a data directory that holds data. On error the
+// data directory is left as it was.
+func Restore(ctx context.Context, o RestoreOptions) (string, error) {
+	if err := o.validate(); err != nil {
+		return "", err
+	}
+	if has, err := redisnode.HasData(o.DataDir); err != nil || has {
+		if err == nil {
+			err = ErrDataExists
+		}
+		return "", fmt.Errorf("restore into %s: %w", o.DataDir, err)
+	}
+	info, err := findBackup(ctx, o)
+	if errors.Is(err, ErrNoBackup) && o.AllowEmpty && o.Name == "" {
+		o.Log.Warn("no backup to restore; starting empty because RESTORE_ALLOW_EMPTY is set", "reason", err)
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	log := o.Log.With("backup", info.Name)
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("restore %s: %w", info.Name, err)
+	}
+	snap, err := snapshotDir(o.DataDir)
+	if err != nil {
+		return "", fmt.Errorf("restore %s: %w", info.Name, err)
+	}
+	start := time.Now()
+	if err := restoreInto(ctx, o, log, info); err != nil {
+		if rerr := snap.rollback(); rerr != nil {
+			log.Error("could not remove the partial restore", "error", rerr)
+		}
+		return "", fmt.Errorf("restore %s: %w", info.Name, err)
+	}
+	log.Info("restored", "seconds", time.Since(start).Seconds())
+	return info.Name, nil
+}
+
+// restoreInto downloads, checks and converts the backup.
+func restoreInto(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info) error {
+	tmp := filepath.Join(o.DataDir, restoreFile)
+	if err := fetch(ctx, o, log, info, tmp); err != nil {
+		return err
+	}
+	if err := checkRDB(ctx, o, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(o.DataDir, DefaultDBFilename)); err != nil {
+		return fmt.Errorf("rename the restored RDB: %w", err)
+	}
+	return convertToAOF(ctx, o, log)
+}
+
+// checkRDB runs redis-check-rdb on the decompressed file.
+func checkRDB(ctx context.Context, o RestoreOptions, path string) error {
+	res, err := o.Sup.Run(ctx, supervisor.Command{Name: "redis-check-rdb", Path: o.CheckRDBPath,
+		Args: []string{path}, CaptureLimit: 16 << 10})
+	var exit *supervisor.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("redis-check-rdb: %s: %w: %s", exit.Status, ErrCorrupt, lastLines(res.Output, 3))
+	}
+	if err != nil {
+		return fmt.Errorf("redis-check-rdb: %w", err)
+	}
+	return nil
+}
