@@ -114,16 +114,27 @@ func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.I
 	switch {
 	case errors.As(err, &rerr):
 		return fmt.Errorf("download and write: %w", rerr.err)
+	case err != nil && info.Meta != nil:
+		// Say whether the stored bytes differ from what was uploaded.
+		if _, derr := io.Copy(io.Discard, d); derr == nil {
+			if _, serr := d.Complete(sidecarSum(info)); serr != nil {
+				return fmt.Errorf("downloaded data against the sidecar: %w: %w (%v)", ErrCorrupt, serr, err)
+			}
+		}
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	if info.Meta == nil {
+	case info.Meta == nil:
 		return nil
 	}
-	if _, err := d.Complete(store.Meta{Size: info.Meta.Size, SHA256: info.Meta.SHA256}); err != nil {
+	if _, err := d.Complete(sidecarSum(info)); err != nil {
 		return fmt.Errorf("downloaded data against the sidecar: %w: %w", ErrCorrupt, err)
 	}
 	return nil
+}
+
+func sidecarSum(info store.Info) store.Meta {
+	return store.Meta{Size: info.Meta.Size, SHA256: info.Meta.SHA256}
 }
 
 // decompressFile writes what r holds, decompressed, to a new file dst and
@@ -155,11 +166,21 @@ func decompressFile(r io.Reader, compression, dst string) (err error) {
 	return nil
 }
 
-// lastLines returns up to n last non-empty lines of out, joined by " | ".
-func lastLines(out []byte, n int) string {
+// checkOutput picks the lines of a checker's output that say what is
+// wrong (those mentioning an error), else the last few.
+func checkOutput(out []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	var picked []string
+	for _, l := range lines {
+		if strings.Contains(strings.ToLower(l), "error") {
+			picked = append(picked, strings.TrimSpace(l))
+		}
 	}
-	return strings.Join(lines, " | ")
+	if len(picked) == 0 {
+		picked = lines[max(0, len(lines)-3):]
+	}
+	if len(picked) > 4 {
+		picked = picked[:4]
+	}
+	return strings.Join(picked, " | ")
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
-	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 )

@@ -161,7 +161,7 @@ func checkRDB(ctx context.Context, o RestoreOptions, path string) error {
 		Args: []string{path}, CaptureLimit: 16 << 10})
 	var exit *supervisor.ExitError
 	if errors.As(err, &exit) {
-		return fmt.Errorf("redis-check-rdb: %s: %w: %s", exit.Status, ErrCorrupt, lastLines(res.Output, 3))
+		return fmt.Errorf("redis-check-rdb: %s: %w: %s", exit.Status, ErrCorrupt, checkOutput(res.Output))
 	}
 	if err != nil {
 		return fmt.Errorf("redis-check-rdb: %w", err)
