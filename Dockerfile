@@ -1,0 +1,106 @@
+# redis-autopilot container image: Redis 7, Sentinel and a Consul agent from
+# Debian / the Go module proxy, supervised by redis-autopilot as PID 1.
+#
+#   docker build -t redis-autopilot .
+#
+# Both base images are build arguments so the image also builds where no
+# image registry is reachable (see test/e2e: a debootstrap'ed Debian base
+# imported as localhost/debian:bookworm):
+#
+#   podman build --format docker --build-arg BASE=localhost/debian:bookworm \
+#       --build-arg GO_BASE=localhost/debian:bookworm -t redis-autopilot .
+#
+# GO_BASE may be any Debian-based image: when it has no Go (or another
+# version), the builder installs Debian's golang-go only to download the Go
+# toolchain GO_VERSION from the Go module proxy (golang.org/toolchain), then
+# builds with that. An official golang:<GO_VERSION>-bookworm image skips this.
+# No BuildKit features are used; layers are ordered so that dependency
+# downloads and the Consul build are cached until their go.mod/go.sum change.
+
+ARG GO_BASE=debian:bookworm-slim
+ARG BASE=debian:bookworm-slim
+
+# ---------------------------------------------------------------- builder
+FROM ${GO_BASE} AS builder
+
+ARG GO_VERSION=1.26.8
+ENV GOTOOLCHAIN=local \
+    CGO_ENABLED=0 \
+    GOFLAGS=-buildvcs=false \
+    PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# The Go toolchain. Debian bookworm's golang-go (1.19) predates GOTOOLCHAIN,
+# so the toolchain module is fetched with `go mod download` and unpacked to
+# /usr/local/go by hand (what GOTOOLCHAIN=go1.x does for Go >= 1.21).
+RUN set -eu; \
+    if [ "$(go env GOVERSION 2>/dev/null || true)" = "go${GO_VERSION}" ]; then exit 0; fi; \
+    export DEBIAN_FRONTEND=noninteractive; \
+    apt-get update -qq; \
+    apt-get install -y -qq --no-install-recommends golang-go ca-certificates >/dev/null; \
+    boot=/usr/lib/go/bin/go; \
+    mod="golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-$($boot env GOARCH)"; \
+    dir=$(cd /tmp && GOPATH=/tmp/gopath GOFLAGS=-modcacherw $boot mod download -json "$mod" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'); \
+    test -x "$dir/bin/go" || chmod -R a+rX,u+w "$dir"; \
+    rm -rf /usr/local/go; cp -a "$dir" /usr/local/go; \
+    chmod a+x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/*; \
+    apt-get purge -y -qq --auto-remove golang-go >/dev/null; \
+    rm -rf /tmp/gopath /var/lib/apt/lists/*; \
+    go version
+
+WORKDIR /src
+
+# Consul agent v1.13.9 from its own tools module (it must not pin the main
+# module's consul/api). Download first so the module layer caches.
+COPY tools/consul/go.mod tools/consul/go.sum tools/consul/
+RUN cd tools/consul && GOFLAGS="-mod=mod -buildvcs=false" go mod download
+COPY tools/consul/ tools/consul/
+RUN cd tools/consul && GOFLAGS="-mod=mod -buildvcs=false" \
+        go build -trimpath -ldflags "-s -w" -o /out/consul github.com/hashicorp/consul && \
+    /out/consul version
+
+# redis-autopilot.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+        -o /out/redis-autopilot ./cmd/redis-autopilot && \
+    /out/redis-autopilot version
+
+# ---------------------------------------------------------------- image
+FROM ${BASE}
+
+# redis-tools brings redis-check-rdb/redis-check-aof (used to verify backups)
+# and redis-cli (operators' tool); redis-server depends on it anyway.
+# policy-rc.d keeps the packages' maintainer scripts from starting services
+# during the build.
+RUN set -eu; \
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
+    export DEBIAN_FRONTEND=noninteractive; \
+    apt-get update -qq; \
+    apt-get install -y -qq --no-install-recommends \
+        redis-server redis-sentinel redis-tools ca-certificates >/dev/null; \
+    apt-get clean; \
+    rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d; \
+    mkdir -p /data /etc/redis /opt/consul/data /opt/consul/config; \
+    redis-server --version
+
+COPY --from=builder /out/consul /out/redis-autopilot /usr/local/bin/
+
+LABEL org.opencontainers.image.title="redis-autopilot" \
+      org.opencontainers.image.description="Redis 7 with Sentinel and Consul, supervised by redis-autopilot" \
+      org.opencontainers.image.source="https://github.com/autopilotpattern/redis-autopilot"
+
+# 6379 redis, 26379 sentinel, 8008 metrics and status (HTTP_ADDR).
+EXPOSE 6379 26379 8008
+VOLUME /data
+
+# The supervisor gives redis REDIS_STOP_GRACE (60s) for its final save: give
+# the container at least that (docker stop -t 75, compose stop_grace_period).
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/redis-autopilot", "health"]
+
+ENTRYPOINT ["/usr/local/bin/redis-autopilot"]
+CMD ["run"]
