@@ -1,0 +1,186 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/hashicorp/go-hclog"
+)
+
+func newRegistry(t *testing.T, c *harness.Consul, log hclog.Logger) *registry.Registry {
+	t.Helper()
+	r, err := registry.New(registry.Options{API: c.APIConfig(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// registerReplica registers a passing redis-replica instance.
+func registerReplica(t *testing.T, reg *registry.Registry, port int) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	svc := registry.Service{Name: registry.ServiceReplica, Address: "127.0.0.1", Port: port, TTL: time.Minute}
+	if err := reg.Register(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Pass(ctx, registry.ServiceID(svc.Name, svc.Address, port), "ok"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fixedRole(role string, healthy bool) NodeState {
+	return func(context.Context) (string, bool) { return role, healthy }
+}
+
+// Three nodes (a master, two replicas) share a real Consul and a store;
+// over several TTL periods the cluster takes exactly one backup per
+// period, always on a replica.
+func TestSchedulerOnePerPeriod(t *testing.T) {
+	consul := harness.StartConsul(t)
+	log, _ := testLog(t)
+	r, c := startRedis(t)
+	fill(t, r.Client, 200)
+	s := dirStore(t)
+	const ttl = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i, role := range []string{redisnode.RoleMaster, redisnode.RoleReplica, redisnode.RoleReplica} {
+		reg := newRegistry(t, consul, log)
+		if role == redisnode.RoleReplica {
+			registerReplica(t, reg, 7000+i)
+		}
+		sch, err := NewScheduler(SchedulerOptions{
+			Backup:   Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd"},
+			Registry: reg, Node: fixedRole(role, true), Holder: fmt.Sprint("node", i),
+			Interval: 200 * time.Millisecond, TTL: ttl, Log: log.Named(fmt.Sprint("node", i)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); sch.Run(ctx) }()
+	}
+	deadline := time.Now().Add(3*ttl + ttl/2)
+	harness.Eventually(t, 4*ttl, func() error {
+		if time.Now().Before(deadline) {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	cancel()
+	wg.Wait()
+
+	list, err := s.List(testCtx(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) < 3 || len(list) > 4 {
+		t.Fatalf("%d backups in 3.5 TTL periods, want 3 or 4: %v", len(list), names(t, s))
+	}
+	var times []time.Time
+	for _, i := range list {
+		if !i.Good() || i.Meta.SourceRole != redisnode.RoleReplica {
+			t.Errorf("backup %s: good %v, role %v", i.Name, i.Good(), i.Meta)
+			continue
+		}
+		times = append(times, i.Meta.Created)
+	}
+	sort.Slice(times, func(a, b int) bool { return times[a].Before(times[b]) })
+	for i := 1; i < len(times); i++ { // Created is rounded to the second
+		if gap := times[i].Sub(times[i-1]); gap < ttl-time.Second || gap > ttl+time.Second {
+			t.Errorf("backups %v apart, want one per %v", gap, ttl)
+		}
+	}
+	last, found, err := ReadLast(testCtx(t, 5*time.Second), newRegistry(t, consul, log))
+	if err != nil || !found || last.Name != list[len(list)-1].Name {
+		t.Errorf("last-backup %+v %v %v, want %s", last, found, err, list[len(list)-1].Name)
+	}
+}
+
+// fakeClock is a settable clock for Tick tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// The master leaves a due backup to passing replicas for MasterGrace,
+// then takes it; alone, it takes it at once.
+func TestSchedulerMasterDefers(t *testing.T) {
+	consul := harness.StartConsul(t)
+	log, _ := testLog(t)
+	r, c := startRedis(t)
+	fill(t, r.Client, 50)
+	reg := newRegistry(t, consul, log)
+	clock := &fakeClock{t: time.Now()}
+	newSch := func() *Scheduler {
+		sch, err := NewScheduler(SchedulerOptions{
+			Backup:   Options{Redis: c, DataDir: r.Dir, Store: dirStore(t), Compression: "gzip"},
+			Registry: reg, Node: fixedRole(redisnode.RoleMaster, true), Holder: "master",
+			Interval: time.Second, TTL: time.Hour, Log: log, Now: clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sch
+	}
+	ctx := testCtx(t, time.Minute)
+	d, err := newSch().Tick(ctx)
+	if err != nil || d.Backup == "" {
+		t.Fatalf("alone: Tick = %+v, %v; want a backup", d, err)
+	}
+	if err := reg.Delete(ctx, registry.KeyLastBackup); err != nil {
+		t.Fatal(err)
+	}
+	registerReplica(t, reg, 7001)
+	sch := newSch()
+	d, err = sch.Tick(ctx)
+	if err != nil || d.Backup != "" || !strings.Contains(d.Reason, "leaves it to a passing replica") {
+		t.Fatalf("with a replica: Tick = %+v, %v; want deferring", d, err)
+	}
+	clock.Add(3*time.Second + time.Millisecond)
+	d, err = sch.Tick(ctx)
+	if err != nil || d.Backup == "" {
+		t.Fatalf("after MasterGrace: Tick = %+v, %v; want a backup", d, err)
+	}
+}
+
+func TestPruneKeepsLastBackup(t *testing.T) {
+	s := dirStore(t)
+	ctx := testCtx(t, 10*time.Second)
+	var all []string
+	for i := range 5 {
+		name, _ := store.Name(time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), "gzip")
+		if err := s.Put(ctx, name, strings.NewReader("x"), store.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, name)
+	}
+	deleted, err := Prune(ctx, s, 2, all[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, s), []string{all[0], all[3], all[4]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after Prune: %v (deleted %v), want %v", got, deleted, want)
+	}
+	if deleted, _ := Prune(ctx, s, 0, ""); len(deleted) != 0 || len(names(t, s)) != 3 {
+		t.Fatal("keep 0 deleted something")
+	}
+}
