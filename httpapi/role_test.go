@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/metrics"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+type infoText string
+
+func (s infoText) Info(context.Context, ...string) (redisnode.Info, error) {
+	if s == "" {
+		return nil, errors.New("connection refused")
+	}
+	return redisnode.ParseInfo(string(s)), nil
+}
+
+const healthyInfo = "loading:0\nrdb_last_bgsave_status:ok\naof_last_write_status:ok\n"
+
+func TestNodeRole(t *testing.T) {
+	agreed := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceMaster, Passing: true}
+	heldBack := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceReplica}
+	masterOffset := func(context.Context, string) (redisnode.Info, error) {
+		return redisnode.ParseInfo("master_repl_offset:500\n"), nil
+	}
+	cases := []struct {
+		name    string
+		info    infoText
+		st      lifecycle.Status
+		role    string
+		healthy bool
+		lag     int64
+	}{
+		{"agreed master", healthyInfo + "role:master\n", agreed, RoleMaster, true, 0},
+		{"master the sentinels do not name", healthyInfo + "role:master\n", heldBack, RoleMaster, false, 0},
+		{"master before the first tick", healthyInfo + "role:master\n", lifecycle.Status{}, RoleMaster, false, 0},
+		{"loading master", "loading:1\nrole:master\n", agreed, RoleMaster, false, 0},
+		{"replica", healthyInfo + "role:slave\nmaster_host:h\nmaster_port:1\nmaster_link_status:up\nslave_repl_offset:400\n",
+			lifecycle.Status{}, RoleReplica, true, 100},
+		{"replica, link down", healthyInfo + "role:slave\nmaster_host:h\nmaster_port:1\nmaster_link_status:down\n",
+			lifecycle.Status{}, RoleReplica, false, -1},
+		{"redis down", "", agreed, "", false, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			role, healthy, lag := NodeRole(func() lifecycle.Status { return c.st }, c.info, masterOffset)(t.Context())
+			if role != c.role || healthy != c.healthy || lag != c.lag {
+				t.Errorf("NodeRole = %q, %v, %d; want %q, %v, %d", role, healthy, lag, c.role, c.healthy, c.lag)
+			}
+		})
+	}
+}
+
+// TestRealNodesAnswerByRole serves /master and /replica from NodeRole over
+// a real master and replica, then kills the master.
+func TestRealNodesAnswerByRole(t *testing.T) {
+	const pw = "httpapi-test-pw"
+	master := harness.StartRedis(t, harness.RedisOptions{Password: pw, Extra: []string{"repl-diskless-sync-delay 0"}})
+	replica := harness.StartRedis(t, harness.RedisOptions{Password: pw, ReplicaOf: master.Addr})
+	masterStatus := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceMaster, Passing: true}
+	node := func(r *harness.Redis, st lifecycle.Status) string {
+		c := redisnode.Dial(r.Addr, pw)
+		t.Cleanup(func() { c.Close() })
+		o := Options{
+			Addr: "127.0.0.1:0", Status: func() lifecycle.Status { return st },
+			Health: func(context.Context) (bool, string) { return true, "" },
+			Role:   NodeRole(func() lifecycle.Status { return st }, c, metrics.DialMasterInfo(pw)), Metrics: metrics.Handler(metrics.NewRegistry()),
+		}
+		s, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		return "http://" + s.Addr()
+	}
+	m, r := node(master, masterStatus), node(replica, lifecycle.Status{Role: lifecycle.RoleReplica})
+	expect := func(want map[string]int) func() error {
+		return func() error {
+			for url, code := range want {
+				if got, body := do(t, "GET", url); got != code {
+					return fmt.Errorf("GET %s = %d %s, want %d", url, got, body, code)
+				}
+			}
+			return nil
+		}
+	}
+	harness.Eventually(t, 10*time.Second, expect(map[string]int{
+		m + "/master": 200, m + "/replica": 503, r + "/replica?lag=0": 200, r + "/replica?lag=1MB": 200, r + "/master": 503,
+	}))
+	master.Kill()
+	harness.Eventually(t, 10*time.Second, expect(map[string]int{
+		m + "/master": 503, r + "/replica": 503, r + "/replica?lag=1GB": 503,
+	}))
+}
