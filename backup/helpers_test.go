@@ -203,7 +203,7 @@ func startSup(t *testing.T, log hclog.Logger) *supervisor.Supervisor {
 
 // mantaStore opens a Manta store on a test server through OpenStore and
 // returns a line of the private key's PEM, to look for in logs.
-func mantaStore(t *testing.T, log hclog.Logger) (store.Store, *mantaserver.Server, string) {
+func mantaStore(t *testing.T, log hclog.Logger, sink *logSink) (store.Store, *mantaserver.Server, string) {
 	t.Helper()
 	srv := mantaserver.New(t, mantaserver.Options{})
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -214,17 +214,32 @@ func mantaStore(t *testing.T, log hclog.Logger) (store.Store, *mantaserver.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyText := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
 	cfg := &config.Config{MantaURL: srv.URL, MantaUser: srv.Account, MantaKeyID: fp, MantaKey: key,
 		MantaBucket: "/" + srv.Account + "/stor/redis-backups"}
 	s, err := OpenStore(cfg, log)
 	if err != nil || s == nil {
 		t.Fatalf("OpenStore: %v, %v", s, err)
 	}
-	// the base64 body of the key, a line of it is enough to recognise
-	return s, srv, strings.Split(keyText, "\n")[1]
+	line := noKeyInLog(t, key, sink)
+	return s, srv, line
+}
+
+// noKeyInLog checks at the end of the test that no line of key's PEM
+// body reached the log, and returns the first.
+func noKeyInLog(t *testing.T, key *ecdsa.PrivateKey, sink *logSink) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))), "\n")
+	body := lines[1 : len(lines)-1]
+	t.Cleanup(func() {
+		for _, l := range body {
+			if strings.Contains(sink.String(), l) {
+				t.Error("the Manta private key reached the log")
+			}
+		}
+	})
+	return body[0]
 }
