@@ -70,6 +70,10 @@ func Decide(o Observation) Decision {
 		case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
 			d.Service = ServiceReplica
 			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s", o.SentinelMaster)
+			// Not re-pointed here: for a few seconds a replica that Sentinel
+			// has just promoted looks the same (the other sentinels have not
+			// heard yet), and re-pointing it aborts the failover. Sentinel
+			// re-points a stale master itself.
 			d.Reason = d.Note + ", so this node is not advertised as master"
 		case o.SentinelMaster == "":
 			d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)

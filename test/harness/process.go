@@ -38,12 +38,32 @@ type Process struct {
 // end of the test.
 func startProcess(t testing.TB, name, logPath string, path string, args ...string) *Process {
 	t.Helper()
+	return StartProcess(t, ProcessOptions{Name: name, LogPath: logPath, Path: path, Args: args})
+}
+
+// ProcessOptions say how to start a process for a test.
+type ProcessOptions struct {
+	Name    string
+	LogPath string   // stdout and stderr are appended here
+	Path    string   // the program
+	Args    []string // after argv[0]
+	Env     []string // nil inherits the test's environment
+	Dir     string
+}
+
+// StartProcess starts a process in its own process group, output to
+// o.LogPath, and stops it (SIGTERM, then SIGKILL after 10s) at the end of
+// the test.
+func StartProcess(t testing.TB, o ProcessOptions) *Process {
+	t.Helper()
+	name, logPath, path, args := o.Name, o.LogPath, o.Path, o.Args
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatalf("open log for %s: %v", name, err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env, cmd.Dir = o.Env, o.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -102,6 +122,19 @@ func (p *Process) Stop() {
 	case <-time.After(10 * time.Second):
 		p.Kill()
 	}
+}
+
+// ExitCode is the exit code once the process has ended (-1 while it runs,
+// 128+signal when a signal killed it).
+func (p *Process) ExitCode() int {
+	if !p.Exited() {
+		return -1
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // Tail returns the last n lines of the process's log.

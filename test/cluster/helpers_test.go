@@ -1,0 +1,303 @@
+// Package cluster runs whole redis-autopilot nodes — the real binary, each
+// with its own redis-server and redis-sentinel — against a real Consul, on
+// distinct ports of 127.0.0.1, and checks what the cluster does.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cluster-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "redis-autopilot")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/redis-autopilot")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build redis-autopilot:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Cluster is a Consul server and the nodes started against it.
+type Cluster struct {
+	t      *testing.T
+	Consul *harness.Consul
+	// Env is added to every node's environment (after the defaults).
+	Env []string
+
+	mu    sync.Mutex
+	nodes []*Node
+}
+
+// Node is one redis-autopilot process and what it runs.
+type Node struct {
+	c            *Cluster
+	Name         string
+	RedisPort    int
+	SentinelPort int
+	HTTPPort     int
+	Dir          string
+	Env          []string
+	proc         *harness.Process
+	client       *redis.Client
+}
+
+// Addr is the node's redis address, as it registers it.
+func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.RedisPort) }
+
+func newCluster(t *testing.T, env ...string) *Cluster {
+	t.Helper()
+	harness.NeedBinary(t, "redis-server")
+	harness.NeedBinary(t, "redis-sentinel")
+	return &Cluster{t: t, Consul: harness.StartConsul(t), Env: env}
+}
+
+// AddNode prepares a node (not started) with fresh ports and directories.
+func (c *Cluster) AddNode() *Node {
+	c.t.Helper()
+	c.mu.Lock()
+	i := len(c.nodes) + 1
+	c.mu.Unlock()
+	n := &Node{c: c, Name: fmt.Sprintf("node%d", i), RedisPort: harness.FreePort(c.t),
+		SentinelPort: harness.FreePort(c.t), HTTPPort: harness.FreePort(c.t), Dir: harness.TempDir(c.t, "node-")}
+	n.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"CONSUL_HTTP_ADDR=" + c.Consul.HTTPAddr,
+		"ADVERTISE_ADDR=127.0.0.1", "BIND_ADDR=127.0.0.1",
+		"REDIS_PORT=" + strconv.Itoa(n.RedisPort), "SENTINEL_PORT=" + strconv.Itoa(n.SentinelPort),
+		"REDIS_DATA_DIR=" + filepath.Join(n.Dir, "data"), "REDIS_CONFIG_DIR=" + filepath.Join(n.Dir, "etc"),
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(n.HTTPPort),
+		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
+		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
+	}, c.Env...)
+	n.client = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	c.t.Cleanup(func() { n.client.Close() })
+	c.mu.Lock()
+	c.nodes = append(c.nodes, n)
+	c.mu.Unlock()
+	return n
+}
+
+// Start starts (or restarts) the node's process.
+func (n *Node) Start() *Node {
+	n.c.t.Helper()
+	n.proc = harness.StartProcess(n.c.t, harness.ProcessOptions{
+		Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: binary, Env: n.Env})
+	n.c.t.Cleanup(func() {
+		if n.c.t.Failed() {
+			n.c.t.Logf("%s log tail:\n%s", n.Name, n.proc.Tail(40))
+		}
+		n.KillAll()
+	})
+	return n
+}
+
+// StartNodes adds and starts k nodes at the same moment.
+func (c *Cluster) StartNodes(k int) []*Node {
+	c.t.Helper()
+	nodes := make([]*Node, k)
+	for i := range nodes {
+		nodes[i] = c.AddNode()
+	}
+	for _, n := range nodes {
+		n.Start()
+	}
+	return nodes
+}
+
+// Term sends SIGTERM and waits for the node to exit; it returns the exit
+// code and how long the exit took.
+func (n *Node) Term(timeout time.Duration) (int, time.Duration) {
+	n.c.t.Helper()
+	start := time.Now()
+	if err := n.proc.Signal(syscall.SIGTERM); err != nil {
+		n.c.t.Fatalf("SIGTERM %s: %v", n.Name, err)
+	}
+	select {
+	case <-n.proc.Done():
+	case <-time.After(timeout):
+		n.c.t.Fatalf("%s did not exit within %s of SIGTERM:\n%s", n.Name, timeout, n.proc.Tail(30))
+	}
+	return n.proc.ExitCode(), time.Since(start)
+}
+
+// KillAll SIGKILLs the supervisor and every process it started, at once:
+// the node vanishes as a crashed container would.
+func (n *Node) KillAll() {
+	if n.proc == nil || n.proc.Exited() {
+		return
+	}
+	pids := append([]int{n.proc.Pid()}, childrenOf(n.proc.Pid())...)
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	n.proc.Kill()
+	// The children are not ours: wait until they are gone.
+	harness.Wait(10*time.Second, func() error {
+		for _, p := range pids[1:] {
+			if syscall.Kill(p, 0) == nil && !isZombie(p) {
+				return fmt.Errorf("pid %d still alive", p)
+			}
+		}
+		return nil
+	})
+}
+
+// Stop and Cont freeze and thaw the supervisor process alone.
+func (n *Node) Stop() { syscall.Kill(n.proc.Pid(), syscall.SIGSTOP) }
+func (n *Node) Cont() { syscall.Kill(n.proc.Pid(), syscall.SIGCONT) }
+
+// Log returns the node's whole log.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(filepath.Join(n.Dir, "node.log"))
+	return string(b)
+}
+
+func childrenOf(ppid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] == "Z"
+}
+
+// Instances lists "addr:port" of a service's instances in Consul.
+func (c *Cluster) Instances(name string, passingOnly bool) []string {
+	c.t.Helper()
+	entries, _, err := c.Consul.Client.Health().Service(name, "", passingOnly, nil)
+	if err != nil {
+		c.t.Fatalf("list %s: %v", name, err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Topology is what Consul lists as passing.
+type Topology struct{ Masters, Replicas, Sentinels []string }
+
+func (c *Cluster) Topology() Topology {
+	return Topology{c.Instances("redis", true), c.Instances("redis-replica", true), c.Instances("redis-sentinel", true)}
+}
+
+// WaitTopology waits until Consul lists exactly one passing master (which
+// master names, if not empty; "!addr" means any but addr), and the given
+// numbers of passing replicas and sentinels.
+func (c *Cluster) WaitTopology(timeout time.Duration, master string, replicas, sentinels int) Topology {
+	c.t.Helper()
+	var top Topology
+	harness.Eventually(c.t, timeout, func() error {
+		top = c.Topology()
+		switch {
+		case len(top.Masters) != 1:
+			return fmt.Errorf("passing masters %v, want one", top.Masters)
+		case strings.HasPrefix(master, "!") && top.Masters[0] == master[1:]:
+			return fmt.Errorf("passing master is still %s", top.Masters[0])
+		case master != "" && !strings.HasPrefix(master, "!") && top.Masters[0] != master:
+			return fmt.Errorf("passing master %s, want %s", top.Masters[0], master)
+		case len(top.Replicas) != replicas || len(top.Sentinels) != sentinels:
+			return fmt.Errorf("passing replicas %v and sentinels %v, want %d and %d", top.Replicas, top.Sentinels, replicas, sentinels)
+		}
+		return nil
+	})
+	return top
+}
+
+// Node returns the node whose redis is at addr.
+func (c *Cluster) Node(addr string) *Node {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.Addr() == addr {
+			return n
+		}
+	}
+	c.t.Fatalf("no node at %s", addr)
+	return nil
+}
+
+func waitFor(t *testing.T, d time.Duration, f func() error) {
+	t.Helper()
+	harness.Eventually(t, d, f)
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// watchMasters samples Consul every 100ms until stop is closed and
+// returns the largest number of passing `redis` instances seen at once.
+func (c *Cluster) watchMasters(stop <-chan struct{}) <-chan int {
+	out := make(chan int, 1)
+	go func() {
+		most := 0
+		for {
+			entries, _, err := c.Consul.Client.Health().Service("redis", "", true, nil)
+			if err == nil && len(entries) > most {
+				most = len(entries)
+			}
+			select {
+			case <-stop:
+				out <- most
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return out
+}
+
+var _ = api.HealthPassing
