@@ -23,6 +23,8 @@ type request struct {
 type backupRequest struct {
 	Action string // "now", "list", "restore" or "delete"
 	Name   string // the backup, for restore and delete
+	Force  bool   // delete --force: even the one last-backup names
+	JSON   bool   // list --json
 }
 
 // command is one subcommand: its help line, how to parse its own
@@ -49,7 +51,7 @@ var commands = []*command{
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runStatus(cfg, log, req.JSON, stdout, stderr)
 		}},
-	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME", help: "operator backup commands",
+	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME", help: "operator backup commands (list --json; delete --force)",
 		parse: parseBackup,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runBackup(cfg, log, req.Backup, stdout, stderr)
@@ -101,12 +103,21 @@ func parseBackup(args []string) (request, []string, error) {
 	switch req.Backup.Action {
 	case "now", "list":
 	case "restore", "delete":
+	default:
+		return req, nil, fmt.Errorf("unknown action %q", req.Backup.Action)
+	}
+	fs := newFlagSet("backup")
+	fs.BoolVar(&req.Backup.Force, "force", false, "delete even the backup last-backup names")
+	fs.BoolVar(&req.Backup.JSON, "json", false, "list as JSON")
+	args, err := takeFlags(fs, args)
+	if err != nil {
+		return req, nil, err
+	}
+	if req.Backup.Action == "restore" || req.Backup.Action == "delete" {
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return req, nil, fmt.Errorf("%s needs the backup's NAME", req.Backup.Action)
 		}
 		req.Backup.Name, args = args[0], args[1:]
-	default:
-		return req, nil, fmt.Errorf("unknown action %q", req.Backup.Action)
 	}
 	return req, args, nil
 }
