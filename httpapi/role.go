@@ -35,3 +35,29 @@ func NodeRole(status func() lifecycle.Status, local metrics.InfoReader, master m
 		return "", false, -1
 	}
 }
+
+// RedisHealth is the local redis as NodeHealth needs it; *redisnode.Client
+// is one.
+type RedisHealth interface {
+	Health(ctx context.Context) (ok bool, reason string)
+}
+
+// Pinger is the local sentinel as NodeHealth needs it; *sentinel.Client
+// is one.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// NodeHealth returns the HealthFunc of a node: healthy when the local
+// redis passes redisnode's health rule and the local sentinel answers PING.
+func NodeHealth(redis RedisHealth, sentinel Pinger) HealthFunc {
+	return func(ctx context.Context) (bool, string) {
+		if ok, reason := redis.Health(ctx); !ok {
+			return false, "redis is not healthy: " + reason
+		}
+		if err := sentinel.Ping(ctx); err != nil {
+			return false, "sentinel does not answer PING: " + err.Error()
+		}
+		return true, "redis and sentinel are healthy"
+	}
+}

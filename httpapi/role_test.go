@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/sentinel"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
@@ -101,4 +104,36 @@ func TestRealNodesAnswerByRole(t *testing.T) {
 	harness.Eventually(t, 10*time.Second, expect(map[string]int{
 		m + "/master": 503, r + "/replica": 503, r + "/replica?lag=1GB": 503,
 	}))
+}
+
+// TestRealNodeHealth serves /health from NodeHealth over a real redis and
+// sentinel, then kills each.
+func TestRealNodeHealth(t *testing.T) {
+	const pw = "httpapi-test-pw"
+	r := harness.StartRedis(t, harness.RedisOptions{Password: pw})
+	s := harness.StartSentinel(t, harness.SentinelOptions{MasterAddr: r.Addr, Password: pw})
+	rc, sc := redisnode.Dial(r.Addr, pw), sentinel.Dial(s.Addr, pw)
+	t.Cleanup(func() { rc.Close(); sc.Close() })
+	f := &fake{}
+	o := f.options("127.0.0.1:0")
+	o.Health = NodeHealth(rc, sc)
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	expect := func(code int, reason string) func() error {
+		return func() error {
+			if got, body := do(t, "GET", ts.URL+"/health"); got != code || !strings.Contains(body, reason) {
+				return fmt.Errorf("/health = %d %s, want %d with %q", got, body, code, reason)
+			}
+			return nil
+		}
+	}
+	harness.Eventually(t, 5*time.Second, expect(200, "redis and sentinel are healthy"))
+	s.Kill()
+	harness.Eventually(t, 5*time.Second, expect(503, "sentinel does not answer PING"))
+	r.Kill()
+	harness.Eventually(t, 5*time.Second, expect(503, "redis is not healthy"))
 }
