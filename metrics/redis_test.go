@@ -51,6 +51,15 @@ func TestCollectorRealReplication(t *testing.T) {
 	write(t, master, 1)
 	harness.Eventually(t, 15*time.Second, inSync)
 
+	// DialMasterInfo keeps its client: scrapes do not open connections.
+	before := connections(t, master)
+	for i := 0; i < 20; i++ {
+		scrapeReplica()
+	}
+	if after := connections(t, master); after > before+1 {
+		t.Errorf("20 scrapes of the replica: the master accepted %d connections", after-before)
+	}
+
 	if err := replica.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +99,20 @@ func write(t *testing.T, r *harness.Redis, n int) {
 			t.Fatalf("SET: %v", err)
 		}
 	}
+}
+
+// connections is r's total_connections_received.
+func connections(t *testing.T, r *harness.Redis) int {
+	t.Helper()
+	text, err := r.Client.Info(t.Context(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_connections_received:"); ok {
+			fmt.Sscan(v, &n)
+		}
+	}
+	return n
 }

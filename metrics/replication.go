@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 )
@@ -19,14 +20,33 @@ type InfoReader interface {
 // needs it for its own lag: its INFO has its own offset, not the master's.
 type MasterInfoFunc func(ctx context.Context, addr string) (redisnode.Info, error)
 
-// DialMasterInfo returns a MasterInfoFunc that opens a connection to the
-// master with password, sends INFO replication and closes it.
+// DialMasterInfo returns a MasterInfoFunc that sends INFO replication to
+// the master with password. It keeps one client for the latest master
+// address and closes it when the address changes (after a failover), so a
+// scrape or a load balancer's check does not open a connection each time.
 func DialMasterInfo(password string) MasterInfoFunc {
-	return func(ctx context.Context, addr string) (redisnode.Info, error) {
-		c := redisnode.Dial(addr, password)
-		defer c.Close()
-		return c.Info(ctx, "replication")
+	d := &masterDialer{password: password}
+	return d.info
+}
+
+type masterDialer struct {
+	password string
+	mu       sync.Mutex
+	addr     string
+	c        *redisnode.Client
+}
+
+func (d *masterDialer) info(ctx context.Context, addr string) (redisnode.Info, error) {
+	d.mu.Lock()
+	if d.addr != addr {
+		if d.c != nil {
+			d.c.Close() // a read in flight on it fails once: lag unknown
+		}
+		d.addr, d.c = addr, redisnode.Dial(addr, d.password)
 	}
+	c := d.c
+	d.mu.Unlock()
+	return c.Info(ctx, "replication")
 }
 
 // Replication is the local redis's replication state as one read saw it.
