@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
@@ -114,5 +116,40 @@ func TestBindConflictNamesHTTPAddr(t *testing.T) {
 	}
 	if s.Addr() != "" {
 		t.Errorf("Addr() after a failed Start = %q", s.Addr())
+	}
+}
+
+// TestServesMetrics scrapes a started listener's /metrics as the cluster
+// tests do, with metrics.Scrape.
+func TestServesMetrics(t *testing.T) {
+	reg := metrics.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveStatus(lifecycle.Status{Role: lifecycle.RoleReplica, Registered: lifecycle.ServiceReplica})
+	f := &fake{}
+	o := f.options("127.0.0.1:0")
+	o.Metrics = metrics.Handler(reg)
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	got, err := metrics.Scrape(t.Context(), "http://"+s.Addr()+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.Get("redis_autopilot_role", "role", "replica"); !ok || v != 1 {
+		t.Errorf(`redis_autopilot_role{role="replica"} = %v (present %v), want 1`, v, ok)
+	}
+	if v, ok := got.Get("redis_autopilot_registry_in_sync"); !ok || v != 1 {
+		t.Errorf("redis_autopilot_registry_in_sync = %v (present %v), want 1", v, ok)
+	}
+	if _, ok := got.Get("process_resident_memory_bytes"); !ok {
+		t.Error("no process_resident_memory_bytes: the process collector is missing")
 	}
 }
