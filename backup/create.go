@@ -59,6 +59,15 @@ type Options struct {
 	BgsaveTimeout time.Duration
 	// Now is the clock naming the backup; default time.Now.
 	Now func() time.Time
+	// Stats, when set, receives the phases' durations and sizes.
+	Stats *Stats
+}
+
+// Stats describe one backup: how long each phase took and how much went
+// through it.
+type Stats struct {
+	Bgsave, Upload, Verify time.Duration
+	RDBBytes, StoredBytes  int64
 }
 
 func (o *Options) validate() error {
@@ -104,17 +113,24 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 	if meta.SourceRole == "" {
 		meta.SourceRole = info.Role()
 	}
+	stats := o.Stats
+	if stats == nil {
+		stats = &Stats{}
+	}
 	if _, err := bgsave(ctx, o.Redis, o.BgsaveTimeout); err != nil {
 		return store.Info{}, fmt.Errorf("backup: %w", err)
 	}
+	stats.Bgsave = o.Now().Sub(start)
 	name, err := store.Name(start, o.Compression)
 	if err != nil {
 		return store.Info{}, err
 	}
 	log := o.Log.With("backup", name)
-	sum, size, err := upload(ctx, o, log, name, meta)
+	sum, err := upload(ctx, o, log, name, meta, stats)
 	if err == nil {
-		err = Verify(ctx, o.Store, name, sum, size)
+		t := time.Now()
+		err = Verify(ctx, o.Store, name, sum, stats.StoredBytes)
+		stats.Verify = time.Since(t)
 	}
 	if err != nil {
 		if derr := o.Store.Delete(context.WithoutCancel(ctx), name); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -131,16 +147,16 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 }
 
 // upload streams the RDB through the compressor into the store and
-// returns the sha256 (hex) and size of the compressed stream it sent.
-func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta store.Meta) (string, int64, error) {
+// returns the sha256 (hex) of the compressed stream it sent.
+func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta store.Meta, stats *Stats) (string, error) {
 	f, err := os.Open(filepath.Join(o.DataDir, o.DBFilename))
 	if err != nil {
-		return "", 0, fmt.Errorf("open the snapshot: %w", err)
+		return "", fmt.Errorf("open the snapshot: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", 0, fmt.Errorf("stat the snapshot: %w", err)
+		return "", fmt.Errorf("stat the snapshot: %w", err)
 	}
 	src := &counter{r: f}
 	prog := startProgress(log, o.Progress, o.ProgressInterval, "upload "+name, fi.Size(), src.n.Load)
@@ -148,19 +164,25 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	pr, pw := io.Pipe()
 	h := sha256.New()
 	sent := &countWriter{}
-	go func() { pw.CloseWithError(compressTo(io.MultiWriter(pw, h, sent), src, o.Compression)) }()
+	compressed := make(chan struct{})
+	go func() {
+		defer close(compressed)
+		pw.CloseWithError(compressTo(io.MultiWriter(pw, h, sent), src, o.Compression))
+	}()
 	err = o.Store.Put(ctx, name, pr, meta)
 	pr.CloseWithError(errors.New("upload ended")) // unblocks the compressor if Put returned early
+	<-compressed
 	n, took := prog.done()
+	stats.Upload, stats.RDBBytes, stats.StoredBytes = took, n, sent.n
 	if err != nil {
-		return "", 0, fmt.Errorf("upload: %w", err)
+		return "", fmt.Errorf("upload: %w", err)
 	}
 	if n != fi.Size() {
-		return "", 0, fmt.Errorf("upload: read %d bytes of a %d-byte snapshot", n, fi.Size())
+		return "", fmt.Errorf("upload: read %d bytes of a %d-byte snapshot", n, fi.Size())
 	}
 	log.Info("uploaded", "rdb_bytes", n, "stored_bytes", sent.n, "seconds", took.Seconds(),
 		"mb_per_s", fmt.Sprintf("%.1f", float64(n)/1e6/took.Seconds()))
-	return hex.EncodeToString(h.Sum(nil)), sent.n, nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // compressTo compresses src into w through a 1 MiB buffer (which doubles
