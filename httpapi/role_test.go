@@ -76,15 +76,7 @@ func TestRealNodesAnswerByRole(t *testing.T) {
 			Health: func(context.Context) (bool, string) { return true, "" },
 			Role:   NodeRole(func() lifecycle.Status { return st }, c, metrics.DialMasterInfo(pw)), Metrics: metrics.Handler(metrics.NewRegistry()),
 		}
-		s, err := New(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		return "http://" + s.Addr()
+		return "http://" + startWith(t, t.Context(), o).Addr()
 	}
 	m, r := node(master, masterStatus), node(replica, lifecycle.Status{Role: lifecycle.RoleReplica})
 	expect := func(want map[string]int) func() error {

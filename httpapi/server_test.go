@@ -44,7 +44,13 @@ func TestNewValidates(t *testing.T) {
 // start starts a Server from f on 127.0.0.1:0 and shuts it down at the end.
 func start(t *testing.T, ctx context.Context, f *fake) *Server {
 	t.Helper()
-	s, err := New(f.options("127.0.0.1:0"))
+	return startWith(t, ctx, f.options("127.0.0.1:0"))
+}
+
+// startWith starts a Server from o and shuts it down at the end.
+func startWith(t *testing.T, ctx context.Context, o Options) *Server {
+	t.Helper()
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,14 +137,7 @@ func TestServesMetrics(t *testing.T) {
 	f := &fake{}
 	o := f.options("127.0.0.1:0")
 	o.Metrics = metrics.Handler(reg)
-	s, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	s := startWith(t, t.Context(), o)
 	got, err := metrics.Scrape(t.Context(), "http://"+s.Addr()+"/metrics")
 	if err != nil {
 		t.Fatal(err)
