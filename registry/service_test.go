@@ -54,6 +54,9 @@ func TestServiceRegisterPassFailDeregister(t *testing.T) {
 		t.Fatalf("Register: %v", err)
 	}
 	wantStatus(t, r, ServiceMaster, id, api.HealthCritical)
+	if ids, err := r.LocalServiceIDs(ctx); err != nil || !ids[id] {
+		t.Fatalf("LocalServiceIDs after Register: %v %v, want %s among them", ids, err, id)
+	}
 
 	checks, err := c.Client.Agent().Checks()
 	if err != nil {
@@ -115,6 +118,9 @@ func TestServiceRegisterPassFailDeregister(t *testing.T) {
 			}
 			return nil
 		})
+		if ids, err := r.LocalServiceIDs(ctx); err != nil || ids[id] {
+			t.Fatalf("LocalServiceIDs after Deregister: %v %v, want no %s", ids, err, id)
+		}
 		if err := r.Deregister(ctx, id); err != nil {
 			t.Fatalf("Deregister of an unknown service: %v", err)
 		}
