@@ -15,14 +15,14 @@ import (
 )
 
 // aofManifest is what Redis 7 writes once the AOF's base file exists.
-const aofManifest = "appendonlydir/appendonly.aof.manifest"
+const aofManifest = aofDir + "/appendonly.aof.manifest"
 
-// convertToAOF turns DataDir/dump.rdb into the multi-part AOF the node
+// convertToAOF turns dir/dump.rdb into the multi-part AOF the node
 // runs with (DESIGN.md rule 6): a private redis-server (no TCP, a unix
 // socket in a 0700 directory, AOF off) loads the RDB, `CONFIG SET
 // appendonly yes` rewrites it as AOF, and once no rewrite is in progress
 // or scheduled and the manifest exists, the server is shut down.
-func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger) error {
+func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger, dir string) error {
 	priv, err := os.MkdirTemp(o.SocketDir, "redis-restore-")
 	if err != nil {
 		return fmt.Errorf("private socket directory: %w", err)
@@ -30,7 +30,7 @@ func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger) error
 	defer os.RemoveAll(priv)
 	sock, conf := filepath.Join(priv, "redis.sock"), filepath.Join(priv, "redis.conf")
 	err = etc.WriteFile(conf, func(w io.Writer) error {
-		return etc.RenderRedis(w, etc.RedisConf{Port: 0, UnixSocket: sock, Dir: o.DataDir,
+		return etc.RenderRedis(w, etc.RedisConf{Port: 0, UnixSocket: sock, Dir: dir,
 			Password: o.Password, AppendOnly: false, Extra: []string{`save ""`}})
 	})
 	if err != nil {
@@ -66,7 +66,7 @@ func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger) error
 		}
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(o.DataDir, aofManifest)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, aofManifest)); err != nil {
 		return fmt.Errorf("AOF after conversion: %w", err)
 	}
 	return nil

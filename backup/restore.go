@@ -31,7 +31,8 @@ var (
 // Defaults of RestoreOptions.
 const (
 	DefaultLoadTimeout = 30 * time.Minute
-	restoreFile        = ".restore-dump.rdb"
+	stagingPrefix      = ".restore-"
+	aofDir             = "appendonlydir"
 )
 
 // KV reads Consul keys (registry.Registry does).
@@ -122,37 +123,75 @@ func Restore(ctx context.Context, o RestoreOptions) (string, error) {
 		return "", fmt.Errorf("restore: %w", err)
 	}
 	log := o.Log.With("backup", info.Name)
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return "", fmt.Errorf("restore %s: %w", info.Name, err)
-	}
-	snap, err := snapshotDir(o.DataDir)
-	if err != nil {
-		return "", fmt.Errorf("restore %s: %w", info.Name, err)
-	}
 	start := time.Now()
 	if err := restoreInto(ctx, o, log, info); err != nil {
-		if rerr := snap.rollback(); rerr != nil {
-			log.Error("could not remove the partial restore", "error", rerr)
-		}
 		return "", fmt.Errorf("restore %s: %w", info.Name, err)
 	}
 	log.Info("restored", "seconds", time.Since(start).Seconds())
 	return info.Name, nil
 }
 
-// restoreInto downloads, checks and converts the backup.
+// restoreInto downloads, checks and converts the backup in a staging
+// directory inside DataDir (".restore-*", which is not data to
+// redisnode.HasData), then renames the finished appendonlydir/ into
+// DataDir. A crash or error before that rename leaves DataDir without
+// data, so the next start restores again; stale staging directories are
+// removed first.
 func restoreInto(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info) error {
-	tmp := filepath.Join(o.DataDir, restoreFile)
-	if err := fetch(ctx, o, log, info, tmp); err != nil {
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return err
 	}
-	if err := checkRDB(ctx, o, tmp); err != nil {
+	if err := removeStaging(o.DataDir); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(o.DataDir, DefaultDBFilename)); err != nil {
-		return fmt.Errorf("rename the restored RDB: %w", err)
+	staging, err := os.MkdirTemp(o.DataDir, stagingPrefix)
+	if err != nil {
+		return fmt.Errorf("staging directory: %w", err)
 	}
-	return convertToAOF(ctx, o, log)
+	defer os.RemoveAll(staging)
+	rdb := filepath.Join(staging, DefaultDBFilename)
+	start := time.Now()
+	if err := fetch(ctx, o, log, info, rdb); err != nil {
+		return err
+	}
+	log.Info("downloaded and decompressed", "seconds", time.Since(start).Seconds())
+	if err := checkRDB(ctx, o, rdb); err != nil {
+		return err
+	}
+	log.Info("redis-check-rdb passed", "seconds", time.Since(start).Seconds())
+	if err := convertToAOF(ctx, o, log, staging); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(staging, aofDir), filepath.Join(o.DataDir, aofDir)); err != nil {
+		return fmt.Errorf("move the AOF into place: %w", err)
+	}
+	return syncDir(o.DataDir)
+}
+
+// removeStaging removes what an interrupted restore left.
+func removeStaging(dataDir string) error {
+	stale, err := filepath.Glob(filepath.Join(dataDir, stagingPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove a stale staging directory: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // checkRDB runs redis-check-rdb on the decompressed file.

@@ -1,12 +1,15 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 )
 
 // Corrupt and truncated backups are refused with a clear error naming the
@@ -71,4 +74,42 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A restore cancelled midway (SIGTERM while downloading) leaves the data
+// directory without data and without staging files; the next restore
+// removes what a crash would have left and succeeds.
+func TestRestoreCancelledThenRetried(t *testing.T) {
+	log, sink := testLog(t)
+	r, c := startRedis(t)
+	fill(t, r.Client, 20000)
+	want := dataset(t, r.Client)
+	s, srv, _ := mantaStore(t, log, sink)
+	info, err := Backup(testCtx(t, time.Minute), Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(mantaserver.Fault{Method: "GET", PathPrefix: "/" + srv.Account + "/stor/redis-backups/" + info.Name,
+		Kind: mantaserver.Slow, Rate: 16 << 10})
+	o := restoreOpts(t, s, log, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := Restore(ctx, o); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Restore = %v, want the deadline", err)
+	}
+	if entries, _ := os.ReadDir(o.DataDir); len(entries) != 0 {
+		t.Fatalf("data dir after a cancelled restore: %v", entries)
+	}
+	srv.ClearFaults()
+	stale := filepath.Join(o.DataDir, ".restore-123", "appendonlydir")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(testCtx(t, time.Minute), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale staging directory left: %v", err)
+	}
+	equalData(t, want, startRestored(t, o.DataDir))
 }
