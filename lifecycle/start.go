@@ -157,8 +157,7 @@ func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 	for {
 		select {
 		case <-n.lock.Lost():
-			n.lock = nil
-			return errSteppedBack
+			return n.lockLost(ctx)
 		default:
 		}
 		d, err := n.Tick(ctx)
@@ -174,9 +173,16 @@ func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-n.lock.Lost():
-			n.lock = nil
-			return errSteppedBack
+			return n.lockLost(ctx)
 		case <-t.C:
 		}
 	}
+}
+
+// lockLost gives the lost lock's session back at once (Release is
+// idempotent; the session would otherwise lapse only after its TTL).
+func (n *Node) lockLost(ctx context.Context) error {
+	_ = n.lock.Release(ctx)
+	n.lock = nil
+	return errSteppedBack
 }

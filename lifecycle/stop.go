@@ -61,13 +61,20 @@ func (n *Node) stopChildren(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// fenceReplicas is set as min-replicas-to-write to fence writes during the
+// hand-over: more replicas than any cluster has, so every write is refused
+// at once with NOREPLICAS and none is acknowledged. CLIENT PAUSE WRITE is
+// not used: it also blocks Sentinel's hello PUBLISH, the sentinels then see
+// the master as down and run a failover of their own.
+const fenceReplicas = "1000000"
+
 // handOver moves the master role to a replica before this master stops,
-// losing no acknowledged write: it pauses writes (clients block, nothing is
-// acknowledged), waits until every online replica has the master's whole
-// offset, asks the local sentinel to fail over, and waits until the
-// sentinels name another master. The writes stay paused: redis shuts down
-// next, and the blocked writers see their connection close, not an OK.
-func (n *Node) handOver(ctx context.Context) error {
+// losing no acknowledged write: it fences writes, waits until every online
+// replica has the offset reached when the fence went up, asks the local
+// sentinel to fail over, and waits until that failover has ended and a
+// majority of sentinels name the new master. The fence stays up: redis
+// shuts down next.
+func (n *Node) handOver(ctx context.Context) (err error) {
 	info, err := n.redis.Info(ctx, "replication")
 	if err != nil || info.Role() != redisnode.RoleMaster {
 		return err
@@ -76,46 +83,87 @@ func (n *Node) handOver(ctx context.Context) error {
 		n.log.Info("no online replica to hand over to; stopping as master")
 		return nil
 	}
+	// Sentinel learns of replicas from the master's INFO every 10 s; one
+	// that joined moments ago is not a candidate yet. Wait for one, with
+	// writes still flowing, before fencing them.
 	deadline, _ := ctx.Deadline()
-	pause := time.Until(deadline) + 2*time.Second
-	rc := n.redis.Redis()
-	if err := rc.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
-		return fmt.Errorf("pause writes: %w", err)
-	}
-	n.log.Info("handing over: writes paused", "for", pause.Round(time.Millisecond))
-	if err := n.waitReplicasCaughtUp(ctx); err != nil {
-		rc.Do(context.Background(), "CLIENT", "UNPAUSE")
+	kctx, cancel := context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+	err = n.waitSentinelKnowsReplica(kctx)
+	cancel()
+	if err != nil {
 		return err
 	}
-	for {
-		err := n.sent.Failover(ctx, MasterName)
-		if err == nil {
-			break
+	rc := n.redis.Redis()
+	old, err := rc.ConfigGet(ctx, "min-replicas-to-write").Result()
+	if err != nil {
+		return fmt.Errorf("read min-replicas-to-write: %w", err)
+	}
+	if err := rc.ConfigSet(ctx, "min-replicas-to-write", fenceReplicas).Err(); err != nil {
+		return fmt.Errorf("fence writes: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			rc.ConfigSet(context.Background(), "min-replicas-to-write", old["min-replicas-to-write"])
 		}
-		n.log.Debug("SENTINEL FAILOVER refused; retrying", "error", err)
+	}()
+	fenced, err := n.redis.Info(ctx, "replication")
+	if err != nil {
+		return err
+	}
+	n.log.Info("handing over: writes fenced", "offset", fenced.MasterReplOffset())
+	if err := n.waitReplicasCaughtUp(ctx, fenced.MasterReplOffset()); err != nil {
+		return err
+	}
+	n.log.Info("handing over: replicas have every acknowledged write; asking sentinel to fail over")
+	if err := n.requestFailover(ctx); err != nil {
+		return err
+	}
+	n.log.Info("handing over: failover started; waiting for the sentinels to agree on the new master")
+	return n.waitHandedOver(ctx)
+}
+
+// requestFailover asks the local sentinel to fail over, unless the
+// sentinels have already moved on from this node.
+func (n *Node) requestFailover(ctx context.Context) error {
+	for {
+		m, err := n.sent.GetMasterAddr(ctx, MasterName)
+		if err == nil && m != n.self {
+			return nil
+		}
+		err = n.sent.Failover(ctx, MasterName)
+		if err == nil {
+			return nil
+		}
+		n.log.Info("SENTINEL FAILOVER refused; retrying", "error", err)
 		if serr := sleepCtx(ctx, 200*time.Millisecond); serr != nil {
-			rc.Do(context.Background(), "CLIENT", "UNPAUSE")
 			return fmt.Errorf("sentinel failover: %w", err)
 		}
 	}
-	// Wait until the local sentinel, the failover's leader, has finished
-	// it, and a majority of the sentinels name the new master: sentinels
-	// that have not heard of the switch would see this master go down and
-	// fail over a second time.
+}
+
+// waitHandedOver waits until a majority of the other sentinels — the ones
+// that outlive this node — name the new master. Stopping sooner would let
+// sentinels that have not heard of the switch see this master go down and
+// fail over a second time. (The local sentinel, the failover's leader,
+// reports the failover in progress until every replica has re-synced;
+// that need not be waited for.)
+func (n *Node) waitHandedOver(ctx context.Context) error {
 	addrs, err := n.sentinelAddrs(ctx)
 	if err != nil {
-		rc.Do(context.Background(), "CLIENT", "UNPAUSE")
 		return err
 	}
+	others := addrs[1:] // sentinelAddrs lists the local one first
+	if len(others) == 0 {
+		return errors.New("no other sentinel is registered to confirm the new master")
+	}
 	for {
-		m, err := n.askSentinels(ctx, addrs)
-		if err == nil && m != n.self && n.failoverEnded(ctx) {
-			n.log.Info("handed over", "new_master", m, "sentinels", len(addrs))
+		m, err := n.askSentinels(ctx, others)
+		if err == nil && m != n.self {
+			n.log.Info("handed over", "new_master", m, "other_sentinels", len(others))
 			return nil
 		}
 		if serr := sleepCtx(ctx, handoverPoll); serr != nil {
-			rc.Do(context.Background(), "CLIENT", "UNPAUSE")
-			return fmt.Errorf("wait for a majority of %d sentinels to name a new master: %w", len(addrs), serr)
+			return fmt.Errorf("wait for a majority of the %d other sentinels to name a new master: %w", len(others), serr)
 		}
 	}
 }
@@ -130,9 +178,9 @@ func onlineReplicas(info redisnode.Info) []redisnode.Replica {
 	return out
 }
 
-// waitReplicasCaughtUp waits until every online replica acknowledged the
-// master's offset.
-func (n *Node) waitReplicasCaughtUp(ctx context.Context) error {
+// waitReplicasCaughtUp waits until every online replica acknowledged
+// offset.
+func (n *Node) waitReplicasCaughtUp(ctx context.Context, offset int64) error {
 	for {
 		info, err := n.redis.Info(ctx, "replication")
 		if err != nil {
@@ -140,7 +188,7 @@ func (n *Node) waitReplicasCaughtUp(ctx context.Context) error {
 		}
 		behind := 0
 		for _, r := range onlineReplicas(info) {
-			if r.Offset < info.MasterReplOffset() {
+			if r.Offset < offset {
 				behind++
 			}
 		}
@@ -148,17 +196,25 @@ func (n *Node) waitReplicasCaughtUp(ctx context.Context) error {
 			return nil
 		}
 		if err := sleepCtx(ctx, handoverPoll); err != nil {
-			return fmt.Errorf("wait for %d replicas to catch up: %w", behind, err)
+			return fmt.Errorf("wait for %d replicas to reach offset %d: %w", behind, offset, err)
 		}
 	}
 }
 
-// failoverEnded reports whether the local sentinel has no failover in
-// progress and no longer names this node master.
-func (n *Node) failoverEnded(ctx context.Context) bool {
-	m, err := n.sent.Master(ctx, MasterName)
-	if err != nil {
-		return false
+// waitSentinelKnowsReplica waits until the local sentinel lists a replica
+// it could promote: connected, not down, with its link to this master up.
+func (n *Node) waitSentinelKnowsReplica(ctx context.Context) error {
+	for {
+		rs, err := n.sent.Replicas(ctx, MasterName)
+		if err == nil {
+			for _, r := range rs {
+				if !r.Down() && !r.HasFlag("disconnected") && r.Fields["master-link-status"] == "ok" {
+					return nil
+				}
+			}
+		}
+		if serr := sleepCtx(ctx, handoverPoll); serr != nil {
+			return fmt.Errorf("wait for the sentinel to know a replica it can promote: %w", serr)
+		}
 	}
-	return m.Addr() != n.self && !m.HasFlag("failover_in_progress")
 }

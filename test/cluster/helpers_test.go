@@ -109,7 +109,10 @@ func (n *Node) Start() *Node {
 		Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: binary, Env: n.Env})
 	n.c.t.Cleanup(func() {
 		if n.c.t.Failed() {
-			n.c.t.Logf("%s log tail:\n%s", n.Name, n.proc.Tail(40))
+			keep := filepath.Join(os.TempDir(), "redis-autopilot-test-logs", strings.ReplaceAll(n.c.t.Name(), "/", "_")+"-"+n.Name+".log")
+			os.MkdirAll(filepath.Dir(keep), 0o755)
+			os.WriteFile(keep, []byte(n.Log()), 0o644)
+			n.c.t.Logf("%s log tail (whole log kept in %s):\n%s", n.Name, keep, n.proc.Tail(40))
 		}
 		n.KillAll()
 	})
