@@ -76,8 +76,10 @@ func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger, dir s
 func waitStopped(ctx context.Context, c *supervisor.Child) error {
 	select {
 	case <-c.Done():
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the private redis-server to stop: %w", ctx.Err())
+	case <-ctx.Done(): // also cancelled by the child's exit: check which
+		if !isDone(c) {
+			return fmt.Errorf("wait for the private redis-server to stop: %w", ctx.Err())
+		}
 	}
 	if _, err := c.Result(); err != nil {
 		return fmt.Errorf("private redis-server: %w", err)

@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/backup"
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/manta"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
+	"github.com/hashicorp/go-hclog"
+)
+
+var (
+	datasetMB = flag.Int("dataset-mb", 100, "size of the generated RDB in MB (about; 1000 for the 1 GB run)")
+	repeat    = flag.Int("repeat", 3, "runs of each throughput measurement; the best is reported (the machine is shared)")
+)
+
+// best runs f repeat times and returns its shortest duration.
+func best(f func() time.Duration) time.Duration {
+	d := time.Duration(1<<63 - 1)
+	for range max(*repeat, 1) {
+		d = min(d, f())
+	}
+	return d
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// report collects the result lines, printed at the end.
+type report struct{ lines []string }
+
+func (r *report) add(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
+
+// BenchmarkBackup measures the backup and restore pipelines against
+// baselines run on the same RDB in the same run, and prints ratios. Run
+// it once: go test -run '^$' -bench Backup -benchtime 1x ./bench [-dataset-mb 1000]
+func BenchmarkBackup(b *testing.B) {
+	for range b.N {
+		runBench(b)
+	}
+}
+
+func runBench(b *testing.B) {
+	log := hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Warn, Output: os.Stderr})
+	rep := &report{}
+	startLoad := loadavg()
+	r, rdb := loadDataset(b, rep)
+	rdbSize := fileSize(b, rdb)
+	gz := cliBaseline(b, rep, "gzip -6", rdb, rdbSize)
+	zs := cliBaseline(b, rep, "zstd -T0 -3", rdb, rdbSize)
+	load := loadBaseline(b, rep, rdb)
+
+	c := redisnode.Dial(r.Addr, "")
+	defer c.Close()
+	stores := map[string]store.Store{"dir": dirStore(b), "manta": mantaStore(b, log)}
+	names := map[string]string{}
+	for _, sn := range []string{"dir", "manta"} {
+		for _, comp := range []string{"zstd", "gzip"} {
+			var st, bestSt backup.Stats
+			best(func() time.Duration {
+				time.Sleep(time.Second) // backup names have second resolution
+				info, err := backup.Backup(context.Background(), backup.Options{Redis: c, DataDir: r.Dir,
+					Store: stores[sn], Compression: comp, Log: log, Stats: &st})
+				if err != nil {
+					b.Fatal(err)
+				}
+				names[sn+comp] = info.Name
+				if bestSt.Upload == 0 || st.Upload < bestSt.Upload {
+					bestSt = st
+				}
+				return st.Upload
+			})
+			up := mbps(bestSt.RDBBytes, bestSt.Upload)
+			rep.add("| backup pipeline %s → %s | %.0f MB/s | ratio %.3f | %.1f× gzip -6, %.2f× zstd -T0 -3 | bgsave %.1fs, verify %.1fs |",
+				comp, sn, up, float64(bestSt.RDBBytes)/float64(bestSt.StoredBytes), up/gz.mbps, up/zs.mbps,
+				bestSt.Bgsave.Seconds(), bestSt.Verify.Seconds())
+		}
+	}
+	restores(b, rep, log, stores, names, load)
+	rss(b, rep, r, rdbSize)
+	fmt.Printf("\nRDB %.0f MB, best of %d runs, load average %s at start, %s at end\n\n| what | figure | | ratio | notes |\n|---|---|---|---|---|\n%s\n",
+		float64(rdbSize)/1e6, *repeat, startLoad, loadavg(), strings.Join(rep.lines, "\n"))
+}
+
+// loadDataset fills a redis through redis-cli --pipe and saves it.
+func loadDataset(b *testing.B, rep *report) (*harness.Redis, string) {
+	r := harness.StartRedis(b, harness.RedisOptions{})
+	gen := filepath.Join(b.TempDir(), "dataset.resp")
+	f, err := os.Create(gen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := *datasetMB * KeysPerMB
+	if err := WriteDataset(f, keys, 1); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	start := time.Now()
+	run(b, nil, "sh", "-c", fmt.Sprintf("redis-cli -p %d --pipe < %s", r.Port, gen))
+	rep.add("| load %d keys via redis-cli --pipe | %.1fs | | | |", keys, time.Since(start).Seconds())
+	os.Remove(gen)
+	start = time.Now()
+	if err := r.Client.Save(context.Background()).Err(); err != nil {
+		b.Fatal(err)
+	}
+	rep.add("| SAVE | %.1fs | | | |", time.Since(start).Seconds())
+	return r, filepath.Join(r.Dir, "dump.rdb")
+}
+
+type baseline struct {
+	mbps  float64
+	ratio float64
+}
+
+// cliBaseline runs a compressor CLI over the RDB, output counted and
+// discarded.
+func cliBaseline(b *testing.B, rep *report, cmd, rdb string, size int64) baseline {
+	cw := &countWriter{}
+	took := best(func() time.Duration {
+		cw.n = 0
+		start := time.Now()
+		run(b, cw, "sh", "-c", cmd+" -c "+rdb)
+		return time.Since(start)
+	})
+	bl := baseline{mbps: mbps(size, took), ratio: float64(size) / float64(cw.n)}
+	rep.add("| baseline `%s -c dump.rdb > /dev/null` | %.0f MB/s | ratio %.3f | | %.1fs |", cmd, bl.mbps, bl.ratio, took.Seconds())
+	return bl
+}
+
+// loadBaseline times redis-server loading the uncompressed RDB plus the
+// AOF rewrite: what a restore does once the RDB is on disk.
+func loadBaseline(b *testing.B, rep *report, rdb string) time.Duration {
+	d := harness.TempDir(b, "bl")
+	run(b, nil, "cp", rdb, filepath.Join(d, "dump.rdb"))
+	start := time.Now()
+	r := harness.StartRedis(b, harness.RedisOptions{Dir: d})
+	loaded := time.Since(start)
+	c := redisnode.Dial(r.Addr, "")
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Redis().ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		b.Fatal(err)
+	}
+	if err := harness.Wait(10*time.Minute, func() error {
+		info, err := c.Info(ctx, "persistence")
+		if err != nil || info.AOFRewriteInProgress() || info.AOFRewriteScheduled() {
+			return fmt.Errorf("rewriting (%v)", err)
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	r.Stop()
+	rep.add("| baseline redis-server load RDB + AOF rewrite | %.1fs | | | load %.1fs |", took.Seconds(), loaded.Seconds())
+	return took
+}
+
+// restores times backup.Restore from each store against the baseline,
+// with a supervisor running only for this phase.
+func restores(b *testing.B, rep *report, log hclog.Logger, stores map[string]store.Store, names map[string]string, base time.Duration) {
+	sup, err := supervisor.New(supervisor.Options{Log: log, NoSignals: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := sup.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { sup.StopAll(context.Background()); cancel(); <-sup.Done() }()
+	for _, k := range []string{"dirzstd", "dirgzip", "mantazstd"} {
+		sn := strings.TrimSuffix(strings.TrimSuffix(k, "zstd"), "gzip")
+		d := harness.TempDir(b, "rst")
+		start := time.Now()
+		if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Store: stores[sn], Name: names[k],
+			DataDir: d, Sup: sup, Log: log}); err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(start)
+		rep.add("| restore %s from %s (download, sha256, decompress, check-rdb, load, AOF rewrite) | %.1fs | | %.2f× baseline | |",
+			names[k][len(names[k])-3:], sn, took.Seconds(), took.Seconds()/base.Seconds())
+		os.RemoveAll(d)
+	}
+}
+
+// rss runs `redis-autopilot backup now` and `backup restore` as child
+// processes and reports their peak RSS (wait4's ru_maxrss).
+func rss(b *testing.B, rep *report, r *harness.Redis, rdbSize int64) {
+	bin := filepath.Join(b.TempDir(), "redis-autopilot")
+	run(b, nil, "go", "build", "-o", bin, "github.com/autopilotpattern/redis-autopilot/cmd/redis-autopilot")
+	consul := harness.StartConsul(b)
+	bdir := b.TempDir()
+	env := append(os.Environ(), "REDIS_PORT="+strconv.Itoa(r.Port), "REDIS_DATA_DIR="+r.Dir, "BACKUP_DIR="+bdir,
+		"CONSUL_HTTP_ADDR="+consul.HTTPAddr, "LOG_LEVEL=WARN")
+	_, idle := runRSS(b, bin, env, "backup", "list")
+	for _, comp := range []string{"zstd", "gzip"} {
+		out, kb := runRSS(b, bin, append(env, "BACKUP_COMPRESSION="+comp), "backup", "now")
+		name := strings.Fields(out)[0]
+		rep.add("| peak RSS `backup now` (%s) | %.1f MB | | | `backup list`: %.1f MB |", comp, float64(kb)/1024, float64(idle)/1024)
+		d := harness.TempDir(b, "rss")
+		_, kb = runRSS(b, bin, append(env, "REDIS_DATA_DIR="+d, "REDIS_PORT="+strconv.Itoa(harness.FreePort(b))),
+			"backup", "restore", name)
+		rep.add("| peak RSS `backup restore` (%s) | %.1f MB | | | children not counted |", comp, float64(kb)/1024)
+		os.RemoveAll(d)
+	}
+	_ = rdbSize
+}
+
+// runRSS runs bin under /usr/bin/time, whose %M is the child's own peak
+// RSS (ru_maxrss read by wait4 in a small parent: measured from this
+// process it would start at this process's RSS, inherited at fork).
+func runRSS(b *testing.B, bin string, env []string, args ...string) (string, int64) {
+	out := filepath.Join(b.TempDir(), "rss")
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out, bin}, args...)...)
+	cmd.Env = env
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%v: %v", args, err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kb, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+	if err != nil {
+		b.Fatalf("time output %q: %v", raw, err)
+	}
+	return string(stdout), kb
+}
+
+func run(b *testing.B, stdout io.Writer, name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %v: %v", name, args, err)
+	}
+}
+
+func fileSize(b *testing.B, p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func dirStore(b *testing.B) store.Store {
+	s, err := dir.New(dir.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func mantaStore(b *testing.B, log hclog.Logger) store.Store {
+	srv := mantaserver.New(b, mantaserver.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fp, err := srv.AddKey(srv.Account, "", key.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := manta.New(manta.Options{URL: srv.URL, User: srv.Account, KeyID: fp, Signer: key,
+		Bucket: "/" + srv.Account + "/stor/bench", Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
