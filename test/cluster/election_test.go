@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"os"
 	"strconv"
 	"strings"
@@ -22,9 +23,9 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 	}
 	for i := 1; i <= rounds; i++ {
 		t.Run(fmt.Sprintf("round %d", i), func(t *testing.T) {
-			c := newCluster(t)
+			c := clustertest.New(t)
 			stop := make(chan struct{})
-			most := c.watchMasters(stop)
+			most := c.WatchMasters(stop)
 			nodes := c.StartNodes(3)
 			top := c.WaitTopology(45*time.Second, "", 2, 3)
 			close(stop)
@@ -33,7 +34,7 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 			}
 			masters := 0
 			for _, n := range nodes {
-				info, err := n.client.Info(ctxT(t, 2*time.Second), "replication").Result()
+				info, err := n.Client.Info(clustertest.Ctx(t, 2*time.Second), "replication").Result()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -53,9 +54,9 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 // another node takes over, and when the frozen one wakes it steps back.
 // There is never a second passing master.
 func TestLockHolderStallsDuringBootstrap(t *testing.T) {
-	c := newCluster(t)
+	c := clustertest.New(t)
 	stop := make(chan struct{})
-	most := c.watchMasters(stop)
+	most := c.WatchMasters(stop)
 	// The holder's Consul check would pass within a tick of taking the
 	// lock; freeze it the moment the lock key has a session.
 	a := c.AddNode().Start()
@@ -91,7 +92,7 @@ func TestLockHolderStallsDuringBootstrap(t *testing.T) {
 			t.Fatalf("the woken node %s is not the replica: %+v", a.Addr(), top)
 		}
 		if !strings.Contains(a.Log(), "stepping back") {
-			t.Fatalf("the woken node did not step back:\n%s", a.proc.Tail(30))
+			t.Fatalf("the woken node did not step back:\n%s", a.Proc.Tail(30))
 		}
 	}
 }

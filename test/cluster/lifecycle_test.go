@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // the master node SIGKILLed (supervisor, redis and sentinel) and a new master
 // passing; the old node restarted rejoining as a replica.
 func TestShellVersionScenario(t *testing.T) {
-	c := newCluster(t)
+	c := clustertest.New(t)
 	first := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, first.Addr(), 0, 1)
 	if !strings.Contains(first.Log(), "elected master under the bootstrap lock") {
@@ -29,17 +30,17 @@ func TestShellVersionScenario(t *testing.T) {
 	}
 
 	t.Run("a value written on the master is read on every replica", func(t *testing.T) {
-		ctx := ctxT(t, 20*time.Second)
-		if err := first.client.Set(ctx, "greeting", "hello", 0).Err(); err != nil {
+		ctx := clustertest.Ctx(t, 20*time.Second)
+		if err := first.Client.Set(ctx, "greeting", "hello", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range []*Node{a, b} {
+		for _, n := range []*clustertest.Node{a, b} {
 			waitValue(t, n, "greeting", "hello")
 		}
 	})
 
 	t.Run("SENTINEL FAILOVER is followed by the registry", func(t *testing.T) {
-		ctx := ctxT(t, 30*time.Second)
+		ctx := clustertest.Ctx(t, 30*time.Second)
 		s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", a.SentinelPort)})
 		defer s.Close()
 		if err := s.Failover(ctx, "mymaster").Err(); err != nil {
@@ -47,7 +48,7 @@ func TestShellVersionScenario(t *testing.T) {
 		}
 		start := time.Now()
 		var master string
-		waitFor(t, 20*time.Second, func() error {
+		clustertest.WaitFor(t, 20*time.Second, func() error {
 			m := c.Instances("redis", true)
 			if len(m) != 1 || m[0] == first.Addr() {
 				return fmt.Errorf("passing masters %v, old master %s", m, first.Addr())
@@ -68,8 +69,8 @@ func TestShellVersionScenario(t *testing.T) {
 		old := c.Node(c.Topology().Masters[0])
 		old.KillAll()
 		start := time.Now()
-		var top Topology
-		waitFor(t, 60*time.Second, func() error {
+		var top clustertest.Topology
+		clustertest.WaitFor(t, 60*time.Second, func() error {
 			top = c.Topology()
 			if len(top.Masters) != 1 || top.Masters[0] == old.Addr() {
 				return fmt.Errorf("passing masters %v (the killed one is %s)", top.Masters, old.Addr())
@@ -80,16 +81,16 @@ func TestShellVersionScenario(t *testing.T) {
 		old.Start()
 		c.WaitTopology(60*time.Second, top.Masters[0], 2, 3)
 		if !strings.Contains(old.Log(), "role resolved: role=replica") {
-			t.Errorf("restarted old master did not resolve as replica:\n%s", old.proc.Tail(30))
+			t.Errorf("restarted old master did not resolve as replica:\n%s", old.Proc.Tail(30))
 		}
 		waitValue(t, old, "greeting", "hello")
 	})
 }
 
-func waitValue(t *testing.T, n *Node, key, want string) {
+func waitValue(t *testing.T, n *clustertest.Node, key, want string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, func() error {
-		got, err := n.client.Get(ctxT(t, time.Second), key).Result()
+	clustertest.WaitFor(t, 20*time.Second, func() error {
+		got, err := n.Client.Get(clustertest.Ctx(t, time.Second), key).Result()
 		if err != nil {
 			return fmt.Errorf("GET %s on %s: %w", key, n.Name, err)
 		}

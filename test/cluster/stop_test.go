@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // writer writes numbered keys to whatever Consul names as the master, and
 // records each write acknowledged with WAIT 1 (on at least one replica).
 type writer struct {
-	c       *Cluster
+	c       *clustertest.Cluster
 	mu      sync.Mutex
 	acked   []int
 	errs    int
@@ -71,7 +72,7 @@ func (w *writer) write(ctx context.Context, cl *redis.Client, i int) bool {
 // node while a writer writes with WAIT 1: the node hands over first, so no
 // acknowledged write is lost, and it exits 0 well within Docker's 10 s.
 func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
-	c := newCluster(t)
+	c := clustertest.New(t)
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
@@ -80,7 +81,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	w := &writer{c: c}
 	done := make(chan struct{})
 	go func() { w.run(ctx); close(done) }()
-	waitFor(t, 10*time.Second, func() error {
+	clustertest.WaitFor(t, 10*time.Second, func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if len(w.acked) < 200 {
@@ -92,8 +93,8 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	// hand-over needs it to know one.
 	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", old.SentinelPort)})
 	defer s.Close()
-	waitFor(t, 15*time.Second, func() error {
-		rs, err := s.Replicas(ctxT(t, time.Second), "mymaster").Result()
+	clustertest.WaitFor(t, 15*time.Second, func() error {
+		rs, err := s.Replicas(clustertest.Ctx(t, time.Second), "mymaster").Result()
 		if err != nil || len(rs) < 2 {
 			return fmt.Errorf("the master's sentinel knows %d replicas (%v)", len(rs), err)
 		}
@@ -108,14 +109,14 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Errorf("stop took %s; Docker kills after 10 s", took)
 	}
 	if !strings.Contains(old.Log(), "handed over") {
-		t.Errorf("the master did not hand over:\n%s", old.proc.Tail(30))
+		t.Errorf("the master did not hand over:\n%s", old.Proc.Tail(30))
 	}
 	newTop := c.WaitTopology(30*time.Second, "!"+old.Addr(), 1, 2)
 	// Keep writing to the new master for a moment, then check everything.
 	w.mu.Lock()
 	before := len(w.acked)
 	w.mu.Unlock()
-	waitFor(t, 10*time.Second, func() error {
+	clustertest.WaitFor(t, 10*time.Second, func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if len(w.acked) < before+100 {
@@ -128,7 +129,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	master := c.Node(newTop.Masters[0])
 	lost := 0
 	for _, i := range w.acked {
-		v, err := master.client.Get(ctxT(t, time.Second), fmt.Sprintf("w:%d", i)).Result()
+		v, err := master.Client.Get(clustertest.Ctx(t, time.Second), fmt.Sprintf("w:%d", i)).Result()
 		if err != nil || v != fmt.Sprint(i) {
 			lost++
 		}
@@ -143,7 +144,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 // small tmpfs): redis still answers, but its save fails and its check goes
 // critical; freed space brings it back.
 func TestFullDiskReplicaIsCritical(t *testing.T) {
-	c := newCluster(t)
+	c := clustertest.New(t)
 	master := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, master.Addr(), 0, 1)
 	r := c.AddNode()
@@ -161,26 +162,26 @@ func TestFullDiskReplicaIsCritical(t *testing.T) {
 	// No writes now: with the disk full, Redis 7.0.15 crashes on an AOF
 	// write (the supervisor restarts it); a failed save is the case where
 	// PING answers while the disk is broken.
-	ctx := ctxT(t, 40*time.Second)
-	if err := r.client.BgSave(ctx).Err(); err != nil {
+	ctx := clustertest.Ctx(t, 40*time.Second)
+	if err := r.Client.BgSave(ctx).Err(); err != nil {
 		t.Fatalf("BGSAVE: %v", err)
 	}
-	waitFor(t, 15*time.Second, func() error {
+	clustertest.WaitFor(t, 15*time.Second, func() error {
 		if got := c.Instances("redis-replica", true); len(got) != 0 {
 			return fmt.Errorf("replica still passing: %v", got)
 		}
 		return nil
 	})
 	// Redis still answers (PING with MISCONF, INFO normally).
-	if err := r.client.Info(ctx, "server").Err(); err != nil {
+	if err := r.Client.Info(ctx, "server").Err(); err != nil {
 		t.Fatalf("redis should still answer: %v", err)
 	}
 	if !strings.Contains(r.Log(), "rdb_last_bgsave_status:err") {
-		t.Errorf("no decision names the failed write:\n%s", r.proc.Tail(20))
+		t.Errorf("no decision names the failed write:\n%s", r.Proc.Tail(20))
 	}
 	os.Remove(filler)
-	waitFor(t, 20*time.Second, func() error {
-		r.client.BgSave(ctx)
+	clustertest.WaitFor(t, 20*time.Second, func() error {
+		r.Client.BgSave(ctx)
 		if got := c.Instances("redis-replica", true); len(got) != 1 {
 			return fmt.Errorf("replica not passing again: %v", got)
 		}

@@ -1,7 +1,7 @@
-// Package cluster runs whole redis-autopilot nodes — the real binary, each
+// Package clustertest runs whole redis-autopilot nodes — the real binary, each
 // with its own redis-server and redis-sentinel — against a real Consul, on
 // distinct ports of 127.0.0.1, and checks what the cluster does.
-package cluster
+package clustertest
 
 import (
 	"context"
@@ -17,34 +17,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/consul/api"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
-var binary string
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cluster-bin-")
-	if err != nil {
-		panic(err)
+// Binary builds bin/redis-autopilot once per test process, from the
+// repository the test runs in, and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cluster-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "redis-autopilot")
+		build := exec.Command("go", "build", "-o", binary, "./cmd/redis-autopilot")
+		build.Dir = harness.RepoRoot(t)
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build redis-autopilot: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	binary = filepath.Join(dir, "redis-autopilot")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/redis-autopilot")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build redis-autopilot:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return binary
 }
 
 // Cluster is a Consul server and the nodes started against it.
 type Cluster struct {
-	t      *testing.T
+	t      testing.TB
 	Consul *harness.Consul
 	// Env is added to every node's environment (after the defaults).
 	Env []string
@@ -62,14 +71,16 @@ type Node struct {
 	HTTPPort     int
 	Dir          string
 	Env          []string
-	proc         *harness.Process
-	client       *redis.Client
+	Proc         *harness.Process
+	Client       *redis.Client
 }
 
 // Addr is the node's redis address, as it registers it.
 func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.RedisPort) }
 
-func newCluster(t *testing.T, env ...string) *Cluster {
+// New starts a Consul dev server for a cluster; env is added to every
+// node's environment.
+func New(t testing.TB, env ...string) *Cluster {
 	t.Helper()
 	harness.NeedBinary(t, "redis-server")
 	harness.NeedBinary(t, "redis-sentinel")
@@ -94,8 +105,8 @@ func (c *Cluster) AddNode() *Node {
 		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
 		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
 	}, c.Env...)
-	n.client = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
-	c.t.Cleanup(func() { n.client.Close() })
+	n.Client = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	c.t.Cleanup(func() { n.Client.Close() })
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()
@@ -105,14 +116,14 @@ func (c *Cluster) AddNode() *Node {
 // Start starts (or restarts) the node's process.
 func (n *Node) Start() *Node {
 	n.c.t.Helper()
-	n.proc = harness.StartProcess(n.c.t, harness.ProcessOptions{
-		Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: binary, Env: n.Env})
+	n.Proc = harness.StartProcess(n.c.t, harness.ProcessOptions{
+		Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: Binary(n.c.t), Env: n.Env})
 	n.c.t.Cleanup(func() {
 		if n.c.t.Failed() {
 			keep := filepath.Join(os.TempDir(), "redis-autopilot-test-logs", strings.ReplaceAll(n.c.t.Name(), "/", "_")+"-"+n.Name+".log")
 			os.MkdirAll(filepath.Dir(keep), 0o755)
 			os.WriteFile(keep, []byte(n.Log()), 0o644)
-			n.c.t.Logf("%s log tail (whole log kept in %s):\n%s", n.Name, keep, n.proc.Tail(40))
+			n.c.t.Logf("%s log tail (whole log kept in %s):\n%s", n.Name, keep, n.Proc.Tail(40))
 		}
 		n.KillAll()
 	})
@@ -137,28 +148,28 @@ func (c *Cluster) StartNodes(k int) []*Node {
 func (n *Node) Term(timeout time.Duration) (int, time.Duration) {
 	n.c.t.Helper()
 	start := time.Now()
-	if err := n.proc.Signal(syscall.SIGTERM); err != nil {
+	if err := n.Proc.Signal(syscall.SIGTERM); err != nil {
 		n.c.t.Fatalf("SIGTERM %s: %v", n.Name, err)
 	}
 	select {
-	case <-n.proc.Done():
+	case <-n.Proc.Done():
 	case <-time.After(timeout):
-		n.c.t.Fatalf("%s did not exit within %s of SIGTERM:\n%s", n.Name, timeout, n.proc.Tail(30))
+		n.c.t.Fatalf("%s did not exit within %s of SIGTERM:\n%s", n.Name, timeout, n.Proc.Tail(30))
 	}
-	return n.proc.ExitCode(), time.Since(start)
+	return n.Proc.ExitCode(), time.Since(start)
 }
 
 // KillAll SIGKILLs the supervisor and every process it started, at once:
 // the node vanishes as a crashed container would.
 func (n *Node) KillAll() {
-	if n.proc == nil || n.proc.Exited() {
+	if n.Proc == nil || n.Proc.Exited() {
 		return
 	}
-	pids := append([]int{n.proc.Pid()}, childrenOf(n.proc.Pid())...)
+	pids := append([]int{n.Proc.Pid()}, childrenOf(n.Proc.Pid())...)
 	for _, p := range pids {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
-	n.proc.Kill()
+	n.Proc.Kill()
 	// The children are not ours: wait until they are gone.
 	harness.Wait(10*time.Second, func() error {
 		for _, p := range pids[1:] {
@@ -171,8 +182,8 @@ func (n *Node) KillAll() {
 }
 
 // Stop and Cont freeze and thaw the supervisor process alone.
-func (n *Node) Stop() { syscall.Kill(n.proc.Pid(), syscall.SIGSTOP) }
-func (n *Node) Cont() { syscall.Kill(n.proc.Pid(), syscall.SIGCONT) }
+func (n *Node) Stop() { syscall.Kill(n.Proc.Pid(), syscall.SIGSTOP) }
+func (n *Node) Cont() { syscall.Kill(n.Proc.Pid(), syscall.SIGCONT) }
 
 // Log returns the node's whole log.
 func (n *Node) Log() string {
@@ -270,20 +281,22 @@ func (c *Cluster) Node(addr string) *Node {
 	return nil
 }
 
-func waitFor(t *testing.T, d time.Duration, f func() error) {
+// WaitFor is harness.Eventually.
+func WaitFor(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
 	harness.Eventually(t, d, f)
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+// Ctx is a context cancelled at the end of the test or after d.
+func Ctx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// watchMasters samples Consul every 100ms until stop is closed and
+// WatchMasters samples Consul every 100ms until stop is closed and
 // returns the largest number of passing `redis` instances seen at once.
-func (c *Cluster) watchMasters(stop <-chan struct{}) <-chan int {
+func (c *Cluster) WatchMasters(stop <-chan struct{}) <-chan int {
 	out := make(chan int, 1)
 	go func() {
 		most := 0
@@ -302,5 +315,3 @@ func (c *Cluster) watchMasters(stop <-chan struct{}) <-chan int {
 	}()
 	return out
 }
-
-var _ = api.HealthPassing
