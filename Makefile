@@ -50,3 +50,11 @@ dev: deps build
 
 clean:
 	rm -rf bin
+
+# make e2e: the container test of the user's path (root; podman + runc +
+# debootstrap, installed when missing): builds the Dockerfile on a local
+# Debian base, runs Consul + 3 redis containers, forces a failover and checks
+# Consul follows it. Not part of `make test`. See test/e2e/doc.go.
+.PHONY: e2e
+e2e:
+	test/e2e/run.sh
