@@ -60,7 +60,24 @@ type NodeOptions struct {
 	Restore func(ctx context.Context) error
 	// Observe, when set, is called with the status after every tick.
 	Observe func(Status)
+	// Events, when set, is told what happened (metrics implement it).
+	Events Events
 }
+
+// Events are the things a node reports as they happen.
+type Events interface {
+	SentinelEvent(typ string)
+	LockAcquired(name string)
+	LockReleased(name string)
+	ConsulError(op string)
+}
+
+type noEvents struct{}
+
+func (noEvents) SentinelEvent(string) {}
+func (noEvents) LockAcquired(string)  {}
+func (noEvents) LockReleased(string)  {}
+func (noEvents) ConsulError(string)   {}
 
 // Status is what the node last saw and decided, for `status` and metrics.
 type Status struct {
@@ -108,6 +125,9 @@ func NewNode(o NodeOptions) (*Node, error) {
 	}
 	if o.Log == nil {
 		o.Log = hclog.NewNullLogger()
+	}
+	if o.Events == nil {
+		o.Events = noEvents{}
 	}
 	if o.HandoverTimeout == 0 {
 		o.HandoverTimeout = 6 * time.Second

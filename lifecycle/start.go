@@ -33,6 +33,9 @@ func (n *Node) sentinelConfPath() string { return filepath.Join(n.o.ConfigDir, "
 // sentinel; with the bootstrap lock, it holds it until redis passes.
 func (n *Node) start(ctx context.Context, plan Plan) error {
 	n.lock = plan.Lock
+	if plan.Lock != nil {
+		n.o.Events.LockAcquired("master")
+	}
 	if plan.Role == RoleMaster && plan.Lock != nil && n.o.Restore != nil {
 		has, err := redisnode.HasData(n.o.DataDir)
 		if err != nil {
@@ -166,6 +169,7 @@ func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 				n.log.Warn("release the bootstrap lock", "error", err)
 			}
 			n.lock = nil
+			n.o.Events.LockReleased("master")
 			n.log.Info("released the bootstrap lock: this node's redis passes as master")
 			return nil
 		}
@@ -184,5 +188,6 @@ func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 func (n *Node) lockLost(ctx context.Context) error {
 	_ = n.lock.Release(ctx)
 	n.lock = nil
+	n.o.Events.LockReleased("master")
 	return errSteppedBack
 }

@@ -172,6 +172,9 @@ func (n *Node) record(obs Observation, d Decision, err error) {
 	if changed {
 		n.log.Info("decision", "role", nonEmpty(string(d.Role)), "service", d.Service, "passing", d.Pass, "reason", d.Reason)
 	}
+	if err != nil {
+		n.o.Events.ConsulError("reconcile")
+	}
 	if err != nil && st.TickError != prevErr {
 		n.log.Error("reconcile tick failed", "error", err)
 	}
@@ -199,6 +202,7 @@ func (n *Node) watchSentinel(ctx context.Context) {
 		for e := range events {
 			// Events missed while disconnected are lost: the tick re-reads.
 			n.log.Info("sentinel event", "event", e.Type, "detail", e.Payload)
+			n.o.Events.SentinelEvent(e.Type)
 			if e.Type == "+switch-master" || e.Type == sentinel.EventReconnected {
 				n.Kick()
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
@@ -78,11 +79,22 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 			return exitFailure
 		}
 	}
-	node, err := newNode(ctx, cfg, log, sup)
+	m, reg, err := newMetrics(cfg, sup)
+	if err != nil {
+		log.Error("create metrics", "error", err)
+		return exitFailure
+	}
+	node, err := newNode(ctx, cfg, log, sup, m)
 	if err != nil {
 		log.Error("start", "error", err)
 		return exitFailure
 	}
+	srv, err := startHTTP(ctx, cfg, log, node, m, reg, sup)
+	if err != nil {
+		log.Error("start the HTTP listener", "error", err)
+		return exitFailure
+	}
+	defer srv.Shutdown(context.Background())
 	code := exitOK
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
@@ -122,7 +134,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	}
 }
 
-func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) (*lifecycle.Node, error) {
+func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, m *metrics.Metrics) (*lifecycle.Node, error) {
 	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log.Named("registry")})
 	if err != nil {
 		return nil, err
@@ -156,6 +168,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
 		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartBackoffMax: cfg.RestartBackoffMax,
+		Observe: m.ObserveStatus, Events: m,
 	})
 }
 

@@ -165,7 +165,7 @@ func (n *Node) KillAll() {
 	if n.Proc == nil || n.Proc.Exited() {
 		return
 	}
-	pids := append([]int{n.Proc.Pid()}, childrenOf(n.Proc.Pid())...)
+	pids := append([]int{n.Proc.Pid()}, ChildrenOf(n.Proc.Pid())...)
 	for _, p := range pids {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
@@ -191,7 +191,8 @@ func (n *Node) Log() string {
 	return string(b)
 }
 
-func childrenOf(ppid int) []int {
+// ChildrenOf lists the pids whose parent is ppid.
+func ChildrenOf(ppid int) []int {
 	var out []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
