@@ -26,7 +26,9 @@ func httpCode(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-func (n nodeURL) get(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", n.HTTPPort, path) }
+func (n nodeURL) get(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", n.HTTPPort, path)
+}
 
 type nodeURL struct{ *clustertest.Node }
 
