@@ -15,7 +15,7 @@ import (
 var ErrBgsave = errors.New("BGSAVE failed")
 
 // pollInterval is how often INFO is polled while waiting on redis.
-const pollInterval = 100 * time.Millisecond
+const pollInterval = 50 * time.Millisecond
 
 // saveMark identifies the last completed save: rdb_saves counts them
 // (Redis 7); rdb_last_save_time is the fallback for older servers.

@@ -35,12 +35,7 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 		}
 		return zw, nil
 	case "zstd":
-		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(concurrency()))
-		if err != nil {
-			return nil, fmt.Errorf("zstd writer: %w", err)
-		}
-		return zw, nil
+		return newParallelZstd(w, concurrency())
 	}
 	return nil, fmt.Errorf("compress %q: %w", compression, ErrCompression)
 }

@@ -100,12 +100,9 @@ func isDone(c *supervisor.Child) bool {
 // rewrite it triggers to complete.
 func rewriteAOF(ctx context.Context, c *redisnode.Client, log hclog.Logger) error {
 	start := time.Now()
-	if err := redisnode.WaitReady(ctx, c); err != nil {
-		return fmt.Errorf("load the RDB: %w", err)
-	}
-	info, err := c.Info(ctx, "persistence")
+	info, err := waitInfo(ctx, c, "persistence", func(i redisnode.Info) bool { return !i.Loading() })
 	if err != nil {
-		return fmt.Errorf("read INFO persistence: %w", err)
+		return fmt.Errorf("load the RDB: %w", err)
 	}
 	before, _ := info.Get("aof_rewrites")
 	log.Info("RDB loaded; rewriting as AOF", "seconds", time.Since(start).Seconds())

@@ -21,6 +21,7 @@ func findBackup(ctx context.Context, o RestoreOptions) (store.Info, error) {
 	if o.Name != "" {
 		return statBackup(ctx, o.Store, o.Name)
 	}
+	named := false // Consul's last-backup names a backup
 	if o.KV != nil {
 		name, found, err := o.KV.Get(ctx, registry.KeyLastBackup)
 		if err != nil {
@@ -32,6 +33,7 @@ func findBackup(ctx context.Context, o RestoreOptions) (store.Info, error) {
 		case !store.ValidName(name):
 			o.Log.Warn("last-backup holds no backup name; using the newest good backup", "value", name)
 		default:
+			named = true
 			info, err := statBackup(ctx, o.Store, name)
 			if !errors.Is(err, ErrNoBackup) {
 				return info, err
@@ -53,6 +55,9 @@ func findBackup(ctx context.Context, o RestoreOptions) (store.Info, error) {
 			o.Log.Warn("no backup with metadata; falling back to a legacy backup without a checksum", "name", list[i].Name)
 			return list[i], nil
 		}
+	}
+	if len(list) == 0 && !named && o.KV != nil {
+		return store.Info{}, ErrNewCluster
 	}
 	return store.Info{}, fmt.Errorf("%s holds no usable backup (%d listed): %w", o.Store, len(list), ErrNoBackup)
 }

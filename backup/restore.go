@@ -23,6 +23,10 @@ var (
 	// ErrNoBackup: the store holds no backup to restore (or not the one
 	// asked for).
 	ErrNoBackup = errors.New("no backup to restore")
+	// ErrNewCluster wraps ErrNoBackup when nothing says a backup ever
+	// existed: Consul names none in last-backup and the store is empty. A
+	// node then starts empty: this is a new cluster.
+	ErrNewCluster = fmt.Errorf("%w: the store is empty and Consul names no last backup (a new cluster)", ErrNoBackup)
 	// ErrCorrupt: the backup failed a check (sha256 or size against its
 	// sidecar, decompression, redis-check-rdb, or loading into redis).
 	ErrCorrupt = errors.New("backup failed verification")
@@ -115,6 +119,10 @@ func Restore(ctx context.Context, o RestoreOptions) (string, error) {
 		return "", fmt.Errorf("restore into %s: %w", o.DataDir, err)
 	}
 	info, err := findBackup(ctx, o)
+	if errors.Is(err, ErrNewCluster) && o.Name == "" {
+		o.Log.Info("no backup exists yet and Consul names none: starting empty as a new cluster", "store", o.Store)
+		return "", nil
+	}
 	if errors.Is(err, ErrNoBackup) && o.AllowEmpty && o.Name == "" {
 		o.Log.Warn("no backup to restore; starting empty because RESTORE_ALLOW_EMPTY is set", "reason", err)
 		return "", nil
@@ -155,11 +163,7 @@ func restoreInto(ctx context.Context, o RestoreOptions, log hclog.Logger, info s
 		return err
 	}
 	log.Info("downloaded and decompressed", "seconds", time.Since(start).Seconds())
-	if err := checkRDB(ctx, o, rdb); err != nil {
-		return err
-	}
-	log.Info("redis-check-rdb passed", "seconds", time.Since(start).Seconds())
-	if err := convertToAOF(ctx, o, log, staging); err != nil {
+	if err := checkAndConvert(ctx, o, log, staging, rdb); err != nil {
 		return err
 	}
 	if err := os.Rename(filepath.Join(staging, aofDir), filepath.Join(o.DataDir, aofDir)); err != nil {
@@ -192,6 +196,29 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// checkAndConvert runs redis-check-rdb and the conversion to AOF side by
+// side (each is one core's work; the conversion happens in the staging
+// directory, so nothing is used before both succeed). A failed check
+// stops the conversion and is the error reported.
+func checkAndConvert(ctx context.Context, o RestoreOptions, log hclog.Logger, staging, rdb string) error {
+	convCtx, stopConv := context.WithCancel(ctx)
+	defer stopConv()
+	checked := make(chan error, 1)
+	go func() {
+		err := checkRDB(ctx, o, rdb)
+		if err != nil {
+			stopConv()
+		}
+		checked <- err
+	}()
+	convErr := convertToAOF(convCtx, o, log, staging)
+	if err := <-checked; err != nil {
+		return err
+	}
+	log.Info("redis-check-rdb passed")
+	return convErr
 }
 
 // checkRDB runs redis-check-rdb on the decompressed file.

@@ -101,7 +101,7 @@ func runBench(b *testing.B) {
 		}
 	}
 	restores(b, rep, log, stores, names, load)
-	rss(b, rep, r, rdbSize)
+	rss(b, rep, r)
 	fmt.Printf("\nRDB %.0f MB, best of %d runs, load average %s at start, %s at end\n\n| what | figure | | ratio | notes |\n|---|---|---|---|---|\n%s\n",
 		float64(rdbSize)/1e6, *repeat, startLoad, loadavg(), strings.Join(rep.lines, "\n"))
 }
@@ -209,7 +209,7 @@ func restores(b *testing.B, rep *report, log hclog.Logger, stores map[string]sto
 
 // rss runs `redis-autopilot backup now` and `backup restore` as child
 // processes and reports their peak RSS (wait4's ru_maxrss).
-func rss(b *testing.B, rep *report, r *harness.Redis, rdbSize int64) {
+func rss(b *testing.B, rep *report, r *harness.Redis) {
 	bin := filepath.Join(b.TempDir(), "redis-autopilot")
 	run(b, nil, "go", "build", "-o", bin, "github.com/autopilotpattern/redis-autopilot/cmd/redis-autopilot")
 	consul := harness.StartConsul(b)
@@ -224,33 +224,57 @@ func rss(b *testing.B, rep *report, r *harness.Redis, rdbSize int64) {
 		d := harness.TempDir(b, "rss")
 		_, kb = runRSS(b, bin, append(env, "REDIS_DATA_DIR="+d, "REDIS_PORT="+strconv.Itoa(harness.FreePort(b))),
 			"backup", "restore", name)
-		rep.add("| peak RSS `backup restore` (%s) | %.1f MB | | | children not counted |", comp, float64(kb)/1024)
+		rep.add("| peak RSS `backup restore` (%s) | %.1f MB | | | its redis-server child not counted |", comp, float64(kb)/1024)
 		os.RemoveAll(d)
 	}
-	_ = rdbSize
 }
 
-// runRSS runs bin under /usr/bin/time, whose %M is the child's own peak
-// RSS (ru_maxrss read by wait4 in a small parent: measured from this
-// process it would start at this process's RSS, inherited at fork).
+// runRSS runs bin and returns its stdout and its own peak RSS in KiB:
+// VmHWM from /proc, polled every 5 ms until it exits (VmHWM only grows, so
+// the last reading is the peak up to the final 5 ms). wait4's ru_maxrss
+// would not do: it counts the process's reaped children (the private
+// redis-server of a restore) and, for a child of this process, starts at
+// this process's RSS inherited at fork.
 func runRSS(b *testing.B, bin string, env []string, args ...string) (string, int64) {
-	out := filepath.Join(b.TempDir(), "rss")
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out, bin}, args...)...)
-	cmd.Env = env
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("%v: %v", args, err)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
+	var stdout strings.Builder
+	cmd := exec.Command(bin, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	kb, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
-	if err != nil {
-		b.Fatalf("time output %q: %v", raw, err)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	var peak int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if kb := vmHWM(status); kb > peak {
+			peak = kb
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatalf("%v: %v", args, err)
+			}
+			return stdout.String(), peak
+		case <-tick.C:
+		}
 	}
-	return string(stdout), kb
+}
+
+func vmHWM(status string) int64 {
+	raw, err := os.ReadFile(status)
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 func run(b *testing.B, stdout io.Writer, name string, args ...string) {
