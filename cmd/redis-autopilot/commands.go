@@ -16,6 +16,8 @@ import (
 type request struct {
 	JSON   bool          // status --json
 	Nodes  int           // dev --nodes N
+	Dir    string        // dev --dir DIR
+	Offset int           // dev --port-offset N
 	Backup backupRequest // backup ...
 }
 
@@ -56,10 +58,10 @@ var commands = []*command{
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runBackup(cfg, log, req.Backup, stdout, stderr)
 		}},
-	{name: "dev", synopsis: "dev [--nodes N]", help: "a local cluster on this machine for trying it out",
+	{name: "dev", synopsis: "dev [--nodes N]", help: "a local cluster on this machine (--dir DIR, --port-offset N)",
 		parse: parseDev,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
-			return runDev(cfg, log, req.Nodes, stdout, stderr)
+			return runDev(cfg, log, req, stdout, stderr)
 		}},
 }
 
@@ -86,6 +88,8 @@ func parseDev(args []string) (request, []string, error) {
 	req := request{Nodes: 3}
 	fs := newFlagSet("dev")
 	fs.IntVar(&req.Nodes, "nodes", req.Nodes, "number of nodes")
+	fs.StringVar(&req.Dir, "dir", "", "state directory")
+	fs.IntVar(&req.Offset, "port-offset", 0, "added to every port")
 	rest, err := takeFlags(fs, args)
 	if err == nil && (req.Nodes < 1 || req.Nodes > 9) {
 		err = fmt.Errorf("--nodes=%d: must be 1-9", req.Nodes)
