@@ -84,7 +84,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 		log.Error("create metrics", "error", err)
 		return exitFailure
 	}
-	node, err := newNode(ctx, cfg, log, sup, m)
+	node, backups, err := newNode(ctx, cfg, log, sup, m)
 	if err != nil {
 		log.Error("start", "error", err)
 		return exitFailure
@@ -98,6 +98,12 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	code := exitOK
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
+	if backups != nil {
+		if err := backups.startScheduler(ctx, node.Self()); err != nil {
+			log.Error("start the backup scheduler", "error", err)
+			stop()
+		}
+	}
 	for {
 		select {
 		case err := <-done:
@@ -113,6 +119,9 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 			case supervisor.RequestStop:
 				log.Info("stop requested; stopping in order")
 				stop()
+			case supervisor.RequestBackup:
+				log.Info("backup requested (SIGUSR2)")
+				backups.Now()
 			case supervisor.RequestReload, supervisor.RequestStatus:
 				st := node.Status()
 				log.Info("status", "role", st.Role, "master", st.Master, "registered_as", st.Registered,
@@ -120,8 +129,11 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 				node.Kick()
 			}
 		case c := <-sup.Finished():
+			// Only redis-server and redis-sentinel giving up stops the
+			// node; the consul agent restarts without limit, and one-off
+			// children (the restore's private redis) end by design.
 			_, cerr := c.Result()
-			if c.Name() == "consul" {
+			if cerr == nil || (c.Name() != "redis-server" && c.Name() != "redis-sentinel") {
 				continue
 			}
 			log.Error("a required child ended for good; stopping the node", "child", c.Name(), "error", cerr)
@@ -134,33 +146,41 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	}
 }
 
-func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, m *metrics.Metrics) (*lifecycle.Node, error) {
+func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, m *metrics.Metrics) (*lifecycle.Node, *nodeBackups, error) {
 	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log.Named("registry")})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lctx, cancel := context.WithTimeout(ctx, cfg.ConsulLeaderTimeout)
 	defer cancel()
 	if err := reg.WaitLeader(lctx); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	backups, err := newNodeBackups(cfg, log, sup, reg, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	var restore func(context.Context) error
+	if backups != nil {
+		restore = backups.Restore
 	}
 	addr := cfg.AdvertiseAddr
 	if addr == "" {
 		addr, err = lifecycle.DetectAddr(append(append([]string{}, cfg.ConsulJoin...), cfg.Consul.Address))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		log.Info("advertise address detected", "addr", addr)
 	}
 	redisServer, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, errors.New("redis-server is not on PATH: apt-get install -y redis-server")
+		return nil, nil, errors.New("redis-server is not on PATH: apt-get install -y redis-server")
 	}
 	redisSentinel, err := exec.LookPath("redis-sentinel")
 	if err != nil {
-		return nil, errors.New("redis-sentinel is not on PATH: apt-get install -y redis-sentinel")
+		return nil, nil, errors.New("redis-sentinel is not on PATH: apt-get install -y redis-sentinel")
 	}
-	return lifecycle.NewNode(lifecycle.NodeOptions{
+	node, err := lifecycle.NewNode(lifecycle.NodeOptions{
 		Log: log.Named("node"), Sup: sup, Reg: reg,
 		AdvertiseAddr: addr, BindAddr: cfg.BindAddr, RedisPort: cfg.RedisPort, SentinelPort: cfg.SentinelPort,
 		DataDir: cfg.RedisDataDir, ConfigDir: cfg.RedisConfigDir, Password: cfg.RedisPassword,
@@ -168,8 +188,9 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
 		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartBackoffMax: cfg.RestartBackoffMax,
-		Observe: m.ObserveStatus, Events: m,
+		Observe: m.ObserveStatus, Events: m, Restore: restore,
 	})
+	return node, backups, err
 }
 
 // startConsulAgent runs `consul agent` joining CONSUL, restarted without

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ import (
 )
 
 var (
+	// nodeSeq names nodes uniquely within a test process.
+	nodeSeq   atomic.Int64
 	buildOnce sync.Once
 	binary    string
 	buildErr  error
@@ -57,15 +60,20 @@ type Cluster struct {
 	Consul *harness.Consul
 	// Env is added to every node's environment (after the defaults).
 	Env []string
+	// Opts are the options the cluster was made with.
+	Opts Options
 
-	mu    sync.Mutex
-	nodes []*Node
+	mu     sync.Mutex
+	nodes  []*Node
+	server *consulServer // with Options.RestartableConsul
 }
 
 // Node is one redis-autopilot process and what it runs.
 type Node struct {
-	c            *Cluster
-	Name         string
+	c    *Cluster
+	Name string
+	// IP is the loopback address the node binds and advertises.
+	IP           string
 	RedisPort    int
 	SentinelPort int
 	HTTPPort     int
@@ -73,10 +81,15 @@ type Node struct {
 	Env          []string
 	Proc         *harness.Process
 	Client       *redis.Client
+
+	cgroup string // its cgroup v2 directory, with Options.Cgroups
 }
 
 // Addr is the node's redis address, as it registers it.
-func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.RedisPort) }
+func (n *Node) Addr() string { return n.IP + ":" + strconv.Itoa(n.RedisPort) }
+
+// SentinelAddr is the node's sentinel address.
+func (n *Node) SentinelAddr() string { return n.IP + ":" + strconv.Itoa(n.SentinelPort) }
 
 // New starts a Consul dev server for a cluster; env is added to every
 // node's environment.
@@ -87,26 +100,83 @@ func New(t testing.TB, env ...string) *Cluster {
 	return &Cluster{t: t, Consul: harness.StartConsul(t), Env: env}
 }
 
+// Options say how NewWithOptions builds a cluster; the zero value is New's.
+type Options struct {
+	// Env is added to every node's environment.
+	Env []string
+	// NodeIPs gives node i (counting from 1) its own loopback address
+	// 127.0.0.(i+1), bound and advertised, so faults can target one node.
+	// Linux routes all of 127/8 to lo, so no alias is needed.
+	NodeIPs bool
+	// BindAll makes nodes with NodeIPs listen on 0.0.0.0 (BIND_ADDR) while
+	// still advertising their own address.
+	BindAll bool
+	// Cgroups starts each node in its own cgroup v2 group, so that its
+	// processes can be frozen together and its packets matched by nft
+	// (see Partition). Needs root and a cgroup2 mount.
+	Cgroups bool
+	// RestartableConsul runs a Consul server with a data directory on fixed
+	// ports instead of a dev server, so RestartConsul can bring it back.
+	RestartableConsul bool
+}
+
+// NewWithOptions starts a Consul server for a cluster built as o says.
+func NewWithOptions(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	harness.NeedBinary(t, "redis-server")
+	harness.NeedBinary(t, "redis-sentinel")
+	c := &Cluster{t: t, Env: o.Env, Opts: o}
+	if o.Cgroups {
+		if err := CgroupsAvailable(); err != nil {
+			t.Fatalf("Options.Cgroups: %v", err)
+		}
+	}
+	if o.RestartableConsul {
+		c.Consul, c.server = startConsulServer(t)
+	} else {
+		c.Consul = harness.StartConsul(t)
+	}
+	return c
+}
+
+// Nodes returns the nodes added so far.
+func (c *Cluster) Nodes() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Node{}, c.nodes...)
+}
+
 // AddNode prepares a node (not started) with fresh ports and directories.
 func (c *Cluster) AddNode() *Node {
 	c.t.Helper()
 	c.mu.Lock()
 	i := len(c.nodes) + 1
 	c.mu.Unlock()
-	n := &Node{c: c, Name: fmt.Sprintf("node%d", i), RedisPort: harness.FreePort(c.t),
+	ip := "127.0.0.1"
+	if c.Opts.NodeIPs {
+		ip = fmt.Sprintf("127.0.0.%d", i+1)
+	}
+	bind := ip
+	if c.Opts.BindAll {
+		bind = "0.0.0.0"
+	}
+	n := &Node{c: c, Name: fmt.Sprintf("node%d", nodeSeq.Add(1)), IP: ip, RedisPort: harness.FreePort(c.t),
 		SentinelPort: harness.FreePort(c.t), HTTPPort: harness.FreePort(c.t), Dir: harness.TempDir(c.t, "node-")}
 	n.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"CONSUL_HTTP_ADDR=" + c.Consul.HTTPAddr,
-		"ADVERTISE_ADDR=127.0.0.1", "BIND_ADDR=127.0.0.1",
+		"ADVERTISE_ADDR=" + ip, "BIND_ADDR=" + bind,
 		"REDIS_PORT=" + strconv.Itoa(n.RedisPort), "SENTINEL_PORT=" + strconv.Itoa(n.SentinelPort),
 		"REDIS_DATA_DIR=" + filepath.Join(n.Dir, "data"), "REDIS_CONFIG_DIR=" + filepath.Join(n.Dir, "etc"),
-		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(n.HTTPPort),
+		"HTTP_ADDR=" + ip + ":" + strconv.Itoa(n.HTTPPort),
 		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
 		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
 	}, c.Env...)
 	n.Client = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	c.t.Cleanup(func() { n.Client.Close() })
+	if c.Opts.Cgroups {
+		n.makeCgroup(c.t)
+	}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()
@@ -116,8 +186,11 @@ func (c *Cluster) AddNode() *Node {
 // Start starts (or restarts) the node's process.
 func (n *Node) Start() *Node {
 	n.c.t.Helper()
-	n.Proc = harness.StartProcess(n.c.t, harness.ProcessOptions{
-		Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: Binary(n.c.t), Env: n.Env})
+	po := harness.ProcessOptions{Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: Binary(n.c.t), Env: n.Env}
+	if n.c.Opts.Cgroups {
+		po = n.inCgroup(po)
+	}
+	n.Proc = harness.StartProcess(n.c.t, po)
 	n.c.t.Cleanup(func() {
 		if n.c.t.Failed() {
 			keep := filepath.Join(os.TempDir(), "redis-autopilot-test-logs", strings.ReplaceAll(n.c.t.Name(), "/", "_")+"-"+n.Name+".log")

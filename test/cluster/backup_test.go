@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// TestBackupRoundTripThroughTheBinary writes keys, takes a backup with
+// `backup now`, then loses everything but the backup directory — the
+// node's data and the whole Consul state — and starts a new node: it
+// restores the backup as the first master and the keys are equal.
+func TestBackupRoundTripThroughTheBinary(t *testing.T) {
+	backups := harness.TempDir(t, "backups-")
+	c := clustertest.New(t, "BACKUP_DIR="+backups)
+	a := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
+	ctx := clustertest.Ctx(t, 60*time.Second)
+	want := map[string]string{}
+	for i := 0; i < 500; i++ {
+		k, v := fmt.Sprintf("key:%d", i), strings.Repeat(fmt.Sprint(i), 1+i%50)
+		want[k] = v
+		if err := a.Client.Set(ctx, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Client.HSet(ctx, "hash", "f1", "v1", "f2", "v2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, a, "backup", "now")
+	if code != 0 {
+		t.Fatalf("backup now exited %d:\n%s", code, out)
+	}
+	last, _, err := c.Consul.Client.KV().Get("service/redis/last-backup", nil)
+	if err != nil || last == nil {
+		t.Fatalf("last-backup not written: %v\n%s", err, out)
+	}
+	t.Logf("backup %s", last.Value)
+	files, _ := filepath.Glob(filepath.Join(backups, "dump-*"))
+	if len(files) == 0 {
+		t.Fatalf("no backup in %s", backups)
+	}
+
+	// Lose the cluster: the node, its data, and Consul.
+	a.KillAll()
+	c2 := clustertest.New(t, "BACKUP_DIR="+backups)
+	b := c2.AddNode().Start()
+	c2.WaitTopology(60*time.Second, b.Addr(), 0, 1)
+	if !strings.Contains(b.Log(), string(last.Value)) {
+		t.Errorf("the new node's log does not name the backup it restored:\n%s", b.Proc.Tail(30))
+	}
+	for k, v := range want {
+		got, err := b.Client.Get(ctx, k).Result()
+		if err != nil || got != v {
+			t.Fatalf("%s = %q (%v) after restore, want %q", k, got, err, v)
+		}
+	}
+	if h, _ := b.Client.HGetAll(ctx, "hash").Result(); h["f1"] != "v1" || h["f2"] != "v2" {
+		t.Fatalf("hash after restore: %v", h)
+	}
+	if n, _ := b.Client.DBSize(ctx).Result(); n != int64(len(want)+1) {
+		t.Fatalf("%d keys after restore, want %d", n, len(want)+1)
+	}
+}
