@@ -45,7 +45,9 @@ func TestBinaryAsPID1(t *testing.T) {
 	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
 
 	// Orphans in its namespace are re-parented to it; it must reap them.
-	script := "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 2 &) ; done"
+	// The orphans must not hold nsenter's output pipe, or CombinedOutput
+	// would wait until they are gone.
+	script := "for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 2 >/dev/null 2>&1 &) ; done"
 	if out, err := exec.Command(nsenter, "-t", strconv.Itoa(init), "-p", "-m", "sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("nsenter: %v: %s", err, out)
 	}
