@@ -15,9 +15,9 @@ import (
 // its own frame, compressed on its own core, written in order. Frames
 // concatenated are one valid zstd stream (any zstd decoder reads it).
 // On bench/'s 100 MB RDB, 2, 4, 8 and 16 MiB chunks all gave a ratio
-// within 0.2 % of one stream's; 4 MiB keeps the memory in flight at about
-// 8 chunks (32 MiB) whatever the dataset's size.
-const zstdChunk = 4 << 20
+// within 0.3 % of one stream's; 2 MiB keeps the memory in flight to about
+// 7 chunks (14 MiB) whatever the dataset's size.
+const zstdChunk = 2 << 20
 
 // parallelZstd is an io.WriteCloser compressing into w with up to
 // workers frames in flight.
