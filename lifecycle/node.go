@@ -48,6 +48,7 @@ type NodeOptions struct {
 
 	RedisStopGrace    time.Duration
 	RestartLimit      int
+	RestartMinUptime  time.Duration
 	RestartBackoffMax time.Duration
 	// HandoverTimeout bounds the master's hand-over on stop; the default
 	// leaves room for the final save within Docker's 10 s.

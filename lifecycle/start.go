@@ -81,18 +81,14 @@ func (n *Node) writeConfigs(plan Plan) error {
 	if err := etc.WriteFile(n.redisConfPath(), func(w io.Writer) error { return etc.RenderRedis(w, rc) }); err != nil {
 		return fmt.Errorf("write %s: %w", n.redisConfPath(), err)
 	}
-	return n.writeSentinelConf(plan.Master)
+	return n.writeSentinelConf(n.tunables(context.Background()), plan.Master)
 }
 
 // writeSentinelConf keeps a sentinel.conf that Sentinel rewrote with
 // learned state when it monitors the current master, updating only the
 // tunables; otherwise it writes a fresh one.
-func (n *Node) writeSentinelConf(master string) error {
+func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 	path := n.sentinelConfPath()
-	t := sentinel.Tunables{
-		Quorum: n.o.Quorum, DownAfter: n.o.DownAfter, FailoverTimeout: n.o.FailoverTimeout,
-		Password: n.o.Password, AnnounceIP: n.o.AdvertiseAddr, AnnouncePort: n.o.SentinelPort,
-	}
 	if existing, err := sentinel.ReadConf(path); err == nil && sentinel.KeepExisting(existing, MasterName, master) {
 		n.log.Info("keeping sentinel.conf with learned state", "master", master)
 		return sentinel.UpdateConf(path, MasterName, t)
@@ -119,6 +115,7 @@ func (n *Node) childSpec(name, bin, conf string, grace time.Duration) supervisor
 		Command: supervisor.Command{Name: name, Path: bin, Args: []string{conf}, Env: n.o.ChildEnv,
 			Dir: n.o.DataDir, StopGrace: grace},
 		Restart: supervisor.RestartAlways, MaxRestarts: n.o.RestartLimit, BackoffMax: n.o.RestartBackoffMax,
+		MinUptime: n.o.RestartMinUptime,
 	}
 }
 

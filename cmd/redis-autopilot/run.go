@@ -122,7 +122,14 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 			case supervisor.RequestBackup:
 				log.Info("backup requested (SIGUSR2)")
 				backups.Now()
-			case supervisor.RequestReload, supervisor.RequestStatus:
+			case supervisor.RequestReload:
+				log.Info("reload requested (SIGHUP)")
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if err := node.Reload(rctx); err != nil {
+					log.Error("reload", "error", err)
+				}
+				cancel()
+			case supervisor.RequestStatus:
 				st := node.Status()
 				log.Info("status", "role", st.Role, "master", st.Master, "registered_as", st.Registered,
 					"passing", st.Passing, "reason", st.Reason)
@@ -187,7 +194,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		PollInterval: cfg.PollInterval, CheckTTL: cfg.CheckTTL, MasterWait: cfg.MasterWaitTimeout,
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
 		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
-		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartBackoffMax: cfg.RestartBackoffMax,
+		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartMinUptime: cfg.RestartMinUptime, RestartBackoffMax: cfg.RestartBackoffMax,
 		Observe: m.ObserveStatus, Events: m, Restore: restore,
 	})
 	return node, backups, err

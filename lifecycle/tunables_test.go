@@ -1,0 +1,47 @@
+package lifecycle
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/sentinel"
+)
+
+type mapKV map[string]string
+
+func (m mapKV) Get(_ context.Context, k string) (string, bool, error) {
+	v, ok := m[k]
+	return v, ok, nil
+}
+
+func TestSentinelTunables(t *testing.T) {
+	base := sentinel.Tunables{Quorum: 2, DownAfter: 5 * time.Second, FailoverTimeout: time.Minute}
+	tests := []struct {
+		name    string
+		kv      mapKV
+		quorum  int
+		timeout time.Duration
+		err     string
+	}{
+		{"no keys", mapKV{}, 2, time.Minute, ""},
+		{"quorum key", mapKV{QuorumKey: "3"}, 3, time.Minute, ""},
+		{"failover-timeout in milliseconds", mapKV{FailoverTimeoutKey: "180000"}, 2, 3 * time.Minute, ""},
+		{"failover-timeout as a duration", mapKV{FailoverTimeoutKey: "90s"}, 2, 90 * time.Second, ""},
+		{"bad quorum is ignored and named", mapKV{QuorumKey: "two", FailoverTimeoutKey: "1000"}, 2, time.Second, QuorumKey},
+		{"zero quorum", mapKV{QuorumKey: "0"}, 2, time.Minute, "must be a whole number >= 1"},
+		{"bad timeout", mapKV{FailoverTimeoutKey: "-5"}, 2, time.Minute, FailoverTimeoutKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SentinelTunables(context.Background(), tc.kv, base)
+			if got.Quorum != tc.quorum || got.FailoverTimeout != tc.timeout || got.DownAfter != base.DownAfter {
+				t.Errorf("got quorum %d timeout %s, want %d %s", got.Quorum, got.FailoverTimeout, tc.quorum, tc.timeout)
+			}
+			if (err != nil) != (tc.err != "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("error %v, want one saying %q", err, tc.err)
+			}
+		})
+	}
+}
