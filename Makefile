@@ -58,3 +58,12 @@ clean:
 .PHONY: e2e
 e2e:
 	test/e2e/run.sh
+
+# make reliability: the fault-injection suite (test/reliability, build tag
+# `reliability`; root for cgroups, nft and tmpfs). Short mode by default, a
+# few minutes; RELIABILITY_LONG=1 runs every scenario for RELIABILITY_DURATION
+# (default 30m). RELIABILITY_SEED repeats a run. Not part of `make test`.
+RELIABILITY_TIMEOUT ?= 120m
+.PHONY: reliability
+reliability: deps
+	$(GO) test -tags reliability -count=1 -v -timeout $(RELIABILITY_TIMEOUT) ./test/reliability

@@ -1,0 +1,184 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/redis/go-redis/v9"
+)
+
+// Ack is one write the master acknowledged.
+type Ack struct {
+	Key string
+	At  time.Time
+}
+
+// WriterOptions say how a Writer writes.
+type WriterOptions struct {
+	// Interval is the pause between two writes (default 5ms).
+	Interval time.Duration
+	// Seed picks among several passing masters, should Consul list more.
+	Seed int64
+}
+
+// Writer writes numbered keys, in turn plainly ("p:N") and followed by
+// WAIT 1 ("w:N"), to whatever Consul lists as the passing `redis`, and
+// records each write acknowledged: a plain write by its SET reply, a WAIT
+// write only when WAIT says one replica has it.
+type Writer struct {
+	c      *Cluster
+	o      WriterOptions
+	consul *api.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu            sync.Mutex
+	plain, waited []Ack
+	errs          int
+}
+
+// StartWriter starts writing until Stop.
+func (c *Cluster) StartWriter(o WriterOptions) *Writer {
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{c: c, o: o, consul: c.Consul.Client, cancel: cancel, done: make(chan struct{})}
+	go w.run(ctx)
+	return w
+}
+
+// Stop stops writing and waits for the last write to end. Idempotent.
+func (w *Writer) Stop() {
+	w.cancel()
+	<-w.done
+}
+
+func (w *Writer) run(ctx context.Context) {
+	defer close(w.done)
+	rng := rand.New(rand.NewSource(w.o.Seed))
+	clients := map[string]*redis.Client{}
+	defer func() {
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}()
+	var refreshed time.Time
+	var master string
+	for i := 0; ctx.Err() == nil; i++ {
+		if time.Since(refreshed) > 100*time.Millisecond {
+			master, refreshed = w.pickMaster(ctx, rng), time.Now()
+		}
+		if master == "" {
+			sleep(ctx, 50*time.Millisecond)
+			continue
+		}
+		cl := clients[master]
+		if cl == nil {
+			cl = redis.NewClient(&redis.Options{Addr: master, MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
+				ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, PoolSize: 2})
+			clients[master] = cl
+		}
+		w.write(ctx, cl, i)
+		sleep(ctx, w.o.Interval)
+	}
+}
+
+func (w *Writer) pickMaster(ctx context.Context, rng *rand.Rand) string {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	entries, _, err := w.consul.Health().Service("redis", "", true, (&api.QueryOptions{}).WithContext(qctx))
+	if err != nil || len(entries) == 0 {
+		return ""
+	}
+	e := entries[rng.Intn(len(entries))]
+	return fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port)
+}
+
+func (w *Writer) write(ctx context.Context, cl *redis.Client, i int) {
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	waited := i%2 == 1
+	key := "p:" + strconv.Itoa(i)
+	if waited {
+		key = "w:" + strconv.Itoa(i)
+	}
+	err := cl.Set(wctx, key, i, 0).Err()
+	if err == nil && waited {
+		var n int64
+		n, err = cl.Wait(wctx, 1, 1000).Result()
+		if err == nil && n < 1 {
+			err = fmt.Errorf("WAIT 1: no replica acknowledged")
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err != nil:
+		w.errs++
+	case waited:
+		w.waited = append(w.waited, Ack{Key: key, At: time.Now()})
+	default:
+		w.plain = append(w.plain, Ack{Key: key, At: time.Now()})
+	}
+}
+
+// Acked returns the writes acknowledged in [from, to): plain and WAIT 1.
+func (w *Writer) Acked(from, to time.Time) (plain, waited []Ack) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return between(w.plain, from, to), between(w.waited, from, to)
+}
+
+// Errors is how many writes were not acknowledged.
+func (w *Writer) Errors() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.errs
+}
+
+func between(acks []Ack, from, to time.Time) []Ack {
+	var out []Ack
+	for _, a := range acks {
+		if !a.At.Before(from) && a.At.Before(to) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Lost returns the acknowledged writes that master does not hold (with
+// the value written).
+func Lost(ctx context.Context, master *redis.Client, acks []Ack) ([]Ack, error) {
+	var lost []Ack
+	for len(acks) > 0 {
+		batch := acks[:min(len(acks), 500)]
+		acks = acks[len(batch):]
+		keys := make([]string, len(batch))
+		for i, a := range batch {
+			keys[i] = a.Key
+		}
+		vals, err := master.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read back %d keys: %w", len(keys), err)
+		}
+		for i, v := range vals {
+			if s, ok := v.(string); !ok || s != batch[i].Key[2:] {
+				lost = append(lost, batch[i])
+			}
+		}
+	}
+	return lost, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

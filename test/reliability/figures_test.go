@@ -1,0 +1,152 @@
+//go:build reliability
+
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+)
+
+// figures are one scenario's results; goals are in goalsMissed.
+type figures struct {
+	trials                int
+	skipped               string
+	samples, multiSamples int
+	twoMasterEnds         int
+	waitAcked, waitLost   int
+	plainAcked, plainLost int
+	outages, follows      []time.Duration
+	zombies, unrecovered  int
+}
+
+func (f *figures) add(o *figures) {
+	f.trials += o.trials
+	f.samples += o.samples
+	f.multiSamples += o.multiSamples
+	f.twoMasterEnds += o.twoMasterEnds
+	f.waitAcked += o.waitAcked
+	f.waitLost += o.waitLost
+	f.plainAcked += o.plainAcked
+	f.plainLost += o.plainLost
+	f.outages = append(f.outages, o.outages...)
+	f.follows = append(f.follows, o.follows...)
+	f.zombies += o.zombies
+	f.unrecovered += o.unrecovered
+}
+
+// goalsMissed names the goals f misses.
+func (f *figures) goalsMissed() []string {
+	var out []string
+	if f.multiSamples > 0 {
+		out = append(out, fmt.Sprintf("%d samples with two or more passing redis", f.multiSamples))
+	}
+	if f.twoMasterEnds > 0 {
+		out = append(out, fmt.Sprintf("%d trials ended with two masters", f.twoMasterEnds))
+	}
+	if f.waitLost > 0 {
+		out = append(out, fmt.Sprintf("%d WAIT 1 writes lost", f.waitLost))
+	}
+	if f.zombies > 0 {
+		out = append(out, fmt.Sprintf("%d zombies", f.zombies))
+	}
+	if f.unrecovered > 0 {
+		out = append(out, fmt.Sprintf("%d nodes did not recover without a person", f.unrecovered))
+	}
+	return out
+}
+
+func medianMax(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	r := func(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+	return r(s[len(s)/2]) + " / " + r(s[len(s)-1])
+}
+
+// report reads back every acknowledged write once more, prints the table
+// and fails the test for every goal missed. It runs once.
+func (s *suite) report() {
+	if s.reported {
+		return
+	}
+	s.reported = true
+	s.finalReadBack()
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "scenario\ttrials\tsamples >=2 passing redis (0)\ttrials ending with 2 masters (0)\tWAIT-1 writes lost (0)\tplain writes lost\tno passing master, median / max\tregistry follows Sentinel, median / max\tzombies (0)\tnodes not recovered (0)\t")
+	total := &figures{}
+	for _, name := range s.order {
+		f := s.figs[name]
+		total.add(f)
+		if f.skipped != "" && f.trials == 0 {
+			fmt.Fprintf(tw, "%s\tSKIPPED: %s\t\t\t\t\t\t\t\t\t\n", name, f.skipped)
+			continue
+		}
+		row(tw, name, f)
+	}
+	row(tw, "overall", total)
+	tw.Flush()
+	fmt.Printf("\nreliability figures (seed %d, %s mode, %d samples every 200 ms, %d node restarts by the restart policy; backups: not wired into run, no backup scenario):\n%s\n",
+		s.st.seed, map[bool]string{true: "long", false: "short"}[s.st.long], total.samples, s.policyRestarts, b.String())
+	for _, name := range append(slices.Clone(s.order), "overall") {
+		f := s.figs[name]
+		if name == "overall" {
+			f = total
+		}
+		if missed := f.goalsMissed(); len(missed) > 0 {
+			s.t.Errorf("%s misses its goals: %s", name, strings.Join(missed, ", "))
+		}
+	}
+	if out := os.Getenv("RELIABILITY_TABLE"); out != "" {
+		os.WriteFile(out, []byte(b.String()), 0o644)
+	}
+}
+
+func row(tw *tabwriter.Writer, name string, f *figures) {
+	fmt.Fprintf(tw, "%s\t%d\t%d of %d\t%d\t%d of %d\t%d of %d\t%s\t%s\t%d\t%d\t\n", name, f.trials,
+		f.multiSamples, f.samples, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
+		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered)
+}
+
+// finalReadBack reads every write acknowledged in the whole run on the
+// final master; a write lost after its trial checked it is counted in
+// the row "(read back at the end)".
+func (s *suite) finalReadBack() {
+	master, _, err := s.health()
+	if err != nil || master == nil {
+		s.t.Errorf("final read-back: no master: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plain, waited := s.writer.Acked(time.Time{}, s.lastCheck)
+	f := &figures{}
+	for _, k := range []struct {
+		acks []clustertest.Ack
+		lost *int
+	}{{plain, &f.plainLost}, {waited, &f.waitLost}} {
+		lost, err := clustertest.Lost(ctx, master.Client, k.acks)
+		if err != nil {
+			s.t.Errorf("final read-back: %v", err)
+			return
+		}
+		for _, a := range lost {
+			if !s.counted[a.Key] {
+				*k.lost++
+			}
+		}
+	}
+	if f.plainLost+f.waitLost > 0 {
+		s.figs["(read back at the end)"] = f
+		s.order = append(s.order, "(read back at the end)")
+	}
+}

@@ -1,0 +1,249 @@
+//go:build reliability
+
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strings"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+)
+
+// trial is one fault played on the cluster.
+type trial struct {
+	scenario string
+	n        int
+	rng      *rand.Rand
+	master   *clustertest.Node
+	replicas []*clustertest.Node
+	faultAt  time.Time
+	// notes say what the fault did, for the trial's log line.
+	notes []string
+}
+
+func (tr *trial) note(format string, args ...any) {
+	tr.notes = append(tr.notes, fmt.Sprintf(format, args...))
+}
+
+// runTrial waits for a whole cluster, plays the fault, waits for the
+// cluster to be whole again without help, and adds up what happened.
+func (s *suite) runTrial(sc scenario, i int) {
+	f := s.fig(sc.name)
+	if sc.needs != nil {
+		if err := sc.needs(s); err != nil {
+			if f.skipped == "" {
+				s.t.Logf("SKIPPED scenario %s: %v", sc.name, err)
+			}
+			f.skipped = err.Error()
+			return
+		}
+	}
+	master := s.whole(f, 45*time.Second)
+	tr := &trial{scenario: sc.name, n: i, rng: s.rng(sc.name, i), master: master}
+	for _, n := range s.nodes {
+		if n != master {
+			tr.replicas = append(tr.replicas, n)
+		}
+	}
+	s.pause(between(tr.rng, 500*time.Millisecond, 1500*time.Millisecond))
+	tr.faultAt = time.Now()
+	if err := sc.fault(s, tr); err != nil {
+		s.t.Errorf("%s #%d: the fault failed: %v", sc.name, i, err)
+	}
+	healed := time.Now()
+	_, bad, err := s.waitWhole(recoverTimeout)
+	last, _ := s.check.Last()
+	if err != nil {
+		f.unrecovered += max(1, len(bad))
+		s.t.Errorf("%s #%d (seed %d): the cluster was not whole %s after the fault ended: %v\n%s",
+			sc.name, i, s.st.seed, recoverTimeout, err, s.tails(bad))
+		s.personFix(bad)
+	} else {
+		tr.note("whole again %s after the fault ended", time.Since(healed).Round(100*time.Millisecond))
+	}
+	if len(last.Masters()) > 1 || len(last.Passing) > 1 {
+		f.twoMasterEnds++
+		s.t.Errorf("%s #%d (seed %d): ended with two masters: roles %v, Consul passing %v", sc.name, i, s.st.seed, last.Roles, last.Passing)
+	}
+	s.pause(time.Second) // writes reach the master the cluster ended with
+	s.measure(f, tr, time.Now())
+}
+
+// whole waits for a whole cluster and returns its master; a cluster that
+// does not become whole gets a person's help, counted against f.
+func (s *suite) whole(f *figures, timeout time.Duration) *clustertest.Node {
+	master, bad, err := s.waitWhole(timeout)
+	if err == nil {
+		return master
+	}
+	f.unrecovered += max(1, len(bad))
+	s.t.Errorf("the cluster is not whole before the trial: %v\n%s", err, s.tails(bad))
+	return s.personFix(bad)
+}
+
+func (s *suite) waitWhole(timeout time.Duration) (master *clustertest.Node, bad map[string]string, err error) {
+	err = s.wait(timeout, func() error {
+		master, bad, err = s.health()
+		return err
+	})
+	return master, bad, err
+}
+
+// personFix is what an operator would do: restart the nodes named bad
+// (all of them when none is named). The suite stops when even that fails.
+func (s *suite) personFix(bad map[string]string) *clustertest.Node {
+	for _, n := range s.nodes {
+		if _, ok := bad[n.Name]; ok || len(bad) == 0 {
+			s.t.Logf("a person restarts %s", n.Name)
+			n.KillAll()
+			n.Start()
+		}
+	}
+	master, bad, err := s.waitWhole(recoverTimeout)
+	if err != nil {
+		s.report()
+		s.t.Fatalf("the cluster is not whole even after restarting nodes: %v\n%s", err, s.tails(bad))
+	}
+	return master
+}
+
+// tails returns the end of the logs of the nodes named.
+func (s *suite) tails(bad map[string]string) string {
+	var b strings.Builder
+	for _, n := range s.nodes {
+		if _, ok := bad[n.Name]; ok || len(bad) == 0 {
+			fmt.Fprintf(&b, "--- %s (%s) log tail:\n%s\n", n.Name, n.Addr(), n.Proc.Tail(25))
+		}
+	}
+	return b.String()
+}
+
+// measure adds the trial's samples, writes and processes to f.
+func (s *suite) measure(f *figures, tr *trial, end time.Time) {
+	f.trials++
+	samples := s.check.Samples(s.lastCheck, end)
+	multi := 0
+	for _, sm := range samples {
+		if len(sm.Passing) >= 2 {
+			if multi == 0 {
+				s.t.Errorf("%s #%d (seed %d): Consul listed %v as passing masters at %s (roles %v)",
+					tr.scenario, tr.n, s.st.seed, sm.Passing, sm.At.Format("15:04:05.000"), sm.Roles)
+			}
+			multi++
+		}
+	}
+	f.samples += len(samples)
+	f.multiSamples += multi
+	if d, ok := outage(s.check.Samples(tr.faultAt, end), end); ok {
+		f.outages = append(f.outages, d)
+		tr.note("no passing master for %s", d.Round(100*time.Millisecond))
+	}
+	for _, d := range follows(samples, end) {
+		f.follows = append(f.follows, d)
+		tr.note("registry followed Sentinel in %s", d.Round(100*time.Millisecond))
+	}
+	s.checkWrites(f, tr, end)
+	s.checkZombies(f, tr)
+	s.t.Logf("%s #%d: %s", tr.scenario, tr.n, strings.Join(tr.notes, "; "))
+	s.lastCheck = end
+}
+
+// checkWrites reads back, on the master, the writes acknowledged since the
+// last check.
+func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
+	master, _, err := s.health()
+	if err != nil || master == nil {
+		s.t.Errorf("%s #%d: no master to read the writes back from: %v", tr.scenario, tr.n, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	plain, waited := s.writer.Acked(s.lastCheck, end)
+	lostP, err1 := clustertest.Lost(ctx, master.Client, plain)
+	lostW, err2 := clustertest.Lost(ctx, master.Client, waited)
+	if err1 != nil || err2 != nil {
+		s.t.Errorf("%s #%d: read back: %v %v", tr.scenario, tr.n, err1, err2)
+		return
+	}
+	f.plainAcked += len(plain)
+	f.waitAcked += len(waited)
+	f.plainLost += len(lostP)
+	f.waitLost += len(lostW)
+	for _, a := range append(lostP, lostW...) {
+		s.counted[a.Key] = true
+	}
+	if len(lostW) > 0 {
+		s.t.Errorf("%s #%d (seed %d): %d writes acknowledged with WAIT 1 are lost, e.g. %s acknowledged at %s",
+			tr.scenario, tr.n, s.st.seed, len(lostW), lostW[0].Key, lostW[0].At.Format("15:04:05.000"))
+	}
+	tr.note("writes lost: plain %d/%d, WAIT 1 %d/%d", len(lostP), len(plain), len(lostW), len(waited))
+}
+
+// checkZombies counts the nodes' unreaped children that are still there a
+// second later (a child that has just exited is a zombie for a moment).
+func (s *suite) checkZombies(f *figures, tr *trial) {
+	first := map[int]bool{}
+	for _, n := range s.nodes {
+		for _, p := range n.Zombies() {
+			first[p] = true
+		}
+	}
+	if len(first) == 0 {
+		return
+	}
+	s.pause(time.Second)
+	for _, n := range s.nodes {
+		for _, p := range n.Zombies() {
+			if first[p] {
+				f.zombies++
+				s.t.Errorf("%s #%d: zombie pid %d under %s", tr.scenario, tr.n, p, n.Name)
+			}
+		}
+	}
+}
+
+// outage is how long, after the first sample without a serving master,
+// until one serves again (until end if none does).
+func outage(samples []clustertest.Sample, end time.Time) (time.Duration, bool) {
+	var from time.Time
+	for _, sm := range samples {
+		switch {
+		case from.IsZero() && !sm.Serving():
+			from = sm.At
+		case !from.IsZero() && sm.Serving():
+			return sm.At.Sub(from), true
+		}
+	}
+	if from.IsZero() {
+		return 0, false
+	}
+	return end.Sub(from), true
+}
+
+// follows returns, for each change of the master a majority of sentinels
+// name, how long until Consul listed exactly that master as passing.
+func follows(samples []clustertest.Sample, end time.Time) []time.Duration {
+	var out []time.Duration
+	prev := ""
+	for i, sm := range samples {
+		m := sm.SentinelMaster
+		if m == "" || m == prev {
+			continue
+		}
+		if prev != "" {
+			d := end.Sub(sm.At)
+			for _, later := range samples[i:] {
+				if len(later.Passing) == 1 && later.Passing[0] == m {
+					d = later.At.Sub(sm.At)
+					break
+				}
+			}
+			out = append(out, d)
+		}
+		prev = m
+	}
+	return out
+}
