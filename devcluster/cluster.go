@@ -211,6 +211,7 @@ func (c *cluster) nodeEnv(n NodeLayout) []string {
 		"REDIS_DATA_DIR="+n.DataDir, "REDIS_CONFIG_DIR="+n.ConfigDir,
 		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(n.HTTP),
 		"BACKUP_DIR="+c.l.BackupDir, "RESTORE_ALLOW_EMPTY=true",
+		"SENTINEL_QUORUM="+strconv.Itoa(len(c.l.Nodes)/2+1), // a majority, so 1 and 2 nodes work too
 		"SENTINEL_DOWN_AFTER=5s", "SENTINEL_FAILOVER_TIMEOUT=20s",
 		"POLL_INTERVAL=2s", "CHECK_TTL=10s",
 	)
