@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -104,6 +106,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer st.close()
+	// A closed stdout (`dev | head`) must not kill us with SIGPIPE and
+	// orphan the cluster: notified, the signal only makes the write fail.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	if err := CheckPorts(o.Layout); err != nil {
 		return err
 	}
