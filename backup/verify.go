@@ -16,11 +16,10 @@ import (
 var rdbMagic = []byte("REDIS")
 
 // Verify checks a stored backup against what its producer sent: the
-// sidecar must be readable and record wantSHA and wantSize (when wantSHA
-// is empty, the sidecar's own values are checked), and a full read-back
-// must hash to the same and decompress to something that starts like an
-// RDB file. Errors wrap ErrVerify.
-func Verify(ctx context.Context, s store.Store, name, wantSHA string, wantSize int64) error {
+// sidecar must be readable and record wantSize bytes, as the store holds,
+// and a full read-back must hash to the sidecar's sha256 and decompress to
+// something that starts like an RDB file. Errors wrap ErrVerify.
+func Verify(ctx context.Context, s store.Store, name string, wantSize int64) error {
 	st, err := s.Stat(ctx, name)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -28,12 +27,10 @@ func Verify(ctx context.Context, s store.Store, name, wantSHA string, wantSize i
 	if !st.Good() {
 		return fmt.Errorf("verify: sidecar missing or unreadable (%v): %w", st.MetaErr, ErrVerify)
 	}
-	if wantSHA == "" {
-		wantSHA, wantSize = st.Meta.SHA256, st.Meta.Size
-	}
-	if st.Meta.SHA256 != wantSHA || st.Meta.Size != wantSize || st.Size != wantSize {
-		return fmt.Errorf("verify: store records sha256 %s size %d (data %d), sent sha256 %s size %d: %w",
-			st.Meta.SHA256, st.Meta.Size, st.Size, wantSHA, wantSize, ErrVerify)
+	wantSHA := st.Meta.SHA256
+	if st.Meta.Size != wantSize || st.Size != wantSize {
+		return fmt.Errorf("verify: store records size %d (data %d), sent %d: %w",
+			st.Meta.Size, st.Size, wantSize, ErrVerify)
 	}
 	_, compression, err := store.ParseName(name)
 	if err != nil {
@@ -44,7 +41,7 @@ func Verify(ctx context.Context, s store.Store, name, wantSHA string, wantSize i
 		return fmt.Errorf("verify: read back: %w: %w", ErrVerify, err)
 	}
 	if sum != wantSHA || n != wantSize {
-		return fmt.Errorf("verify: read back sha256 %s size %d, sent sha256 %s size %d: %w",
+		return fmt.Errorf("verify: read back sha256 %s size %d, sidecar sha256 %s size %d: %w",
 			sum, n, wantSHA, wantSize, ErrVerify)
 	}
 	return nil

@@ -96,6 +96,31 @@ func (z *parallelZstd) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom reads r straight into the chunk buffers (io.Copy uses it),
+// saving a copy.
+func (z *parallelZstd) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if err := z.firstErr(); err != nil {
+			return total, err
+		}
+		if z.buf == nil {
+			z.buf = z.pool.Get().([]byte)
+		}
+		n, err := r.Read(z.buf[len(z.buf):zstdChunk])
+		z.buf, total = z.buf[:len(z.buf)+n], total+int64(n)
+		if len(z.buf) == zstdChunk {
+			z.submit()
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // submit compresses the current chunk on its own goroutine.
 func (z *parallelZstd) submit() {
 	in := z.buf
