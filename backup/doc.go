@@ -3,10 +3,12 @@
 //
 // Taking one (Backup): BGSAVE on the local redis, wait on INFO persistence
 // for our save to finish, then stream dump.rdb through the compressor into
-// Store.Put while hashing the compressed stream; nothing is copied whole into
-// memory or onto disk. The result is verified before anyone may point at it:
-// the store's sidecar must show the size and sha256 we sent, and a full
-// read-back through the decompressor must hash the same. A backup that fails
+// Store.Put, which hashes the stream into the sidecar; nothing is copied
+// whole into memory or onto disk. zstd is compressed as independent 2 MiB
+// frames on both cores (one valid zstd stream), gzip with pgzip. The result
+// is verified before anyone may point at it: the sidecar must record the
+// size we sent, and a full read-back through the decompressor must hash to
+// the sidecar's sha256 and start like an RDB file. A backup that fails
 // verification is deleted.
 //
 // Scheduling (Scheduler): one backup per BACKUP_TTL for the whole cluster.
@@ -18,9 +20,16 @@
 // exist, and takes over when they let the backup become overdue.
 //
 // Restoring (Restore): only into a data directory that holds no data. The
-// backup is downloaded, its sha256 checked against the sidecar (a legacy
-// backup without one is accepted only as a fallback), decompressed,
-// checked with redis-check-rdb and converted to the AOF layout the node runs
-// with (DESIGN.md rule 6) by a private redis-server on a unix socket. On any
-// failure the data directory is left as it was.
+// backup is downloaded and decompressed in one pass into a staging
+// directory inside the data directory, its sha256 checked against the
+// sidecar (a legacy backup without one is accepted only as a fallback),
+// checked with redis-check-rdb while a private redis-server on a unix socket
+// converts it to the AOF layout the node runs with (DESIGN.md rule 6); the
+// finished appendonlydir/ is then renamed into place. On any failure, or a
+// crash, the data directory holds no data, as before.
+//
+// RESTORE_ALLOW_EMPTY (RestoreOptions.AllowEmpty) covers only "the store
+// holds no backup". A backup that fails a check, or a store that cannot be
+// read, stays an error: an empty master would soon write an empty backup
+// over last-backup.
 package backup

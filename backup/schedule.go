@@ -179,7 +179,7 @@ func (s *Scheduler) Tick(ctx context.Context) (Decision, error) {
 	if !held {
 		return Decision{Reason: "A backup is due; another node holds the backup lock."}, nil
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
+	defer s.release(ctx, lock)
 	if last2, found2, err := ReadLast(ctx, s.o.Registry); err != nil {
 		return Decision{}, err
 	} else if found2 && last2.Name != last.Name && s.o.Now().Sub(last2.Created) < s.o.TTL {
@@ -199,7 +199,7 @@ func (s *Scheduler) BackupNow(ctx context.Context) (store.Info, error) {
 	if err != nil {
 		return store.Info{}, fmt.Errorf("acquire %s: %w", KeyBackupLock, err)
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
+	defer s.release(ctx, lock)
 	role, _ := s.o.Node(ctx)
 	return s.takeLocked(ctx, lock, role)
 }
@@ -243,6 +243,14 @@ func (s *Scheduler) takeLocked(ctx context.Context, lock *registry.Lock, role st
 		s.log.Info("deleted old backups", "names", deleted, "keep", s.o.Keep)
 	}
 	return info, nil
+}
+
+// release gives the backup lock up; if that fails Consul frees it when the
+// session lapses.
+func (s *Scheduler) release(ctx context.Context, lock *registry.Lock) {
+	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("could not release the backup lock; it lapses with its session", "error", err)
+	}
 }
 
 func (s *Scheduler) failed() {
