@@ -20,6 +20,10 @@ type Observation struct {
 	// name; SentinelErr says why there is none.
 	SentinelMaster string
 	SentinelErr    error
+	// OtherMaster is another node ("ip:port") that Consul lists as a
+	// passing redis and that answers as master: this node waits for it to
+	// step down before passing as redis itself.
+	OtherMaster string
 	// SentinelRegistered is whether this node's redis-sentinel service is
 	// on the local agent.
 	SentinelRegistered bool
@@ -81,6 +85,9 @@ func Decide(o Observation) Decision {
 		case !healthy:
 			d.Note = "master is unhealthy: " + why
 			d.Reason = "this node is the master but unhealthy: " + why
+		case o.OtherMaster != "":
+			d.Note = fmt.Sprintf("the sentinels name this node master, but Consul still lists %s as a passing master", o.OtherMaster)
+			d.Reason = d.Note + "; waiting for it to step down so Consul never lists two"
 		default:
 			d.Pass = true
 			d.Note = "master, confirmed by a majority of sentinels"

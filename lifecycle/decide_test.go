@@ -29,6 +29,8 @@ func TestDecide(t *testing.T) {
 	}{
 		{"master confirmed", Observation{Info: master, SentinelMaster: self, SentinelOK: true},
 			ServiceMaster, true, "this node is the master"},
+		{"master while another still passes in Consul", Observation{Info: master, SentinelMaster: self, SentinelOK: true, OtherMaster: "10.0.0.2:6379"},
+			ServiceMaster, false, "Consul still lists 10.0.0.2:6379 as a passing master"},
 		{"master the sentinels do not name", Observation{Info: master, SentinelMaster: "10.0.0.2:6379", SentinelOK: true},
 			ServiceReplica, false, "majority of sentinels name 10.0.0.2:6379"},
 		{"master without a sentinel majority", Observation{Info: master, SentinelErr: errors.New("1 of 3 answered"), SentinelOK: true},

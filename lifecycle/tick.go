@@ -81,7 +81,26 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 		return obs, err
 	}
 	obs.SentinelMaster, obs.SentinelErr = n.askSentinels(ctx, addrs)
-	return obs, nil
+	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
+		obs.OtherMaster, err = n.otherPassingMaster(ctx)
+	}
+	return obs, err
+}
+
+// otherPassingMaster returns another node Consul lists as a passing redis
+// that still answers as master (a dead one does not count: its check just
+// has not lapsed yet).
+func (n *Node) otherPassingMaster(ctx context.Context) (string, error) {
+	passing, err := n.o.Reg.Instances(ctx, ServiceMaster, true)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range others(passing, n.self) {
+		if n.probeMaster(ctx, in.addr()) == nil {
+			return in.addr(), nil
+		}
+	}
+	return "", nil
 }
 
 // sentinelAddrs is the local sentinel and every passing one in Consul.
@@ -200,12 +219,13 @@ func (n *Node) watchSentinel(ctx context.Context) {
 	}
 	go func() {
 		for e := range events {
-			// Events missed while disconnected are lost: the tick re-reads.
 			n.log.Info("sentinel event", "event", e.Type, "detail", e.Payload)
 			n.o.Events.SentinelEvent(e.Type)
-			if e.Type == "+switch-master" || e.Type == sentinel.EventReconnected {
-				n.Kick()
-			}
+			// Every event may change what the sentinels say: the leader of
+			// a failover reports +switch-master only when it ends, seconds
+			// after +promoted-slave. Events missed while disconnected are
+			// lost: the tick after a reconnect re-reads.
+			n.Kick()
 		}
 	}()
 }

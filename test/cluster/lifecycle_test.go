@@ -40,6 +40,14 @@ func TestShellVersionScenario(t *testing.T) {
 	})
 
 	t.Run("SENTINEL FAILOVER is followed by the registry", func(t *testing.T) {
+		stop := make(chan struct{})
+		most := c.WatchMasters(stop)
+		defer func() {
+			close(stop)
+			if m := <-most; m > 1 {
+				t.Errorf("Consul listed %d passing redis masters at once during the failover", m)
+			}
+		}()
 		ctx := clustertest.Ctx(t, 30*time.Second)
 		s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", a.SentinelPort)})
 		defer s.Close()

@@ -115,6 +115,11 @@ type Options struct {
 	// processes can be frozen together and its packets matched by nft
 	// (see Partition). Needs root and a cgroup2 mount.
 	Cgroups bool
+	// ConsulAgents gives each node its own Consul client agent, run by
+	// the node itself as in production (CONSUL=<the server>), on its own
+	// ports: the node registers with its agent, and a node that dies takes
+	// its agent with it.
+	ConsulAgents bool
 	// RestartableConsul runs a Consul server with a data directory on fixed
 	// ports instead of a dev server, so RestartConsul can bring it back.
 	RestartableConsul bool
@@ -172,6 +177,9 @@ func (c *Cluster) AddNode() *Node {
 		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
 		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
 	}, c.Env...)
+	if c.Opts.ConsulAgents {
+		n.Env = append(n.Env, n.agentEnv()...)
+	}
 	n.Client = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	c.t.Cleanup(func() { n.Client.Close() })
 	if c.Opts.Cgroups {
@@ -368,7 +376,7 @@ func Ctx(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// WatchMasters samples Consul every 100ms until stop is closed and
+// WatchMasters samples Consul every 50ms until stop is closed and
 // returns the largest number of passing `redis` instances seen at once.
 func (c *Cluster) WatchMasters(stop <-chan struct{}) <-chan int {
 	out := make(chan int, 1)
@@ -383,7 +391,7 @@ func (c *Cluster) WatchMasters(stop <-chan struct{}) <-chan int {
 			case <-stop:
 				out <- most
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(50 * time.Millisecond):
 			}
 		}
 	}()
