@@ -71,7 +71,7 @@ func localRedis(cfg *config.Config) *redisnode.Client {
 }
 
 func openRegistry(cfg *config.Config, log hclog.Logger) (*registry.Registry, error) {
-	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log.Named("registry")})
+	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("Consul client: %w", err)
 	}
