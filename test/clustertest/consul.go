@@ -102,3 +102,19 @@ func (c *Cluster) RestartConsul(wipe bool) error {
 func (c *Cluster) SignalConsul(sig syscall.Signal) error {
 	return c.Consul.Process.Signal(sig)
 }
+
+// agentEnv runs the node's own Consul agent (Options.ConsulAgents): it
+// joins the server, listens on ports of its own and advertises the node's
+// address; the node talks to it.
+func (n *Node) agentEnv() []string {
+	http := harness.FreePort(n.c.t)
+	local := fmt.Sprintf(`{"node_name":%q,"disable_host_node_id":true,"client_addr":"127.0.0.1","log_level":"warn",`+
+		`"leave_on_terminate":true,"ports":{"http":%d,"dns":-1,"grpc":-1,"serf_lan":%d,"serf_wan":-1}}`,
+		fmt.Sprintf("%s-%d", n.Name, os.Getpid()), http, harness.FreePort(n.c.t))
+	return []string{
+		"CONSUL=" + n.c.Consul.SerfLANAddr, "CONSUL_LOCAL_CONFIG=" + local,
+		"CONSUL_DATA_DIR=" + filepath.Join(n.Dir, "consul", "data"),
+		"CONSUL_CONFIG_DIR=" + filepath.Join(n.Dir, "consul", "config"),
+		"CONSUL_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(http),
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -81,14 +82,15 @@ func (s *suite) report() {
 	s.reported = true
 	s.finalReadBack()
 	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "scenario\ttrials\tsamples >=2 passing redis (0)\ttrials ending with 2 masters (0)\tWAIT-1 writes lost (0)\tplain writes lost\tno passing master, median / max\tregistry follows Sentinel, median / max\tzombies (0)\tnodes not recovered (0)\t")
+	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	total := &figures{}
 	for _, name := range s.order {
 		f := s.figs[name]
 		total.add(f)
 		if f.skipped != "" && f.trials == 0 {
-			fmt.Fprintf(tw, "%s\tSKIPPED: %s\t\t\t\t\t\t\t\t\t\n", name, f.skipped)
+			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
 			continue
 		}
 		row(tw, name, f)
@@ -109,10 +111,24 @@ func (s *suite) report() {
 	if out := os.Getenv("RELIABILITY_TABLE"); out != "" {
 		os.WriteFile(out, []byte(b.String()), 0o644)
 	}
+	s.keepLogs()
+}
+
+// keepLogs copies every node's log out of its temporary directory.
+func (s *suite) keepLogs() {
+	dir := filepath.Join(os.TempDir(), "reliability-logs", fmt.Sprint(s.st.seed))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.t.Logf("keep logs: %v", err)
+		return
+	}
+	for _, n := range s.nodes {
+		os.WriteFile(filepath.Join(dir, n.Name+".log"), []byte(n.Log()), 0o644)
+	}
+	s.t.Logf("node logs kept in %s", dir)
 }
 
 func row(tw *tabwriter.Writer, name string, f *figures) {
-	fmt.Fprintf(tw, "%s\t%d\t%d of %d\t%d\t%d of %d\t%d of %d\t%s\t%s\t%d\t%d\t\n", name, f.trials,
+	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t|\n", name, f.trials,
 		f.multiSamples, f.samples, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
 		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered)
 }

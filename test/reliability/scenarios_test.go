@@ -34,6 +34,7 @@ func scenarios() []scenario {
 		{name: "stop-supervisor", short: true, shortTrials: 1, fault: stopSupervisor},
 		{name: "stop-redis-master", short: true, shortTrials: 1, fault: stopRedis},
 		{name: "freeze-master-node", needs: needCgroups, fault: freezeMasterNode},
+		{name: "stop-consul-agent", needs: needAgents, fault: stopConsulAgent},
 		{name: "stop-consul-server", short: true, shortTrials: 1, fault: stopConsul},
 		{name: "partition-master", short: true, shortTrials: 1, needs: needPartition, fault: partitionMaster},
 		{name: "consul-down", short: true, shortTrials: 1, fault: consulDown},
@@ -48,6 +49,12 @@ func scenarios() []scenario {
 
 func needCgroups(s *suite) error { return s.cantCgroup }
 func needMount(s *suite) error   { return s.cantMount }
+func needAgents(s *suite) error {
+	if !s.agents {
+		return errors.New("the nodes run no Consul agent of their own (RELIABILITY_CONSUL_AGENTS=0)")
+	}
+	return nil
+}
 func needPartition(s *suite) error {
 	return errors.Join(s.cantCgroup, s.cantNft)
 }
@@ -127,6 +134,25 @@ func freezeMasterNode(s *suite, tr *trial) error {
 		return err
 	}
 	tr.note("froze the master node %s for %s", tr.master.Name, d.Round(100*time.Millisecond))
+	return nil
+}
+
+// stopConsulAgent freezes a node's own Consul agent (the master's or a
+// replica's): the node cannot pass its checks, Consul's failure detector
+// marks the agent's node failed.
+func stopConsulAgent(s *suite, tr *trial) error {
+	n := tr.master
+	if tr.rng.Intn(2) == 0 {
+		n = tr.replicas[tr.rng.Intn(len(tr.replicas))]
+	}
+	pids := n.ChildPids("consul")
+	if len(pids) != 1 {
+		return fmt.Errorf("%s runs %d consul agents", n.Name, len(pids))
+	}
+	syscall.Kill(pids[0], syscall.SIGSTOP)
+	d := s.hold(tr, 2*time.Second, 15*time.Second)
+	syscall.Kill(pids[0], syscall.SIGCONT)
+	tr.note("SIGSTOPped the Consul agent of %s (%s) for %s", n.Name, role(tr, n), d.Round(100*time.Millisecond))
 	return nil
 }
 

@@ -39,6 +39,8 @@ type suite struct {
 	cantCgroup, cantNft, cantMount error
 
 	sentinels map[*clustertest.Node]*redis.Client
+	// agents: each node runs its own Consul agent.
+	agents bool
 	// policyRestarts counts nodes the restart policy started again.
 	policyRestarts int
 
@@ -72,7 +74,7 @@ func TestReliability(t *testing.T) {
 		return
 	}
 	for _, sc := range scs {
-		n := sc.shortTrials
+		n := max(sc.shortTrials, 1)
 		if st.trials > 0 {
 			n = st.trials
 		}
@@ -101,8 +103,11 @@ func newSuite(t *testing.T, st settings) *suite {
 	// nodes listen on 0.0.0.0 and advertise their own address, which is
 	// all the faults need; RELIABILITY_BIND_NODE_IP=1 binds the node IP.
 	bindAll := os.Getenv("RELIABILITY_BIND_NODE_IP") != "1"
+	// Each node runs its own Consul agent, as in production, unless
+	// RELIABILITY_CONSUL_AGENTS=0 (nodes then talk to the server).
+	s.agents = os.Getenv("RELIABILITY_CONSUL_AGENTS") != "0"
 	s.c = clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: bindAll,
-		Cgroups: s.cantCgroup == nil, RestartableConsul: true})
+		Cgroups: s.cantCgroup == nil, RestartableConsul: true, ConsulAgents: s.agents})
 	for i := 0; i < nodeCount; i++ {
 		n := s.c.AddNode()
 		if s.cantMount == nil {
@@ -114,6 +119,13 @@ func newSuite(t *testing.T, st settings) *suite {
 		n.Start()
 	}
 	s.c.WaitTopology(90*time.Second, "", nodeCount-1, nodeCount)
+	if members, _, err := s.c.Consul.Client.Catalog().Nodes(nil); err == nil {
+		var names []string
+		for _, m := range members {
+			names = append(names, m.Node+"@"+m.Address)
+		}
+		t.Logf("Consul catalog nodes: %v (own agents per node: %v)", names, s.agents)
+	}
 	s.check = s.c.StartChecker(200 * time.Millisecond)
 	t.Cleanup(s.check.Stop)
 	s.writer = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed})
