@@ -116,12 +116,15 @@ type topology struct {
 	sentinels  []string
 }
 
+func (top topology) String() string {
+	return fmt.Sprintf("redis %v, redis-replica %v, redis-sentinel %v", top.masters, top.replicas, top.sentinels)
+}
+
 // check returns an error unless there is exactly one master and the wanted
 // numbers of replicas and sentinels.
 func (top topology) check(replicas, sentinels int) error {
 	if len(top.masters) != 1 || len(top.replicas) != replicas || len(top.sentinels) != sentinels {
-		return fmt.Errorf("passing: redis %v, redis-replica %v, redis-sentinel %v; want 1 master, %d replicas, %d sentinels",
-			top.masters, top.replicas, top.sentinels, replicas, sentinels)
+		return fmt.Errorf("passing: %s; want 1 master, %d replicas, %d sentinels", top, replicas, sentinels)
 	}
 	return nil
 }
@@ -152,10 +155,16 @@ func (c *cluster) read() (topology, error) {
 func (c *cluster) waitTopology(timeout time.Duration, accept func(topology) error) topology {
 	c.t.Helper()
 	var top topology
+	start, last := time.Now(), ""
 	harness.Eventually(c.t, timeout, func() error {
 		var err error
 		if top, err = c.read(); err != nil {
 			return err
+		}
+		// Log each state Consul passes through, to see where time goes.
+		if seen := top.String(); seen != last {
+			c.t.Logf("consul +%s: %s", time.Since(start).Round(100*time.Millisecond), seen)
+			last = seen
 		}
 		return accept(top)
 	})

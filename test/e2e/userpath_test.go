@@ -15,7 +15,8 @@ import (
 
 // TestUserPath is the user's path in containers: build the image, start a
 // Consul server and three redis nodes, see one master and two replicas in
-// Consul, force a failover and see Consul follow it, then scale down by one.
+// Consul, force a failover and see Consul follow it, restart the master
+// (it must come back as a replica), scale down by one and up by one.
 func TestUserPath(t *testing.T) {
 	needRootAndTools(t)
 	p := podman{t: t}
@@ -41,7 +42,20 @@ func TestUserPath(t *testing.T) {
 		t.Errorf("GET e2e:key on the new master %s: %q, %v; want the value written before the failover", top.master, got, err)
 	}
 
+	tm.step("master-restart", func() { top = restartMaster(t, c, top) })
 	tm.step("scale-down", func() { scaleDown(t, c, top) })
+	tm.step("scale-up", func() {
+		n := c.startRedis(len(c.nodes) + 1)
+		c.waitTopology(clusterUpTimeout, func(top topology) error {
+			if err := c.settled(2, 3)(top); err != nil {
+				return err
+			}
+			if !slices.Contains(top.replicas, n) {
+				return fmt.Errorf("new node %s is not a passing replica (replicas %v)", n, top.replicas)
+			}
+			return nil
+		})
+	})
 }
 
 // needRootAndTools fails (never skips) when the test cannot run here.
@@ -129,6 +143,37 @@ func failover(t *testing.T, c *cluster, before topology) topology {
 		}
 	}
 	return after
+}
+
+// restartMaster stops the master gracefully (it hands over first), waits
+// for another master in Consul, then starts the old master again: it must
+// come back as a replica of the new master, never as a second master.
+func restartMaster(t *testing.T, c *cluster, before topology) topology {
+	t.Helper()
+	start := time.Now()
+	c.p.must("stop", "-t", "75", before.master)
+	t.Logf("stopped master %s in %s", before.master, time.Since(start).Round(100*time.Millisecond))
+	if code := c.p.must("inspect", "--format", "{{.State.ExitCode}}", before.master); code != "0" {
+		t.Errorf("%s exited with %s after SIGTERM, want 0", before.master, code)
+	}
+	moved := c.waitTopology(failoverTimeout, func(top topology) error {
+		if top.master == before.master {
+			return fmt.Errorf("consul still names the stopped %s master", top.master)
+		}
+		return c.settled(1, 2)(top)
+	})
+	t.Logf("new master %s in Consul %s after the stop began", moved.master, time.Since(start).Round(100*time.Millisecond))
+	c.p.must("start", before.master)
+	return c.waitTopology(clusterUpTimeout, func(top topology) error {
+		if err := c.settled(2, 3)(top); err != nil {
+			return err
+		}
+		if top.master != moved.master || !slices.Contains(top.replicas, before.master) {
+			return fmt.Errorf("want master %s and the restarted %s a replica; consul: master %s, replicas %v",
+				moved.master, before.master, top.master, top.replicas)
+		}
+		return nil
+	})
 }
 
 // scaleDown stops one replica the way `docker compose up --scale redis=2`
