@@ -227,16 +227,28 @@ func (n *Node) setStart(p Plan) {
 }
 
 // reconcile ticks every PollInterval and on every kick until ctx is done.
+// Until its first passing decision (a replica syncing, a master waiting
+// for the old one to step down), and for at most MasterWait, it ticks every
+// lockPassPoll so the node passes as soon as it can.
 func (n *Node) reconcile(ctx context.Context) {
-	t := time.NewTicker(n.o.PollInterval)
+	fastUntil := time.Now().Add(n.o.MasterWait)
+	passed := n.Status().Passing
+	t := time.NewTimer(n.o.PollInterval)
 	defer t.Stop()
 	for {
+		wait := n.o.PollInterval
+		if !passed && time.Now().Before(fastUntil) {
+			wait = lockPassPoll
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-n.kick:
 		}
-		n.Tick(ctx)
+		if d, err := n.Tick(ctx); err == nil && d.Pass {
+			passed = true
+		}
 	}
 }

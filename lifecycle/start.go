@@ -145,6 +145,7 @@ func (n *Node) service(name string, port int) registry.Service {
 	return registry.Service{
 		Name: name, ID: registry.ServiceID(name, n.o.AdvertiseAddr, port),
 		Address: n.o.AdvertiseAddr, Port: port, TTL: n.o.CheckTTL,
+		TCPInterval: min(max(n.o.PollInterval/2, time.Second), 5*time.Second),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -30,9 +31,15 @@ type Service struct {
 	Port    int
 	// TTL is the TTL of the service's check (required, > 0): the node must
 	// call Pass at least this often or the check turns critical.
-	TTL  time.Duration
-	Tags []string
-	Meta map[string]string
+	TTL time.Duration
+	// TCPInterval, when set, adds a TCP check of Address:Port that the
+	// agent runs this often. A process that died goes critical within it,
+	// instead of when the TTL lapses (Consul would list a dead master as
+	// passing for up to a TTL). It starts passing: the TTL check still
+	// decides when the service first passes.
+	TCPInterval time.Duration
+	Tags        []string
+	Meta        map[string]string
 }
 
 // ServiceID is the shell version's per-node service ID:
@@ -81,9 +88,14 @@ func (r *Registry) Register(ctx context.Context, s Service) error {
 	return nil
 }
 
+// TCPCheckID is the ID of the TCP check Register adds when TCPInterval is
+// set.
+func TCPCheckID(serviceID string) string { return "service:" + serviceID + ":tcp" }
+
 // registration is what Register sends to the agent for s.
 func registration(s Service) *api.AgentServiceRegistration {
-	return &api.AgentServiceRegistration{
+	deregister := max(10*s.TTL, minDeregisterAfter).String()
+	reg := &api.AgentServiceRegistration{
 		ID:      s.ID,
 		Name:    s.Name,
 		Address: s.Address,
@@ -95,9 +107,21 @@ func registration(s Service) *api.AgentServiceRegistration {
 			Name:                           s.Name + " TTL",
 			TTL:                            s.TTL.String(),
 			Status:                         api.HealthCritical,
-			DeregisterCriticalServiceAfter: max(10*s.TTL, minDeregisterAfter).String(),
+			DeregisterCriticalServiceAfter: deregister,
 		},
 	}
+	if s.TCPInterval > 0 && s.Address != "" {
+		reg.Checks = api.AgentServiceChecks{{
+			CheckID:                        TCPCheckID(s.ID),
+			Name:                           s.Name + " TCP",
+			TCP:                            net.JoinHostPort(s.Address, strconv.Itoa(s.Port)),
+			Interval:                       s.TCPInterval.String(),
+			Timeout:                        min(s.TCPInterval, 2*time.Second).String(),
+			Status:                         api.HealthPassing,
+			DeregisterCriticalServiceAfter: deregister,
+		}}
+	}
+	return reg
 }
 
 // Deregister removes the service with this ID (and its check) from the
