@@ -108,7 +108,6 @@ func buildImage(t *testing.T, p podman, repo string) {
 		"--build-arg", "BASE="+baseImage,
 		"--build-arg", "GO_BASE="+baseImage,
 		"--build-arg", "VERSION=e2e",
-		"--label", testLabel,
 		"-t", testImage, repo)
 	if _, err := p.run(args...); err != nil {
 		t.Fatalf("build the image: %v", err)

@@ -7,8 +7,7 @@
 # redis containers, forces a failover and checks Consul follows it.
 # It never passes without running: when it cannot run it says so and fails.
 #
-#   E2E_RUN=TestUserPath   go test -run pattern
-#   E2E_LOG=/path          where the full go test output goes
+#   E2E_LOG=/path    where the full go test output goes
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH" GOTOOLCHAIN=local
@@ -60,7 +59,7 @@ remove_leftovers
 
 start=$SECONDS
 set +e
-go test -tags e2e -count=1 -v -timeout 40m -run "${E2E_RUN:-.}" ./test/e2e 2>&1 | tee "$log"
+go test -tags e2e -count=1 -v -timeout 40m ./test/e2e 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 took=$((SECONDS - start))
