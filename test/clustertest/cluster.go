@@ -192,18 +192,24 @@ func (n *Node) Term(timeout time.Duration) (int, time.Duration) {
 // KillAll SIGKILLs the supervisor and every process it started, at once:
 // the node vanishes as a crashed container would.
 func (n *Node) KillAll() {
-	if n.Proc == nil || n.Proc.Exited() {
+	if n.Proc == nil {
 		return
 	}
-	pids := append([]int{n.Proc.Pid()}, ChildrenOf(n.Proc.Pid())...)
-	for _, p := range pids {
+	// With Options.Cgroups, also whatever the node started further down
+	// (a BGSAVE child) or left behind when its supervisor ended.
+	var pids []int
+	if !n.Proc.Exited() {
+		pids = append([]int{n.Proc.Pid()}, ChildrenOf(n.Proc.Pid())...)
+	}
+	pids = append(pids, n.CgroupPids()...)
+	for _, p := range pids { // the supervisor first: it restarts no child
 		syscall.Kill(p, syscall.SIGKILL)
 	}
 	n.Proc.Kill()
 	// The children are not ours: wait until they are gone.
 	harness.Wait(10*time.Second, func() error {
-		for _, p := range pids[1:] {
-			if syscall.Kill(p, 0) == nil && !isZombie(p) {
+		for _, p := range pids {
+			if p != n.Proc.Pid() && syscall.Kill(p, 0) == nil && !isZombie(p) {
 				return fmt.Errorf("pid %d still alive", p)
 			}
 		}

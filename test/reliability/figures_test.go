@@ -25,6 +25,8 @@ type figures struct {
 	plainAcked, plainLost int
 	outages, follows      []time.Duration
 	zombies, unrecovered  int
+	backupsChecked        int
+	badBackups            int
 }
 
 func (f *figures) add(o *figures) {
@@ -40,6 +42,8 @@ func (f *figures) add(o *figures) {
 	f.follows = append(f.follows, o.follows...)
 	f.zombies += o.zombies
 	f.unrecovered += o.unrecovered
+	f.backupsChecked += o.backupsChecked
+	f.badBackups += o.badBackups
 }
 
 // goalsMissed names the goals f misses.
@@ -56,6 +60,9 @@ func (f *figures) goalsMissed() []string {
 	}
 	if f.zombies > 0 {
 		out = append(out, fmt.Sprintf("%d zombies", f.zombies))
+	}
+	if f.badBackups > 0 {
+		out = append(out, fmt.Sprintf("%d backups named by last-backup fail verification", f.badBackups))
 	}
 	if f.unrecovered > 0 {
 		out = append(out, fmt.Sprintf("%d nodes did not recover without a person", f.unrecovered))
@@ -83,22 +90,22 @@ func (s *suite) report() {
 	s.finalReadBack()
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t| last-backup verified / failing (0)\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	total := &figures{}
 	for _, name := range s.order {
 		f := s.figs[name]
 		total.add(f)
 		if f.skipped != "" && f.trials == 0 {
-			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
+			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
 			continue
 		}
 		row(tw, name, f)
 	}
 	row(tw, "overall", total)
 	tw.Flush()
-	fmt.Printf("\nreliability figures (seed %d, %s mode, %d samples every 200 ms, %d node restarts by the restart policy; backups: not wired into run, no backup scenario):\n%s\n",
-		s.st.seed, map[bool]string{true: "long", false: "short"}[s.st.long], total.samples, s.policyRestarts, b.String())
+	fmt.Printf("\nreliability figures (seed %d, %s mode, %d samples every 200 ms, %d node restarts by the restart policy, Consul agents per node: %v, backups: %s):\n%s\n",
+		s.st.seed, map[bool]string{true: "long", false: "short"}[s.st.long], total.samples, s.policyRestarts, s.agents, s.backupsNote(), b.String())
 	for _, name := range append(slices.Clone(s.order), "overall") {
 		f := s.figs[name]
 		if name == "overall" {
@@ -128,9 +135,9 @@ func (s *suite) keepLogs() {
 }
 
 func row(tw *tabwriter.Writer, name string, f *figures) {
-	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t|\n", name, f.trials,
+	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t| %d / %d\t|\n", name, f.trials,
 		f.multiSamples, f.samples, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
-		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered)
+		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered, f.backupsChecked, f.badBackups)
 }
 
 // finalReadBack reads every write acknowledged in the whole run on the

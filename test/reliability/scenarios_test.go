@@ -43,12 +43,19 @@ func scenarios() []scenario {
 		{name: "redis-crash-loop", short: true, shortTrials: 1, fault: redisCrashLoop},
 		{name: "full-disk-master", needs: needMount, fault: fullDiskMaster},
 		{name: "full-disk-replica", needs: needMount, fault: fullDiskReplica},
+		{name: "sigterm-during-backup", short: true, shortTrials: 1, needs: needBackups, fault: sigtermDuringBackup},
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
 	}
 }
 
 func needCgroups(s *suite) error { return s.cantCgroup }
 func needMount(s *suite) error   { return s.cantMount }
+func needBackups(s *suite) error {
+	if s.backupDir == "" {
+		return errors.New("backups are off (RELIABILITY_BACKUPS=0)")
+	}
+	return nil
+}
 func needAgents(s *suite) error {
 	if !s.agents {
 		return errors.New("the nodes run no Consul agent of their own (RELIABILITY_CONSUL_AGENTS=0)")
@@ -314,4 +321,38 @@ func (s *suite) fillDisk(tr *trial, n *clustertest.Node) error {
 func fullDiskMaster(s *suite, tr *trial) error { return s.fillDisk(tr, tr.master) }
 func fullDiskReplica(s *suite, tr *trial) error {
 	return s.fillDisk(tr, tr.replicas[tr.rng.Intn(len(tr.replicas))])
+}
+
+// sigtermDuringBackup asks a node for a backup now (SIGUSR2), sends it
+// SIGTERM while the backup runs, and starts it again: last-backup must
+// still name a good backup.
+func sigtermDuringBackup(s *suite, tr *trial) error {
+	n := tr.replicas[tr.rng.Intn(len(tr.replicas))]
+	if tr.rng.Intn(3) == 0 {
+		n = tr.master
+	}
+	if err := n.Proc.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	s.down[n] = true
+	defer delete(s.down, n)
+	d := between(tr.rng, 50*time.Millisecond, 1500*time.Millisecond)
+	time.Sleep(d)
+	start := time.Now()
+	if err := n.Proc.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-n.Proc.Done():
+	case <-time.After(30 * time.Second):
+		n.KillAll()
+		return fmt.Errorf("%s did not exit within 30 s of SIGTERM", n.Name)
+	}
+	took := time.Since(start)
+	code := n.Proc.ExitCode()
+	s.pause(between(tr.rng, 500*time.Millisecond, 2*time.Second))
+	n.Start()
+	tr.note("SIGTERM to %s (%s) %s after SIGUSR2 (backup now): exited %d after %s", n.Name, role(tr, n),
+		d.Round(10*time.Millisecond), code, took.Round(100*time.Millisecond))
+	return nil
 }

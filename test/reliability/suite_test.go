@@ -4,6 +4,7 @@ package reliability
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"math/rand"
@@ -15,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
 // nodeCount is the cluster's size: a majority survives losing one node.
@@ -41,6 +43,9 @@ type suite struct {
 	sentinels map[*clustertest.Node]*redis.Client
 	// agents: each node runs its own Consul agent.
 	agents bool
+	// backupDir is the shared backup store ("" when backups are off);
+	// lastBackup the last name verified.
+	backupDir, lastBackup string
 	// policyRestarts counts nodes the restart policy started again.
 	policyRestarts int
 
@@ -106,7 +111,12 @@ func newSuite(t *testing.T, st settings) *suite {
 	// Each node runs its own Consul agent, as in production, unless
 	// RELIABILITY_CONSUL_AGENTS=0 (nodes then talk to the server).
 	s.agents = os.Getenv("RELIABILITY_CONSUL_AGENTS") != "0"
-	s.c = clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: bindAll,
+	var env []string
+	if os.Getenv("RELIABILITY_BACKUPS") != "0" {
+		s.backupDir = harness.TempDir(t, "backups-")
+		env = backupEnv(s.backupDir)
+	}
+	s.c = clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: bindAll, Env: env,
 		Cgroups: s.cantCgroup == nil, RestartableConsul: true, ConsulAgents: s.agents})
 	for i := 0; i < nodeCount; i++ {
 		n := s.c.AddNode()
@@ -126,12 +136,46 @@ func newSuite(t *testing.T, st settings) *suite {
 		}
 		t.Logf("Consul catalog nodes: %v (own agents per node: %v)", names, s.agents)
 	}
+	s.fill()
 	s.check = s.c.StartChecker(200 * time.Millisecond)
 	t.Cleanup(s.check.Stop)
 	s.writer = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed})
 	t.Cleanup(s.writer.Stop)
 	s.lastCheck = time.Now().Add(-time.Minute)
 	return s
+}
+
+// fill writes RELIABILITY_BULK_KEYS (default 100000) keys of 200 bytes,
+// about 25 MB: failovers resync real data, and a backup takes long enough
+// to be interrupted.
+func (s *suite) fill() {
+	n := 100000
+	if v := os.Getenv("RELIABILITY_BULK_KEYS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	master := s.c.Node(s.c.Topology().Masters[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewSource(s.st.seed))
+	buf := make([]byte, 100)
+	for i := 0; i < n; i += 1000 {
+		p := master.Client.Pipeline()
+		for j := i; j < min(i+1000, n); j++ {
+			rng.Read(buf) // random: the RDB is as big as the data
+			p.Set(ctx, fmt.Sprintf("bulk:%d", j), hex.EncodeToString(buf), 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			s.t.Fatalf("fill the master: %v", err)
+		}
+	}
+	s.t.Logf("wrote %d bulk keys on %s", n, master.Name)
+}
+
+func (s *suite) backupsNote() string {
+	if s.backupDir == "" {
+		return "off (RELIABILITY_BACKUPS=0)"
+	}
+	return "BACKUP_DIR shared, one every ~20 s"
 }
 
 // selected are the scenarios this run plays, in order.

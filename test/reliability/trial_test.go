@@ -147,6 +147,9 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 	}
 	s.checkWrites(f, tr, end)
 	s.checkZombies(f, tr)
+	if s.backupDir != "" {
+		s.checkBackup(f, tr)
+	}
 	s.t.Logf("%s #%d: %s", tr.scenario, tr.n, strings.Join(tr.notes, "; "))
 	s.lastCheck = end
 }

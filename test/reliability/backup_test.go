@@ -1,0 +1,123 @@
+//go:build reliability
+
+package reliability
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/autopilotpattern/redis-autopilot/backup"
+	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
+	"github.com/autopilotpattern/redis-autopilot/registry"
+)
+
+// backupEnv makes the nodes back up into one shared directory store,
+// often: a cluster-wide backup about every 20 s.
+func backupEnv(dir string) []string {
+	return []string{"BACKUP_DIR=" + dir, "BACKUP_INTERVAL=5s", "BACKUP_TTL=20s", "BACKUP_KEEP=5"}
+}
+
+// checkBackup verifies the backup Consul's last-backup names, each time
+// it names a new one: the product's own Verify (sidecar, size, sha256 of a
+// full read-back), then, independently, decompressed and given to
+// redis-check-rdb.
+func (s *suite) checkBackup(f *figures, tr *trial) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kv, _, err := s.c.Consul.Client.KV().Get(registry.KeyLastBackup, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		s.t.Logf("%s #%d: read last-backup: %v", tr.scenario, tr.n, err)
+		return
+	}
+	if kv == nil || strings.TrimSpace(string(kv.Value)) == s.lastBackup {
+		return
+	}
+	name := strings.TrimSpace(string(kv.Value))
+	s.lastBackup = name
+	f.backupsChecked++
+	if err := verifyBackup(ctx, s.backupDir, name); err != nil {
+		f.badBackups++
+		s.t.Errorf("%s #%d (seed %d): last-backup names %s, which fails verification: %v", tr.scenario, tr.n, s.st.seed, name, err)
+		return
+	}
+	tr.note("last-backup %s verified", name)
+}
+
+func verifyBackup(ctx context.Context, dirPath, name string) error {
+	st, err := dir.New(dir.Options{Dir: dirPath})
+	if err != nil {
+		return err
+	}
+	info, err := st.Stat(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !info.Good() {
+		return fmt.Errorf("no readable sidecar: %v", info.MetaErr)
+	}
+	if err := backup.Verify(ctx, st, name, info.Meta.Size); err != nil {
+		return err
+	}
+	rdb, err := os.CreateTemp("", "reliability-backup-*.rdb")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(rdb.Name())
+	defer rdb.Close()
+	if err := decompress(ctx, st, name, rdb); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, "redis-check-rdb", rdb.Name()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("redis-check-rdb: %v: %s", err, lastLines(string(out), 5))
+	}
+	return nil
+}
+
+func decompress(ctx context.Context, st store.Store, name string, w io.Writer) error {
+	rc, err := st.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, compression, err := store.ParseName(name)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = rc
+	switch compression {
+	case "zstd":
+		zr, err := zstd.NewReader(rc)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	case "gzip":
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			return err
+		}
+		r = zr
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("decompress %s: %w", filepath.Base(name), err)
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
