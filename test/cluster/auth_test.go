@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+)
+
+// TestPasswordProtectsRedisAndSentinel: REDIS_PASSWORD sets requirepass,
+// masterauth and the sentinels' auth-pass and requirepass; replication and a
+// failover work with it; it never reaches a log line, a child's argv or
+// environment, or a file others can read.
+func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
+	const secret = "s3cret-Pa55-word"
+	c := clustertest.New(t, "REDIS_PASSWORD="+secret)
+	a := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
+	b := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, a.Addr(), 1, 2)
+	ctx := clustertest.Ctx(t, 60*time.Second)
+
+	for _, n := range []*clustertest.Node{a, b} {
+		for _, port := range []int{n.RedisPort, n.SentinelPort} {
+			anon := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
+			err := anon.Ping(ctx).Err()
+			anon.Close()
+			if err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+				t.Errorf("PING without the password on port %d: %v, want NOAUTH", port, err)
+			}
+		}
+	}
+	auth := func(port int) *redis.Client {
+		return redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Password: secret, MaxRetries: -1})
+	}
+	ma, rb := auth(a.RedisPort), auth(b.RedisPort)
+	defer ma.Close()
+	defer rb.Close()
+	if err := ma.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.WaitFor(t, 10*time.Second, func() error {
+		if v, err := rb.Get(ctx, "k").Result(); err != nil || v != "v" {
+			return fmt.Errorf("replica has %q (%v)", v, err)
+		}
+		return nil
+	})
+	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", b.SentinelPort), Password: secret})
+	defer s.Close()
+	if err := s.Failover(ctx, "mymaster").Err(); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	c.WaitTopology(40*time.Second, b.Addr(), 1, 2)
+
+	for _, n := range []*clustertest.Node{a, b} {
+		if strings.Contains(n.Log(), secret) {
+			t.Errorf("%s's log holds the password", n.Name)
+		}
+		for _, pid := range clustertest.ChildrenOf(n.Proc.Pid()) {
+			for _, f := range []string{"cmdline", "environ"} {
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f)); strings.Contains(string(b), secret) {
+					t.Errorf("%s's child %d has the password in its %s", n.Name, pid, f)
+				}
+			}
+		}
+		filepath.Walk(n.Dir, func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return nil
+			}
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), secret) && fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s holds the password with mode %v", p, fi.Mode().Perm())
+			}
+			return nil
+		})
+	}
+}
