@@ -65,7 +65,7 @@ set -e
 took=$((SECONDS - start))
 
 echo
-grep -h 'TIMINGS\|redis moved\|failover followed' "$log" | sed 's/^ *//' || true
+grep -h 'TIMINGS\|accepted\|redis moved\|failover followed\|new master' "$log" | sed 's/^ *//' || true
 if ((rc == 0)) && grep -q '^--- PASS: TestUserPath' "$log"; then
 	echo "E2E: PASS (${took}s; log $log)"
 	exit 0
