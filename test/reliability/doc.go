@@ -14,6 +14,21 @@
 //
 // Environment instead of flags: RELIABILITY_SEED, RELIABILITY_LONG=1,
 // RELIABILITY_DURATION, RELIABILITY_SCENARIOS (a regexp), RELIABILITY_TRIALS.
+// Also: RELIABILITY_CONSUL_AGENTS=0 (nodes talk to the Consul server instead
+// of running their own agent), RELIABILITY_BACKUPS=0 (no BACKUP_DIR),
+// RELIABILITY_BULK_KEYS (data loaded at start, default 100000),
+// RELIABILITY_BIND_NODE_IP=1 (BIND_ADDR=node IP instead of 0.0.0.0),
+// RELIABILITY_TABLE=file (the table is also written there). Node logs are
+// kept in $TMPDIR/reliability-logs/SEED/.
+//
+// A trial: wait until the cluster is whole (one passing master that every
+// node and a majority of sentinels agree on, every replica linked and
+// passing, every sentinel passing and knowing the others), write for a
+// moment, make the fault, hold it, remove it, wait up to 90 s for the
+// cluster to be whole again on its own (a node process that exits is
+// started again, as `restart: always` would; anything more is "a person"
+// and counted), then read back on the master every write acknowledged
+// since the last trial and verify the backup last-backup names.
 // It needs root (cgroups, nft, tmpfs); scenarios whose needs are not met
 // are skipped and said so in the log and the table.
 package reliability

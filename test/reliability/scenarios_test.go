@@ -30,12 +30,12 @@ type scenario struct {
 func scenarios() []scenario {
 	return []scenario{
 		{name: "kill-master", short: true, shortTrials: 1, fault: killMaster},
-		{name: "kill-replica", short: true, shortTrials: 1, fault: killReplica},
+		{name: "kill-replica", fault: killReplica},
 		{name: "stop-supervisor", short: true, shortTrials: 1, fault: stopSupervisor},
 		{name: "stop-redis-master", short: true, shortTrials: 1, fault: stopRedis},
 		{name: "freeze-master-node", needs: needCgroups, fault: freezeMasterNode},
 		{name: "stop-consul-agent", needs: needAgents, fault: stopConsulAgent},
-		{name: "stop-consul-server", short: true, shortTrials: 1, fault: stopConsul},
+		{name: "stop-consul-server", fault: stopConsul},
 		{name: "partition-master", short: true, shortTrials: 1, needs: needPartition, fault: partitionMaster},
 		{name: "consul-down", short: true, shortTrials: 1, fault: consulDown},
 		{name: "consul-wiped", fault: consulWiped},
