@@ -20,6 +20,10 @@ type figures struct {
 	trials                int
 	skipped               string
 	samples, multiSamples int
+	// disagree: samples where Consul's one passing master is not the
+	// master a majority of sentinels name (clients write where Sentinel
+	// does not replicate from).
+	disagree              int
 	twoMasterEnds         int
 	waitAcked, waitLost   int
 	plainAcked, plainLost int
@@ -33,6 +37,7 @@ func (f *figures) add(o *figures) {
 	f.trials += o.trials
 	f.samples += o.samples
 	f.multiSamples += o.multiSamples
+	f.disagree += o.disagree
 	f.twoMasterEnds += o.twoMasterEnds
 	f.waitAcked += o.waitAcked
 	f.waitLost += o.waitLost
@@ -90,14 +95,14 @@ func (s *suite) report() {
 	s.finalReadBack()
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t| last-backup verified / failing (0)\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| samples Consul's master is not Sentinel's\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t| last-backup verified / failing (0)\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	total := &figures{}
 	for _, name := range s.order {
 		f := s.figs[name]
 		total.add(f)
 		if f.skipped != "" && f.trials == 0 {
-			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
+			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
 			continue
 		}
 		row(tw, name, f)
@@ -135,8 +140,8 @@ func (s *suite) keepLogs() {
 }
 
 func row(tw *tabwriter.Writer, name string, f *figures) {
-	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t| %d / %d\t|\n", name, f.trials,
-		f.multiSamples, f.samples, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
+	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t| %d / %d\t|\n", name, f.trials,
+		f.multiSamples, f.samples, f.disagree, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
 		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered, f.backupsChecked, f.badBackups)
 }
 

@@ -127,6 +127,9 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 	samples := s.check.Samples(s.lastCheck, end)
 	multi := 0
 	for _, sm := range samples {
+		if len(sm.Passing) == 1 && sm.SentinelMaster != "" && sm.Passing[0] != sm.SentinelMaster {
+			f.disagree++
+		}
 		if len(sm.Passing) >= 2 {
 			if multi == 0 {
 				s.t.Errorf("%s #%d (seed %d): Consul listed %v as passing masters at %s (roles %v)",
