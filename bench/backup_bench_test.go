@@ -22,6 +22,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/manta"
+	"github.com/autopilotpattern/redis-autopilot/etc"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
@@ -178,32 +179,55 @@ func cliRun(b *testing.B, cmd, rdb string, size int64) (float64, float64) {
 }
 
 // loadBaseline times redis-server loading the uncompressed RDB plus the
-// AOF rewrite: what a restore does once the RDB is on disk.
-func loadBaseline(b *testing.B, rdb string) (total, load time.Duration) {
+// AOF rewrite (what a restore does once the RDB is on disk), run through
+// sup as the restore runs its private redis.
+func loadBaseline(b *testing.B, sup *supervisor.Supervisor, rdb string) (total, load time.Duration) {
 	d := harness.TempDir(b, "bl")
+	defer os.RemoveAll(d)
 	run(b, nil, "cp", rdb, filepath.Join(d, "dump.rdb"))
-	start := time.Now()
-	r := harness.StartRedis(b, harness.RedisOptions{Dir: d})
-	loaded := time.Since(start)
-	c := redisnode.Dial(r.Addr, "")
-	defer c.Close()
-	ctx := context.Background()
-	if err := c.Redis().ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
-		b.Fatal(err)
-	}
-	if err := harness.Wait(10*time.Minute, func() error {
-		info, err := c.Info(ctx, "persistence")
-		if err != nil || info.AOFRewriteInProgress() || info.AOFRewriteScheduled() {
-			return fmt.Errorf("rewriting (%v)", err)
-		}
-		return nil
+	sock, conf := filepath.Join(d, "redis.sock"), filepath.Join(d, "redis.conf")
+	if err := etc.WriteFile(conf, func(w io.Writer) error {
+		return etc.RenderRedis(w, etc.RedisConf{UnixSocket: sock, Dir: d, Extra: []string{`save ""`}})
 	}); err != nil {
 		b.Fatal(err)
 	}
-	took := time.Since(start)
-	r.Stop()
-	os.RemoveAll(d)
-	return took, loaded
+	ctx := context.Background()
+	start := time.Now()
+	child, err := sup.Add(supervisor.ChildSpec{Command: supervisor.Command{Name: "baseline", Path: "redis-server", Args: []string{conf}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := redisnode.Dial(sock, "")
+	defer c.Close()
+	waitFor(b, c, func(i redisnode.Info) bool { return !i.Loading() })
+	load = time.Since(start)
+	if err := c.Redis().ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, c, func(i redisnode.Info) bool {
+		n, _ := i.Get("aof_rewrites")
+		return n != "0" && !i.AOFRewriteInProgress() && !i.AOFRewriteScheduled()
+	})
+	total = time.Since(start)
+	if err := child.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return total, load
+}
+
+func waitFor(b *testing.B, c *redisnode.Client, done func(redisnode.Info) bool) {
+	err := harness.Wait(30*time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		info, err := c.Info(ctx, "persistence")
+		if err != nil || !done(info) { // polled every 50 ms, as the restore polls
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // restores runs rounds of: the baseline (redis-server loading the RDB
@@ -222,7 +246,7 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 	var base, load series
 	secs, ratio := map[string]series{}, map[string]series{}
 	for range max(*repeat, 1) {
-		t, l := loadBaseline(b, rdb)
+		t, l := loadBaseline(b, sup, rdb)
 		base, load = append(base, t.Seconds()), append(load, l.Seconds())
 		for _, p := range pipelines[:3] {
 			k := p.store + "/" + p.comp
