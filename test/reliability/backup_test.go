@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -120,4 +121,28 @@ func decompress(ctx context.Context, st store.Store, name string, w io.Writer) e
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// backupStoreReadOnly makes the backup store fail (the shared directory
+// remounted read-only: root ignores file modes) while a node is asked for
+// a backup (SIGUSR2): the backup fails, and last-backup must keep naming
+// a good one.
+func backupStoreReadOnly(s *suite, tr *trial) error {
+	if out, err := exec.Command("mount", "--bind", s.backupDir, s.backupDir).CombinedOutput(); err != nil {
+		return fmt.Errorf("bind-mount %s: %v: %s", s.backupDir, err, out)
+	}
+	defer exec.Command("umount", s.backupDir).Run()
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", s.backupDir).CombinedOutput(); err != nil {
+		return fmt.Errorf("remount %s read-only: %v: %s", s.backupDir, err, out)
+	}
+	n := s.nodes[tr.rng.Intn(len(s.nodes))]
+	if err := n.Proc.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	d := s.hold(tr, 3*time.Second, 10*time.Second)
+	if out, err := exec.Command("umount", s.backupDir).CombinedOutput(); err != nil {
+		return fmt.Errorf("umount %s: %v: %s", s.backupDir, err, out)
+	}
+	tr.note("backup store read-only for %s while %s was asked for a backup", d.Round(100*time.Millisecond), n.Name)
+	return nil
 }

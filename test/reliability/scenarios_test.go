@@ -44,6 +44,7 @@ func scenarios() []scenario {
 		{name: "full-disk-master", needs: needMount, fault: fullDiskMaster},
 		{name: "full-disk-replica", needs: needMount, fault: fullDiskReplica},
 		{name: "sigterm-during-backup", short: true, shortTrials: 1, needs: needBackups, fault: sigtermDuringBackup},
+		{name: "backup-store-read-only", needs: needBackupsAndMount, fault: backupStoreReadOnly},
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
 	}
 }
@@ -56,6 +57,7 @@ func needBackups(s *suite) error {
 	}
 	return nil
 }
+func needBackupsAndMount(s *suite) error { return errors.Join(needBackups(s), s.cantMount) }
 func needAgents(s *suite) error {
 	if !s.agents {
 		return errors.New("the nodes run no Consul agent of their own (RELIABILITY_CONSUL_AGENTS=0)")
