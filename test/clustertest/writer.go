@@ -155,7 +155,21 @@ func between(acks []Ack, from, to time.Time) []Ack {
 // Lost returns the acknowledged writes that master does not hold (with
 // the value written).
 func Lost(ctx context.Context, master *redis.Client, acks []Ack) ([]Ack, error) {
-	var lost []Ack
+	return readBack(ctx, master, acks, func(a Ack, v any) bool {
+		s, ok := v.(string)
+		return !ok || s != a.Key[2:]
+	})
+}
+
+// Missing returns the acks whose key master does not hold at all.
+func Missing(ctx context.Context, master *redis.Client, acks []Ack) ([]Ack, error) {
+	return readBack(ctx, master, acks, func(_ Ack, v any) bool { return v == nil })
+}
+
+// readBack reads the keys of acks in batches and returns those bad says
+// are wrong.
+func readBack(ctx context.Context, master *redis.Client, acks []Ack, bad func(Ack, any) bool) ([]Ack, error) {
+	var out []Ack
 	for len(acks) > 0 {
 		batch := acks[:min(len(acks), 500)]
 		acks = acks[len(batch):]
@@ -168,12 +182,12 @@ func Lost(ctx context.Context, master *redis.Client, acks []Ack) ([]Ack, error) 
 			return nil, fmt.Errorf("read back %d keys: %w", len(keys), err)
 		}
 		for i, v := range vals {
-			if s, ok := v.(string); !ok || s != batch[i].Key[2:] {
-				lost = append(lost, batch[i])
+			if bad(batch[i], v) {
+				out = append(out, batch[i])
 			}
 		}
 	}
-	return lost, nil
+	return out, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -146,3 +146,73 @@ func backupStoreReadOnly(s *suite, tr *trial) error {
 	tr.note("backup store read-only for %s while %s was asked for a backup", d.Round(100*time.Millisecond), n.Name)
 	return nil
 }
+
+// restoreFromBackup is the disaster: a fresh backup is taken, then every
+// node is killed and loses its data and configuration; the cluster must
+// come back from the backup by itself. Writes acknowledged after the
+// backup (less a margin) cannot be in it and are excused; the bulk keys
+// loaded at the start must all be back.
+func restoreFromBackup(s *suite, tr *trial) error {
+	before := s.readLastBackup()
+	n := tr.replicas[tr.rng.Intn(len(tr.replicas))]
+	if err := n.Proc.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	var name string
+	err := s.wait(60*time.Second, func() error {
+		if name = s.readLastBackup(); name == "" || name == before {
+			return fmt.Errorf("last-backup still names %q", before)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("no new backup after SIGUSR2 to %s: %w", n.Name, err)
+	}
+	taken, _, err := store.ParseName(name)
+	if err != nil {
+		return err
+	}
+	for _, n := range s.nodes {
+		s.down[n] = true
+		n.KillAll()
+	}
+	tr.excuseFrom, tr.excuseTo = taken.Add(-2*time.Second), time.Now()
+	for _, n := range s.nodes {
+		if err := wipe(filepath.Join(n.Dir, "data"), filepath.Join(n.Dir, "etc")); err != nil {
+			return err
+		}
+	}
+	for _, n := range s.nodes {
+		n.Start()
+		delete(s.down, n)
+	}
+	tr.checkBulk = true
+	tr.note("took %s, killed every node, wiped every data and config directory, started them all", name)
+	return nil
+}
+
+// wipe removes what the directories hold (they may be mount points).
+func wipe(dirs ...string) error {
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *suite) readLastBackup() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	kv, _, err := s.c.Consul.Client.KV().Get(registry.KeyLastBackup, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil || kv == nil {
+		return ""
+	}
+	return strings.TrimSpace(string(kv.Value))
+}

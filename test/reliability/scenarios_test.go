@@ -45,6 +45,7 @@ func scenarios() []scenario {
 		{name: "full-disk-replica", needs: needMount, fault: fullDiskReplica},
 		{name: "sigterm-during-backup", short: true, shortTrials: 1, needs: needBackups, fault: sigtermDuringBackup},
 		{name: "backup-store-read-only", needs: needBackupsAndMount, fault: backupStoreReadOnly},
+		{name: "restore-from-backup", needs: needBackups, fault: restoreFromBackup},
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
 	}
 }

@@ -46,6 +46,8 @@ type suite struct {
 	// backupDir is the shared backup store ("" when backups are off);
 	// lastBackup the last name verified.
 	backupDir, lastBackup string
+	// bulk is how many bulk keys fill loaded.
+	bulk int
 	// policyRestarts counts nodes the restart policy started again.
 	policyRestarts int
 
@@ -168,6 +170,7 @@ func (s *suite) fill() {
 			s.t.Fatalf("fill the master: %v", err)
 		}
 	}
+	s.bulk = n
 	s.t.Logf("wrote %d bulk keys on %s", n, master.Name)
 }
 
