@@ -51,7 +51,25 @@ type SchedulerOptions struct {
 	Log        hclog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Observer, when set, is told of every attempt this node makes and of
+	// the cluster's last backup each time the scheduler reads it (metrics
+	// implement it).
+	Observer Observer
 }
+
+// Observer is told what the scheduler did and saw.
+type Observer interface {
+	// BackupAttempt reports one attempt of this node: size is the
+	// uploaded size, err nil on success.
+	BackupAttempt(start, end time.Time, size int64, err error)
+	// ClusterBackup reports the time of the cluster's newest good backup.
+	ClusterBackup(at time.Time)
+}
+
+type noObserver struct{}
+
+func (noObserver) BackupAttempt(time.Time, time.Time, int64, error) {}
+func (noObserver) ClusterBackup(time.Time)                          {}
 
 // Scheduler takes the cluster's backups: one per TTL for the whole
 // cluster, under KeyBackupLock, preferably on a healthy replica.
@@ -100,6 +118,9 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 		o.Now = time.Now
 	}
 	o.Backup.Log = o.Log
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
 	return &Scheduler{o: o, log: o.Log, trigger: make(chan struct{}, 1)}, nil
 }
 
@@ -149,6 +170,9 @@ func (s *Scheduler) Tick(ctx context.Context) (Decision, error) {
 	last, found, err := ReadLast(ctx, s.o.Registry)
 	if err != nil {
 		return Decision{}, err
+	}
+	if found {
+		s.o.Observer.ClusterBackup(last.Created)
 	}
 	age := now.Sub(last.Created)
 	if found && age < s.o.TTL {
@@ -218,7 +242,9 @@ func (s *Scheduler) takeLocked(ctx context.Context, lock *registry.Lock, role st
 	}()
 	o := s.o.Backup
 	o.Role = role
+	start := s.o.Now()
 	info, err := Backup(ctx, o)
+	defer func() { s.o.Observer.BackupAttempt(start, s.o.Now(), info.Size, err) }()
 	if err == nil {
 		if cerr := context.Cause(ctx); cerr != nil {
 			err = cerr
@@ -235,9 +261,10 @@ func (s *Scheduler) takeLocked(ctx context.Context, lock *registry.Lock, role st
 		return store.Info{}, err
 	}
 	s.succeeded()
-	deleted, err := Prune(ctx, s.o.Backup.Store, s.o.Keep, info.Name)
-	if err != nil {
-		s.log.Warn("could not delete old backups", "error", err)
+	s.o.Observer.ClusterBackup(s.o.Now())
+	deleted, perr := Prune(ctx, s.o.Backup.Store, s.o.Keep, info.Name)
+	if perr != nil {
+		s.log.Warn("could not delete old backups", "error", perr)
 	}
 	if len(deleted) > 0 {
 		s.log.Info("deleted old backups", "names", deleted, "keep", s.o.Keep)

@@ -66,7 +66,7 @@ func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
 			Compression: b.cfg.BackupCompression, Log: b.log.Named("backup")},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Holder: self,
 		Interval: b.cfg.BackupInterval, TTL: b.cfg.BackupTTL, Keep: b.cfg.BackupKeep,
-		Log: b.log.Named("backup"),
+		Log: b.log.Named("backup"), Observer: b.m,
 	})
 	if err != nil {
 		rc.Close()

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
@@ -66,4 +68,49 @@ func TestBackupRoundTripThroughTheBinary(t *testing.T) {
 	if n, _ := b.Client.DBSize(ctx).Result(); n != int64(len(want)+1) {
 		t.Fatalf("%d keys after restore, want %d", n, len(want)+1)
 	}
+}
+
+// TestSIGUSR2TakesABackupAndMetricsFollow: SIGUSR2 makes the node take a
+// backup now; last-backup is written and /metrics shows the attempt.
+func TestSIGUSR2TakesABackupAndMetricsFollow(t *testing.T) {
+	backups := harness.TempDir(t, "backups-")
+	c := clustertest.New(t, "BACKUP_DIR="+backups)
+	a := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
+	if err := a.Client.Set(clustertest.Ctx(t, 5*time.Second), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := float64(time.Now().Unix())
+	if err := a.Proc.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.WaitFor(t, 30*time.Second, func() error {
+		kv, _, err := c.Consul.Client.KV().Get("service/redis/last-backup", nil)
+		if err != nil || kv == nil {
+			return fmt.Errorf("no last-backup yet (%v)", err)
+		}
+		return nil
+	})
+	clustertest.WaitFor(t, 10*time.Second, func() error {
+		s, err := metrics.Scrape(clustertest.Ctx(t, 5*time.Second), nodeURL{a}.get("/metrics"))
+		if err != nil {
+			return err
+		}
+		for _, m := range []struct {
+			name  string
+			label []string
+			ok    func(float64) bool
+		}{
+			{"redis_autopilot_backup_attempts_total", []string{"outcome", "success"}, func(v float64) bool { return v == 1 }},
+			{"redis_autopilot_backup_last_success_timestamp_seconds", nil, func(v float64) bool { return v >= before }},
+			{"redis_autopilot_backup_cluster_last_success_timestamp_seconds", nil, func(v float64) bool { return v >= before }},
+			{"redis_autopilot_backup_size_bytes", nil, func(v float64) bool { return v > 0 }},
+		} {
+			v, ok := s.Get(m.name, m.label...)
+			if !ok || !m.ok(v) {
+				return fmt.Errorf("%s%v = %v (present %v)", m.name, m.label, v, ok)
+			}
+		}
+		return nil
+	})
 }
