@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 )
 
@@ -57,7 +59,7 @@ func bgsave(ctx context.Context, c *redisnode.Client, timeout time.Duration) (re
 	before := markOf(info)
 	if before.saves < 0 {
 		// Without rdb_saves, a save in the same second would look old.
-		if err := sleepCtx(ctx, time.Until(before.lastSave.Add(time.Second))); err != nil {
+		if err := ctxtime.Sleep(ctx, time.Until(before.lastSave.Add(time.Second))); err != nil {
 			return nil, err
 		}
 	}
@@ -105,19 +107,5 @@ func waitInfo(ctx context.Context, c *redisnode.Client, section string, done fun
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -111,7 +113,7 @@ func (r *Resolver) Resolve(ctx context.Context) (Plan, error) {
 				r.o.Log.Info("waiting before electing a master", "reason", l.wait, "up_to", time.Until(deadline).Round(time.Second))
 				lastWait = l.wait
 			}
-			if err := sleepCtx(ctx, resolvePoll); err != nil {
+			if err := ctxtime.Sleep(ctx, resolvePoll); err != nil {
 				return Plan{}, err
 			}
 			continue
@@ -226,15 +228,4 @@ func others(ins []registry.Instance, self string) []instance {
 		}
 	}
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
@@ -135,7 +137,7 @@ func (n *Node) requestFailover(ctx context.Context) error {
 			return nil
 		}
 		n.log.Info("SENTINEL FAILOVER refused; retrying", "error", err)
-		if serr := sleepCtx(ctx, 200*time.Millisecond); serr != nil {
+		if serr := ctxtime.Sleep(ctx, 200*time.Millisecond); serr != nil {
 			return fmt.Errorf("sentinel failover: %w", err)
 		}
 	}
@@ -162,7 +164,7 @@ func (n *Node) waitHandedOver(ctx context.Context) error {
 			n.log.Info("handed over", "new_master", m, "other_sentinels", len(others))
 			return nil
 		}
-		if serr := sleepCtx(ctx, handoverPoll); serr != nil {
+		if serr := ctxtime.Sleep(ctx, handoverPoll); serr != nil {
 			return fmt.Errorf("wait for a majority of the %d other sentinels to name a new master: %w", len(others), serr)
 		}
 	}
@@ -195,7 +197,7 @@ func (n *Node) waitReplicasCaughtUp(ctx context.Context, offset int64) error {
 		if behind == 0 {
 			return nil
 		}
-		if err := sleepCtx(ctx, handoverPoll); err != nil {
+		if err := ctxtime.Sleep(ctx, handoverPoll); err != nil {
 			return fmt.Errorf("wait for %d replicas to reach offset %d: %w", behind, offset, err)
 		}
 	}
@@ -213,7 +215,7 @@ func (n *Node) waitSentinelKnowsReplica(ctx context.Context) error {
 				}
 			}
 		}
-		if serr := sleepCtx(ctx, handoverPoll); serr != nil {
+		if serr := ctxtime.Sleep(ctx, handoverPoll); serr != nil {
 			return fmt.Errorf("wait for the sentinel to know a replica it can promote: %w", serr)
 		}
 	}

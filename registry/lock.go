@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+
 	"github.com/hashicorp/consul/api"
 )
 
@@ -168,7 +170,7 @@ func (l *Lock) waitFree(ctx context.Context) error {
 		}
 		if pair == nil || pair.Session == "" {
 			if first {
-				return sleep(ctx, lockRetry)
+				return ctxtime.Sleep(ctx, lockRetry)
 			}
 			return nil
 		}
@@ -349,15 +351,4 @@ func nextIndex(prev, last uint64) uint64 {
 		return 0
 	}
 	return last
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
