@@ -26,10 +26,10 @@ type WriterOptions struct {
 	Seed int64
 }
 
-// Writer writes numbered keys, in turn plainly ("p:N") and followed by
-// WAIT 1 ("w:N"), to whatever Consul lists as the passing `redis`, and
-// records each write acknowledged: a plain write by its SET reply, a WAIT
-// write only when WAIT says one replica has it.
+// Writer writes numbered keys, plainly ("p:N", even N) and followed by
+// WAIT 1 ("w:N", odd N) side by side, to whatever Consul lists as the
+// passing `redis`, and records each write acknowledged: a plain write by
+// its SET reply, a WAIT write only when WAIT says one replica has it.
 type Writer struct {
 	c      *Cluster
 	o      WriterOptions
@@ -59,9 +59,24 @@ func (w *Writer) Stop() {
 	<-w.done
 }
 
+// run writes plainly and with WAIT 1 side by side, so that a WAIT that
+// blocks (no replica) does not slow the plain writes.
 func (w *Writer) run(ctx context.Context) {
 	defer close(w.done)
-	rng := rand.New(rand.NewSource(w.o.Seed))
+	var wg sync.WaitGroup
+	for start := 0; start < 2; start++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(ctx, start)
+		}()
+	}
+	wg.Wait()
+}
+
+// loop writes keys start, start+2, ... (even: plain, odd: WAIT 1).
+func (w *Writer) loop(ctx context.Context, start int) {
+	rng := rand.New(rand.NewSource(w.o.Seed + int64(start)))
 	clients := map[string]*redis.Client{}
 	defer func() {
 		for _, cl := range clients {
@@ -70,7 +85,7 @@ func (w *Writer) run(ctx context.Context) {
 	}()
 	var refreshed time.Time
 	var master string
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := start; ctx.Err() == nil; i += 2 {
 		if time.Since(refreshed) > 100*time.Millisecond {
 			master, refreshed = w.pickMaster(ctx, rng), time.Now()
 		}
