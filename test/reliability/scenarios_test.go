@@ -227,10 +227,13 @@ func oldMasterReturns(s *suite, tr *trial) error {
 	defer delete(s.down, old)
 	old.KillAll()
 	err := s.wait(60*time.Second, func() error {
-		if last, ok := s.check.Last(); !ok || !last.Serving() || last.Passing[0] == old.Addr() {
-			return fmt.Errorf("no new master serving yet")
+		last, _ := s.check.Last()
+		for _, m := range last.Passing {
+			if m != old.Addr() && last.Roles[m] == "master" {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("no new master passing yet")
 	})
 	d := s.hold(tr, 2*time.Second, 15*time.Second)
 	old.Start()
