@@ -199,6 +199,9 @@ func (n *Node) Run(ctx context.Context) error {
 // startLoop resolves the role and starts; it starts over when the bootstrap
 // lock is lost before this node's redis passes.
 func (n *Node) startLoop(ctx context.Context) error {
+	if err := n.dropStaleRegistrations(ctx); err != nil {
+		return err
+	}
 	for {
 		plan, err := n.resolver.Resolve(ctx)
 		if err != nil {
@@ -212,10 +215,28 @@ func (n *Node) startLoop(ctx context.Context) error {
 			if err := n.stopChildren(ctx); err != nil {
 				return err
 			}
+			if err := n.dropStaleRegistrations(ctx); err != nil {
+				return err
+			}
 			continue
 		}
 		return err
 	}
+}
+
+// dropStaleRegistrations removes this node's redis services left on the
+// agent from before a crash: once redis listens again its TCP check would
+// pass, and with its TTL not yet lapsed Consul would list the stale `redis`
+// beside the real master until this node's first tick (found by the
+// reliability suite's old-master-returns scenario).
+func (n *Node) dropStaleRegistrations(ctx context.Context) error {
+	for _, name := range []string{ServiceMaster, ServiceReplica} {
+		id := registry.ServiceID(name, n.o.AdvertiseAddr, n.o.RedisPort)
+		if err := n.o.Reg.Deregister(ctx, id); err != nil {
+			return fmt.Errorf("remove this node's stale registration %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 func (n *Node) setStart(p Plan) {
