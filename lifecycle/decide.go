@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"fmt"
 
+	"github.com/autopilotpattern/redis-autopilot/registry"
+
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 )
 
@@ -24,6 +26,10 @@ type Observation struct {
 	// passing redis and that answers as master: this node waits for it to
 	// step down before passing as redis itself.
 	OtherMaster string
+	// StaleMasters are other nodes Consul lists as passing redis that do
+	// not answer as master (dead, or demoted): with the sentinels naming
+	// this node, the tick marks them critical in the catalog.
+	StaleMasters []registry.Instance
 	// SentinelRegistered is whether this node's redis-sentinel service is
 	// on the local agent.
 	SentinelRegistered bool

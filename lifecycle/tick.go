@@ -24,7 +24,7 @@ func (a lockerAdapter) Acquire(ctx context.Context, key, holder string) (Lock, e
 
 // askSentinels returns the master a majority of addrs agree on.
 func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, min(2*time.Second, max(n.o.PollInterval/2, 200*time.Millisecond)))
 	defer cancel()
 	m, _, err := sentinel.AskMajority(ctx, addrs, MasterName, n.o.Password)
 	return m, err
@@ -48,13 +48,21 @@ func (n *Node) probeMaster(ctx context.Context, addr string) error {
 
 // Tick observes, decides and applies the decision to the registration. It
 // is the only place that changes the registration after start.
+//
+// Observing and applying have a PollInterval each: sentinels behind a
+// partition (dropped packets) can use up the observation's time, and the
+// decision they lead to (fail the check) must still reach Consul — found by
+// the reliability suite, where a cut-off master stayed passing until its
+// TTL lapsed.
 func (n *Node) Tick(ctx context.Context) (Decision, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
-	defer cancel()
-	obs, err := n.observe(ctx)
+	octx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
+	obs, err := n.observe(octx)
+	cancel()
 	d := Decide(obs)
 	if err == nil {
-		err = n.apply(ctx, obs, d)
+		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
+		err = n.apply(actx, obs, d)
+		cancel()
 	}
 	n.record(obs, d, err)
 	return d, err
@@ -82,25 +90,29 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 	}
 	obs.SentinelMaster, obs.SentinelErr = n.askSentinels(ctx, addrs)
 	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
-		obs.OtherMaster, err = n.otherPassingMaster(ctx)
+		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
 	}
 	return obs, err
 }
 
-// otherPassingMaster returns another node Consul lists as a passing redis
-// that still answers as master (a dead one does not count: its check just
-// has not lapsed yet).
-func (n *Node) otherPassingMaster(ctx context.Context) (string, error) {
+// otherPassingMasters sorts the other nodes Consul lists as passing redis:
+// the first that still answers as master (this node waits for it to step
+// down), and those that do not (dead, with a check that has not lapsed).
+func (n *Node) otherPassingMasters(ctx context.Context) (live string, stale []registry.Instance, err error) {
 	passing, err := n.o.Reg.Instances(ctx, ServiceMaster, true)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, in := range others(passing, n.self) {
 		if n.probeMaster(ctx, in.addr()) == nil {
-			return in.addr(), nil
+			if live == "" {
+				live = in.addr()
+			}
+			continue
 		}
+		stale = append(stale, registry.Instance(in))
 	}
-	return "", nil
+	return live, stale, nil
 }
 
 // sentinelAddrs is the local sentinel and every passing one in Consul.
@@ -133,6 +145,12 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	id := registry.ServiceID(d.Service, n.o.AdvertiseAddr, n.o.RedisPort)
 	if err := n.check(ctx, id, d.Pass, d.Note); err != nil {
 		return err
+	}
+	for _, in := range obs.StaleMasters {
+		note := fmt.Sprintf("marked critical by %s: it does not answer as master and a majority of sentinels name %s", n.self, n.self)
+		if err := n.o.Reg.MarkCritical(ctx, in, note); err != nil {
+			n.log.Warn("could not mark a stale master critical", "master", fmt.Sprintf("%s:%d", in.Address, in.Port), "error", err)
+		}
 	}
 	sid := registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)
 	note := "sentinel answers PING"

@@ -164,6 +164,8 @@ func (r *Registry) updateTTL(ctx context.Context, serviceID, note, status string
 type Instance struct {
 	ID   string
 	Node string
+	// NodeAddress is the address of the Consul node the service is on.
+	NodeAddress string
 	// Address is the service address, or the node's address when the
 	// service has none.
 	Address string
@@ -184,11 +186,12 @@ func (r *Registry) Instances(ctx context.Context, name string, passingOnly bool)
 	out := make([]Instance, 0, len(entries))
 	for _, e := range entries {
 		in := Instance{
-			ID:      e.Service.ID,
-			Node:    e.Node.Node,
-			Address: e.Service.Address,
-			Port:    e.Service.Port,
-			Status:  e.Checks.AggregatedStatus(),
+			ID:          e.Service.ID,
+			Node:        e.Node.Node,
+			NodeAddress: e.Node.Address,
+			Address:     e.Service.Address,
+			Port:        e.Service.Port,
+			Status:      e.Checks.AggregatedStatus(),
 		}
 		if in.Address == "" {
 			in.Address = e.Node.Address

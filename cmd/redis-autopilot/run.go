@@ -212,6 +212,16 @@ func startConsulAgent(cfg *config.Config, log hclog.Logger, sup *supervisor.Supe
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	// The node registers its services anew on every start. Services and
+	// checks the agent persisted before a crash would otherwise come back
+	// with their last status, a stale passing `redis` beside the real
+	// master, until the node removed them (found by the reliability
+	// suite's old-master-returns scenario).
+	for _, d := range []string{"services", "checks"} {
+		if err := os.RemoveAll(filepath.Join(cfg.ConsulDataDir, d)); err != nil {
+			return fmt.Errorf("clear the agent's persisted %s: %w", d, err)
+		}
+	}
 	if cfg.ConsulLocalConfig != "" {
 		p := filepath.Join(cfg.ConsulConfigDir, "local.json")
 		if err := os.WriteFile(p, []byte(cfg.ConsulLocalConfig), 0o600); err != nil {
