@@ -82,7 +82,8 @@ type Node struct {
 	Proc         *harness.Process
 	Client       *redis.Client
 
-	cgroup string // its cgroup v2 directory, with Options.Cgroups
+	cgroup  string // its cgroup v2 directory, with Options.Cgroups
+	logKept bool   // its log was kept for a failed test
 }
 
 // Addr is the node's redis address, as it registers it.
@@ -149,7 +150,8 @@ func (n *Node) Start() *Node {
 	}
 	n.Proc = harness.StartProcess(n.c.t, po)
 	n.c.t.Cleanup(func() {
-		if n.c.t.Failed() {
+		if n.c.t.Failed() && !n.logKept { // once, however often it was started
+			n.logKept = true
 			keep := filepath.Join(os.TempDir(), "redis-autopilot-test-logs", strings.ReplaceAll(n.c.t.Name(), "/", "_")+"-"+n.Name+".log")
 			os.MkdirAll(filepath.Dir(keep), 0o755)
 			os.WriteFile(keep, []byte(n.Log()), 0o644)
