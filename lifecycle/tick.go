@@ -130,6 +130,14 @@ func (n *Node) sentinelAddrs(ctx context.Context) ([]string, error) {
 
 // apply makes the registration what d says.
 func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
+	// First the dead masters go critical, then this one may pass: never
+	// both passing at once.
+	for _, in := range obs.StaleMasters {
+		note := fmt.Sprintf("marked critical by %s: it does not answer as master and a majority of sentinels name %s", n.self, n.self)
+		if err := n.o.Reg.MarkCritical(ctx, in, note); err != nil {
+			return fmt.Errorf("mark the dead master %s:%d critical before passing: %w", in.Address, in.Port, err)
+		}
+	}
 	if obs.Registered != d.Service {
 		if err := n.o.Reg.Register(ctx, n.service(d.Service, n.o.RedisPort)); err != nil {
 			return err
@@ -145,12 +153,6 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	id := registry.ServiceID(d.Service, n.o.AdvertiseAddr, n.o.RedisPort)
 	if err := n.check(ctx, id, d.Pass, d.Note); err != nil {
 		return err
-	}
-	for _, in := range obs.StaleMasters {
-		note := fmt.Sprintf("marked critical by %s: it does not answer as master and a majority of sentinels name %s", n.self, n.self)
-		if err := n.o.Reg.MarkCritical(ctx, in, note); err != nil {
-			n.log.Warn("could not mark a stale master critical", "master", fmt.Sprintf("%s:%d", in.Address, in.Port), "error", err)
-		}
 	}
 	sid := registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)
 	note := "sentinel answers PING"
