@@ -52,11 +52,11 @@ func (m saveMark) after(before saveMark) bool {
 func bgsave(ctx context.Context, c *redisnode.Client, timeout time.Duration) (redisnode.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	info, err := waitInfo(ctx, c, "persistence", func(i redisnode.Info) bool { return !i.RDBBgsaveInProgress() })
+	info, err := waitInfo(ctx, c, "server", func(i redisnode.Info) bool { return !i.RDBBgsaveInProgress() })
 	if err != nil {
 		return nil, fmt.Errorf("wait for a running BGSAVE to finish: %w", err)
 	}
-	before := markOf(info)
+	before, runID := markOf(info), info["run_id"]
 	if before.saves < 0 {
 		// Without rdb_saves, a save in the same second would look old.
 		if err := ctxtime.Sleep(ctx, time.Until(before.lastSave.Add(time.Second))); err != nil {
@@ -69,7 +69,10 @@ func bgsave(ctx context.Context, c *redisnode.Client, timeout time.Duration) (re
 	}
 	_ = reply
 	started := false
-	info, err = waitInfo(ctx, c, "persistence", func(i redisnode.Info) bool {
+	info, err = waitInfo(ctx, c, "server", func(i redisnode.Info) bool {
+		if i["run_id"] != runID {
+			return true // redis restarted: its save counters began again
+		}
 		started = started || i.RDBBgsaveInProgress()
 		if i.RDBBgsaveInProgress() {
 			return false
@@ -79,20 +82,23 @@ func bgsave(ctx context.Context, c *redisnode.Client, timeout time.Duration) (re
 	if err != nil {
 		return nil, fmt.Errorf("wait for BGSAVE: %w", err)
 	}
+	if info["run_id"] != runID {
+		return nil, fmt.Errorf("redis restarted while saving (run_id %s, was %s): %w", info["run_id"], runID, ErrBgsave)
+	}
 	if !markOf(info).after(before) || info.RDBLastBgsaveStatus() != "ok" {
 		return nil, fmt.Errorf("rdb_last_bgsave_status:%s (see the redis log): %w", info.RDBLastBgsaveStatus(), ErrBgsave)
 	}
 	return info, nil
 }
 
-// waitInfo polls INFO section until done says so or ctx ends; the error
-// then names the last INFO error.
+// waitInfo polls INFO section (plus persistence) until done says so or ctx
+// ends; the error then names the last INFO error.
 func waitInfo(ctx context.Context, c *redisnode.Client, section string, done func(redisnode.Info) bool) (redisnode.Info, error) {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	var lastErr error
 	for {
-		info, err := c.Info(ctx, section)
+		info, err := c.Info(ctx, section, "persistence")
 		if err == nil && done(info) {
 			return info, nil
 		}
