@@ -31,7 +31,10 @@ func TestBgsaveFailsWhenRedisRestarts(t *testing.T) {
 	}
 	c := redisnode.Dial(r.Addr, "")
 	defer c.Close()
+	restarted := make(chan struct{})
+	defer func() { <-restarted }() // StartRedis uses t: it must end first
 	go func() {
+		defer close(restarted)
 		// Once the save runs, kill redis and start it again on its port.
 		harness.Wait(10*time.Second, func() error {
 			info, err := c.Info(ctx, "persistence")
