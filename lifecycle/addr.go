@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -50,4 +51,14 @@ func DetectAddr(targets []string) (string, error) {
 		}
 	}
 	return "", errors.New("detect the advertise address: no route to Consul and no non-loopback interface; set ADVERTISE_ADDR")
+}
+
+// LocalAddr is where this node reaches its own redis or sentinel on port:
+// the bind address, or 127.0.0.1 when redis listens on every address.
+func LocalAddr(bind string, port int) string {
+	host := bind
+	if ip := net.ParseIP(bind); bind == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

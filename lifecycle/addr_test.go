@@ -23,3 +23,14 @@ func TestDetectAddr(t *testing.T) {
 		t.Fatalf("DetectAddr(route to %s) = %q, %v; want %s", addr, got, err, addr)
 	}
 }
+
+func TestLocalAddr(t *testing.T) {
+	for _, tc := range []struct{ bind, want string }{
+		{"", "127.0.0.1:6379"}, {"0.0.0.0", "127.0.0.1:6379"}, {"::", "127.0.0.1:6379"},
+		{"127.0.0.2", "127.0.0.2:6379"}, {"10.0.0.5", "10.0.0.5:6379"},
+	} {
+		if got := LocalAddr(tc.bind, 6379); got != tc.want {
+			t.Errorf("LocalAddr(%q) = %q, want %q", tc.bind, got, tc.want)
+		}
+	}
+}

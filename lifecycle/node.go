@@ -140,7 +140,7 @@ func NewNode(o NodeOptions) (*Node, error) {
 		selfSent: net.JoinHostPort(o.AdvertiseAddr, strconv.Itoa(o.SentinelPort)),
 		kick:     make(chan struct{}, 1),
 	}
-	local := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	local := func(port int) string { return LocalAddr(o.BindAddr, port) }
 	n.redis = redisnode.Dial(local(o.RedisPort), o.Password)
 	n.sent = sentinel.Dial(local(o.SentinelPort), o.Password)
 	r, err := NewResolver(ResolverOptions{

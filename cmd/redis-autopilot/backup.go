@@ -6,20 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/backup"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
-	"github.com/hashicorp/go-hclog"
 )
 
 // errNoStore: neither BACKUP_DIR nor Manta is configured.
@@ -67,7 +66,7 @@ func terminal(w io.Writer) io.Writer {
 }
 
 func localRedis(cfg *config.Config) *redisnode.Client {
-	return redisnode.Dial(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.RedisPort)), cfg.RedisPassword)
+	return redisnode.Dial(localAddr(cfg, cfg.RedisPort), cfg.RedisPassword)
 }
 
 func openRegistry(cfg *config.Config, log hclog.Logger) (*registry.Registry, error) {

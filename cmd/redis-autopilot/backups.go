@@ -60,7 +60,7 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 
 // startScheduler runs the cluster-wide backup task until ctx ends.
 func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
-	rc := redisnode.Dial(localAddr(b.cfg.RedisPort), b.cfg.RedisPassword)
+	rc := redisnode.Dial(localAddr(b.cfg, b.cfg.RedisPort), b.cfg.RedisPassword)
 	s, err := backup.NewScheduler(backup.SchedulerOptions{
 		Backup: backup.Options{Redis: rc, DataDir: b.cfg.RedisDataDir, Store: b.store,
 			Compression: b.cfg.BackupCompression, Log: b.log.Named("backup")},

@@ -24,9 +24,9 @@ const healthTimeout = 5 * time.Second
 func runHealth(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
 	defer cancel()
-	redis := redisnode.Dial(localAddr(cfg.RedisPort), cfg.RedisPassword)
+	redis := redisnode.Dial(localAddr(cfg, cfg.RedisPort), cfg.RedisPassword)
 	defer redis.Close()
-	sent := sentinel.Dial(localAddr(cfg.SentinelPort), cfg.RedisPassword)
+	sent := sentinel.Dial(localAddr(cfg, cfg.SentinelPort), cfg.RedisPassword)
 	defer sent.Close()
 	ok, reason := httpapi.NodeHealth(redis, sent)(ctx)
 	if !ok {

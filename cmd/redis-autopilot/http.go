@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
-	"strconv"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +15,8 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
 
-func localAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// localAddr is where this process reaches the node's own redis or sentinel.
+func localAddr(cfg *config.Config, port int) string { return lifecycle.LocalAddr(cfg.BindAddr, port) }
 
 func newMetrics(cfg *config.Config, sup *supervisor.Supervisor) (*metrics.Metrics, *prometheus.Registry, error) {
 	reg := metrics.NewRegistry()
@@ -33,8 +32,8 @@ func newMetrics(cfg *config.Config, sup *supervisor.Supervisor) (*metrics.Metric
 // HTTP_ADDR; with HTTP_ADDR=off it opens no port.
 func startHTTP(ctx context.Context, cfg *config.Config, log hclog.Logger, node *lifecycle.Node,
 	m *metrics.Metrics, reg *prometheus.Registry, sup *supervisor.Supervisor) (*httpapi.Server, error) {
-	redis := redisnode.Dial(localAddr(cfg.RedisPort), cfg.RedisPassword)
-	sent := sentinel.Dial(localAddr(cfg.SentinelPort), cfg.RedisPassword)
+	redis := redisnode.Dial(localAddr(cfg, cfg.RedisPort), cfg.RedisPassword)
+	sent := sentinel.Dial(localAddr(cfg, cfg.SentinelPort), cfg.RedisPassword)
 	masterInfo := metrics.DialMasterInfo(cfg.RedisPassword)
 	reg.MustRegister(metrics.NewCollector(metrics.CollectorOptions{
 		Log: log.Named("metrics"), Children: metrics.SupervisorChildren(sup),

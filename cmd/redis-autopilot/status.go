@@ -80,7 +80,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config) statusReport {
 	} else {
 		r.Node = &st
 	}
-	rc := redisnode.Dial(localAddr(cfg.RedisPort), cfg.RedisPassword)
+	rc := redisnode.Dial(localAddr(cfg, cfg.RedisPort), cfg.RedisPassword)
 	defer rc.Close()
 	if info, err := rc.Info(ctx); err != nil {
 		r.Redis.Error = err.Error()
@@ -91,7 +91,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config) statusReport {
 		}
 		r.Redis.Healthy, r.Redis.Reason = redisnode.Health(info)
 	}
-	sc := sentinel.Dial(localAddr(cfg.SentinelPort), cfg.RedisPassword)
+	sc := sentinel.Dial(localAddr(cfg, cfg.SentinelPort), cfg.RedisPassword)
 	defer sc.Close()
 	if m, err := sc.GetMasterAddr(ctx, lifecycle.MasterName); err != nil {
 		r.Sentinel.Error = err.Error()
