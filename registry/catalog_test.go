@@ -48,3 +48,4 @@ func TestMarkCriticalOverridesADeadAgent(t *testing.T) {
 		return nil
 	})
 }
+

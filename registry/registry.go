@@ -134,7 +134,8 @@ func New(o Options) (*Registry, error) {
 // does not wrap.
 func (r *Registry) Client() *api.Client { return r.c }
 
-// WaitLeader polls the agent until the cluster has a leader, or ctx ends.
+// WaitLeader polls the agent until the cluster has a leader and the agent's
+// own node is registered (sessions need it), or ctx ends.
 // The error then wraps ErrNoLeader and the last failure, and names the
 // address and how long it waited.
 func (r *Registry) WaitLeader(ctx context.Context) error {
@@ -143,8 +144,10 @@ func (r *Registry) WaitLeader(ctx context.Context) error {
 	for {
 		leader, err := r.c.Status().LeaderWithQueryOptions(queryOpts(ctx))
 		if err == nil && leader != "" {
-			r.log.Debug("consul leader found", "leader", leader, "after", time.Since(start))
-			return nil
+			if err = r.localNodeRegistered(ctx); err == nil {
+				r.log.Debug("consul leader found", "leader", leader, "after", time.Since(start))
+				return nil
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			lastErr = err
@@ -177,4 +180,25 @@ func writeOpts(ctx context.Context) *api.WriteOptions {
 func isNotFound(err error) bool {
 	var se api.StatusError
 	return errors.As(err, &se) && se.Code == 404
+}
+
+// localNodeRegistered reports whether the local agent's own node is in the
+// catalog with its serfHealth check: until then Consul refuses to create a
+// session for it ("Missing node registration"), as a freshly started agent
+// can for a moment after a leader is known.
+func (r *Registry) localNodeRegistered(ctx context.Context) error {
+	name, err := r.c.Agent().NodeName()
+	if err != nil {
+		return fmt.Errorf("ask the agent its node name: %w", err)
+	}
+	checks, _, err := r.c.Health().Node(name, queryOpts(ctx))
+	if err != nil {
+		return fmt.Errorf("look up node %s: %w", name, err)
+	}
+	for _, c := range checks {
+		if c.CheckID == "serfHealth" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the agent's node %s is not registered in the catalog yet", name)
 }
