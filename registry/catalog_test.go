@@ -48,4 +48,3 @@ func TestMarkCriticalOverridesADeadAgent(t *testing.T) {
 		return nil
 	})
 }
-
