@@ -2,11 +2,10 @@ package devcluster
 
 import (
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/proc"
 )
 
 // killDescendants SIGKILLs every descendant of this process, again until
@@ -27,29 +26,13 @@ func killDescendants() {
 	}
 }
 
-// descendants lists the live (not zombie) processes below root, read from
-// /proc.
+// descendants lists the live (not zombie) processes below root.
 func descendants(root int) []int {
 	children := map[int][]int{}
 	live := map[int]bool{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], pid)
-		live[pid] = f[0] != "Z"
+	for _, st := range proc.All() {
+		children[st.PPid] = append(children[st.PPid], st.Pid)
+		live[st.Pid] = !st.Zombie()
 	}
 	var out []int
 	queue := []int{root}

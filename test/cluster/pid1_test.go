@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/proc"
+
 	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
@@ -106,16 +108,8 @@ func nsPID(t *testing.T, pid int) int {
 }
 
 func procState(pid int) (comm, state string) {
-	s := readFile(fmt.Sprintf("/proc/%d/stat", pid))
-	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if i < 0 || j < i {
-		return "", ""
-	}
-	f := strings.Fields(s[j+1:])
-	if len(f) == 0 {
-		return s[i+1 : j], ""
-	}
-	return s[i+1 : j], f[0]
+	st, _ := proc.Read(pid)
+	return st.Comm, st.State
 }
 
 func readFile(p string) string {

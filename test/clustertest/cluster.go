@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/proc"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
@@ -230,35 +232,11 @@ func (n *Node) Log() string {
 }
 
 // ChildrenOf lists the pids whose parent is ppid.
-func ChildrenOf(ppid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
+func ChildrenOf(ppid int) []int { return proc.Children(ppid) }
 
 func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] == "Z"
+	st, err := proc.Read(pid)
+	return err != nil || st.Zombie()
 }
 
 // Instances lists "addr:port" of a service's instances in Consul.
