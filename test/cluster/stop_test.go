@@ -1,72 +1,17 @@
 package cluster
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+
 	"github.com/redis/go-redis/v9"
 )
-
-// writer writes numbered keys to whatever Consul names as the master, and
-// records each write acknowledged with WAIT 1 (on at least one replica).
-type writer struct {
-	c       *clustertest.Cluster
-	mu      sync.Mutex
-	acked   []int
-	errs    int
-	clients map[string]*redis.Client
-}
-
-func (w *writer) run(ctx context.Context) {
-	w.clients = map[string]*redis.Client{}
-	defer func() {
-		for _, c := range w.clients {
-			c.Close()
-		}
-	}()
-	for i := 0; ctx.Err() == nil; i++ {
-		entries, _, err := w.c.Consul.Client.Health().Service("redis", "", true, nil)
-		if err != nil || len(entries) != 1 {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		addr := fmt.Sprintf("%s:%d", entries[0].Service.Address, entries[0].Service.Port)
-		cl := w.clients[addr]
-		if cl == nil {
-			cl = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
-				ReadTimeout: 2 * time.Second, WriteTimeout: time.Second})
-			w.clients[addr] = cl
-		}
-		if w.write(ctx, cl, i) {
-			w.mu.Lock()
-			w.acked = append(w.acked, i)
-			w.mu.Unlock()
-		} else {
-			w.mu.Lock()
-			w.errs++
-			w.mu.Unlock()
-		}
-	}
-}
-
-func (w *writer) write(ctx context.Context, cl *redis.Client, i int) bool {
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	key := fmt.Sprintf("w:%d", i)
-	if err := cl.Set(wctx, key, i, 0).Err(); err != nil {
-		return false
-	}
-	n, err := cl.Wait(wctx, 1, 1000).Result()
-	return err == nil && n >= 1
-}
 
 // TestSIGTERMToMasterLosesNoAcknowledgedWrite sends SIGTERM to the master
 // node while a writer writes with WAIT 1: the node hands over first, so no
@@ -77,18 +22,18 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
 
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{c: c}
-	done := make(chan struct{})
-	go func() { w.run(ctx); close(done) }()
-	clustertest.WaitFor(t, 10*time.Second, func() error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if len(w.acked) < 200 {
-			return fmt.Errorf("%d writes acknowledged so far", len(w.acked))
-		}
-		return nil
-	})
+	w := c.StartWriter(clustertest.WriterOptions{})
+	defer w.Stop()
+	waitAcked := func(n int) {
+		t.Helper()
+		clustertest.WaitFor(t, 10*time.Second, func() error {
+			if _, waited := w.Acked(time.Time{}, time.Now()); len(waited) < n {
+				return fmt.Errorf("%d WAIT 1 writes acknowledged so far, want %d", len(waited), n)
+			}
+			return nil
+		})
+	}
+	waitAcked(200)
 	// Sentinel learns of replicas from the master's INFO every 10 s: the
 	// hand-over needs it to know one.
 	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", old.SentinelPort)})
@@ -113,30 +58,18 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	newTop := c.WaitTopology(30*time.Second, "!"+old.Addr(), 1, 2)
 	// Keep writing to the new master for a moment, then check everything.
-	w.mu.Lock()
-	before := len(w.acked)
-	w.mu.Unlock()
-	clustertest.WaitFor(t, 10*time.Second, func() error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if len(w.acked) < before+100 {
-			return errors.New("no writes acknowledged by the new master yet")
-		}
-		return nil
-	})
-	cancel()
-	<-done
+	_, waited := w.Acked(time.Time{}, time.Now())
+	waitAcked(len(waited) + 100)
+	w.Stop()
+	_, waited = w.Acked(time.Time{}, time.Now())
 	master := c.Node(newTop.Masters[0])
-	lost := 0
-	for _, i := range w.acked {
-		v, err := master.Client.Get(clustertest.Ctx(t, time.Second), fmt.Sprintf("w:%d", i)).Result()
-		if err != nil || v != fmt.Sprint(i) {
-			lost++
-		}
+	lost, err := clustertest.Lost(clustertest.Ctx(t, 30*time.Second), master.Client, waited)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d writes acknowledged with WAIT 1, %d not acknowledged, %d lost", len(w.acked), w.errs, lost)
-	if lost != 0 {
-		t.Fatalf("%d acknowledged writes lost", lost)
+	t.Logf("%d writes acknowledged with WAIT 1, %d not acknowledged, %d lost", len(waited), w.Errors(), len(lost))
+	if len(lost) != 0 {
+		t.Fatalf("%d acknowledged writes lost, e.g. %s", len(lost), lost[0].Key)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+
 	"github.com/hashicorp/consul/api"
 	"github.com/redis/go-redis/v9"
 )
@@ -90,7 +92,7 @@ func (w *Writer) loop(ctx context.Context, start int) {
 			master, refreshed = w.pickMaster(ctx, rng), time.Now()
 		}
 		if master == "" {
-			sleep(ctx, 50*time.Millisecond)
+			_ = ctxtime.Sleep(ctx, 50*time.Millisecond)
 			continue
 		}
 		cl := clients[master]
@@ -100,7 +102,7 @@ func (w *Writer) loop(ctx context.Context, start int) {
 			clients[master] = cl
 		}
 		w.write(ctx, cl, i)
-		sleep(ctx, w.o.Interval)
+		_ = ctxtime.Sleep(ctx, w.o.Interval)
 	}
 }
 
@@ -203,11 +205,4 @@ func readBack(ctx context.Context, master *redis.Client, acks []Ack, bad func(Ac
 		}
 	}
 	return out, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
