@@ -6,6 +6,7 @@ package harness
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -40,22 +41,30 @@ func NeedBinary(t testing.TB, name string) string {
 	return p
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment
-// ago. Ports handed out in this process are never handed out twice.
+// Ports are picked below the kernel's ephemeral range (32768-60999 on
+// Linux): a port the kernel handed out for Listen(":0") can be taken a
+// moment later as the source port of any process's outgoing connection,
+// and the server started on it fails with "address already in use" (seen
+// when test packages run in parallel).
+const portLow, portHigh = 20000, 32768
+
+// FreePort returns a TCP port that nothing listened on a moment ago, on
+// any address, outside the ephemeral range. Ports handed out in this
+// process are never handed out twice.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := 0; i < 1000; i++ {
+		port := portLow + rand.IntN(portHigh-portLow)
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
-			t.Fatalf("find a free port: %v", err)
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		if claimPort(port) {
 			return port
 		}
 	}
-	t.Fatalf("find a free port: 100 tries gave only ports already handed out")
+	t.Fatalf("find a free port in %d-%d: 1000 tries found none", portLow, portHigh-1)
 	return 0
 }
 
