@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,4 +138,56 @@ func TestAskMajorityRealSentinels(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// TestAskReportsFailoverAlarm: a master that a sentinel has flagged o_down
+// (quorum 1) is reported by View.Alarms while the sentinel still names it,
+// and the alarm clears when the master answers again.
+func TestAskReportsFailoverAlarm(t *testing.T) {
+	m := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	s := startSentinel(t, m.Addr, 0)
+	ctx := ctxT(t, 30*time.Second)
+	v, err := Ask(ctx, []string{s.Addr}, "mymaster", password)
+	if err != nil || v.Master != m.Addr {
+		t.Fatalf("Ask = %+v, %v; want master %s", v, err, m.Addr)
+	}
+	if a := v.Alarms(m.Addr); len(a) != 0 {
+		t.Fatalf("alarms for a healthy master: %v", a)
+	}
+	if err := m.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			m.Signal(syscall.SIGCONT)
+		}
+	}()
+	harness.Eventually(t, 15*time.Second, func() error {
+		v, err := Ask(ctx, []string{s.Addr}, "mymaster", password)
+		if err != nil {
+			return err
+		}
+		if a := v.Alarms(m.Addr); len(a) == 0 || !strings.Contains(a[0], "o_down") {
+			return fmt.Errorf("no o_down alarm yet: %+v", v.Answers)
+		}
+		if a := v.Alarms("127.0.0.1:1"); len(a) != 0 {
+			return fmt.Errorf("alarm reported for a master the sentinel does not name: %v", a)
+		}
+		return nil
+	})
+	if err := m.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	harness.Eventually(t, 15*time.Second, func() error {
+		v, err := Ask(ctx, []string{s.Addr}, "mymaster", password)
+		if err != nil {
+			return err
+		}
+		if a := v.Alarms(m.Addr); len(a) != 0 {
+			return fmt.Errorf("alarm still up: %v", a)
+		}
+		return nil
+	})
 }

@@ -12,11 +12,54 @@ import (
 // ErrNoMajority is wrapped by the *NoMajorityError AskMajority returns.
 var ErrNoMajority = errors.New("no majority of sentinels agree on the master")
 
-// Answer is what one sentinel said: a master "ip:port" or an error.
+// Answer is what one sentinel said: a master "ip:port" or an error, and
+// the flags of its entry for that master (SENTINEL MASTER), such as
+// "o_down" or "failover_in_progress".
 type Answer struct {
 	Sentinel string
 	Master   string
+	Flags    []string
 	Err      error
+}
+
+// alarmFlags are the master flags that say the sentinels are failing the
+// master over: a majority agreed it is down, or a failover has started.
+var alarmFlags = []string{"o_down", "failover_in_progress"}
+
+// Alarm returns the alarm flags among a's, comma-separated, or "".
+func (a Answer) Alarm() string {
+	var out []string
+	for _, f := range a.Flags {
+		for _, x := range alarmFlags {
+			if f == x {
+				out = append(out, f)
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// View is every answer to one question, and the master a majority agreed
+// on ("" when none did).
+type View struct {
+	Master  string
+	Agreed  int
+	Answers []Answer
+}
+
+// Alarms lists, one "sentinel: flags" each, the sentinels that name master
+// and flag it o_down or failover_in_progress. A master that Sentinel is
+// failing over is still named by every sentinel until the failover reaches
+// its leader's reconfiguration stage and the others hear of it; a master
+// that serves writes in that window loses them.
+func (v View) Alarms(master string) []string {
+	var out []string
+	for _, a := range v.Answers {
+		if a.Err == nil && a.Master == master && a.Alarm() != "" {
+			out = append(out, a.Sentinel+": "+a.Alarm())
+		}
+	}
+	return out
 }
 
 // String is "sentinel: master" or "sentinel: error".
@@ -50,8 +93,15 @@ func (e *NoMajorityError) Unwrap() error { return ErrNoMajority }
 // not know name counts as a vote for nobody. Otherwise the error is a
 // *NoMajorityError listing each answer. ctx bounds the whole call.
 func AskMajority(ctx context.Context, addrs []string, name, password string) (master string, agreed int, err error) {
+	v, err := Ask(ctx, addrs, name, password)
+	return v.Master, v.Agreed, err
+}
+
+// Ask is AskMajority that also returns every answer, with the flags each
+// sentinel has for the master it names. The error is as AskMajority's.
+func Ask(ctx context.Context, addrs []string, name, password string) (View, error) {
 	if len(addrs) == 0 {
-		return "", 0, &NoMajorityError{Name: name}
+		return View{}, &NoMajorityError{Name: name}
 	}
 	answers := make([]Answer, len(addrs))
 	var wg sync.WaitGroup
@@ -63,9 +113,17 @@ func AskMajority(ctx context.Context, addrs []string, name, password string) (ma
 			defer c.Close()
 			m, err := c.GetMasterAddr(ctx, name)
 			answers[i] = Answer{Sentinel: addr, Master: m, Err: err}
+			if err == nil {
+				// The flags are advisory: a sentinel that named a master
+				// and then did not answer SENTINEL MASTER still votes.
+				if in, ferr := c.Master(ctx, name); ferr == nil {
+					answers[i].Flags = in.Flags
+				}
+			}
 		}()
 	}
 	wg.Wait()
+	v := View{Answers: answers}
 	votes := map[string]int{}
 	for _, a := range answers {
 		if a.Err == nil {
@@ -78,7 +136,8 @@ func AskMajority(ctx context.Context, addrs []string, name, password string) (ma
 	}
 	sort.Slice(masters, func(i, j int) bool { return votes[masters[i]] > votes[masters[j]] })
 	if len(masters) > 0 && votes[masters[0]] > len(addrs)/2 {
-		return masters[0], votes[masters[0]], nil
+		v.Master, v.Agreed = masters[0], votes[masters[0]]
+		return v, nil
 	}
-	return "", 0, &NoMajorityError{Name: name, Answers: answers}
+	return v, &NoMajorityError{Name: name, Answers: answers}
 }
