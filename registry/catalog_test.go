@@ -11,8 +11,10 @@ import (
 )
 
 // TestMarkCriticalOverridesADeadAgent: a service registered through a
-// client agent that then dies keeps its passing status in the catalog;
-// MarkCritical, through another agent, makes it critical at once.
+// client agent that then dies keeps its passing TTL status in the catalog
+// (critical only through serfHealth, once the servers notice, which a new
+// agent on that node would lift); MarkCritical, through another agent,
+// makes its TTL check critical at once.
 func TestMarkCriticalOverridesADeadAgent(t *testing.T) {
 	server := harness.StartConsul(t)
 	agent := server.StartClientAgent(t)
@@ -30,20 +32,27 @@ func TestMarkCriticalOverridesADeadAgent(t *testing.T) {
 	var in Instance
 	harness.Eventually(t, 10*time.Second, func() error {
 		ins, err := r.Instances(ctx, "redis", true)
-		if err != nil || len(ins) != 1 {
-			return fmt.Errorf("passing instances %v (%v)", ins, err)
+		if err != nil || len(ins) != 1 || ins[0].TTLStatus != api.HealthPassing {
+			return fmt.Errorf("passing instances %+v (%v), want one with its TTL check passing", ins, err)
 		}
 		in = ins[0]
 		return nil
 	})
 	agent.Kill() // its services stay in the catalog as they were
+	harness.Eventually(t, 30*time.Second, func() error {
+		ins, err := r.Instances(ctx, "redis", false)
+		if err != nil || len(ins) != 1 || ins[0].Status != api.HealthCritical || ins[0].TTLStatus != api.HealthPassing {
+			return fmt.Errorf("instances %+v (%v), want the one critical through serfHealth, its TTL check passing", ins, err)
+		}
+		return nil
+	})
 	if err := r.MarkCritical(ctx, in, "dead"); err != nil {
 		t.Fatal(err)
 	}
 	harness.Eventually(t, 5*time.Second, func() error {
 		ins, err := r.Instances(ctx, "redis", false)
-		if err != nil || len(ins) != 1 || ins[0].Status != api.HealthCritical {
-			return fmt.Errorf("instances %+v (%v), want the one critical", ins, err)
+		if err != nil || len(ins) != 1 || ins[0].Status != api.HealthCritical || ins[0].TTLStatus != api.HealthCritical {
+			return fmt.Errorf("instances %+v (%v), want the one critical, its TTL check too", ins, err)
 		}
 		return nil
 	})

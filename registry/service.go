@@ -174,6 +174,12 @@ type Instance struct {
 	// (serfHealth) included: api.HealthPassing, HealthWarning or
 	// HealthCritical.
 	Status string
+	// TTLStatus is the status of the service's own TTL check as the
+	// catalog holds it ("" when it has none). A node that died with its
+	// agent keeps its last TTL status: Status is critical only through
+	// serfHealth, and turns passing again for a moment when the node's new
+	// agent joins, before it syncs its own state.
+	TTLStatus string
 }
 
 // Instances lists the instances of the named service across the cluster;
@@ -192,6 +198,11 @@ func (r *Registry) Instances(ctx context.Context, name string, passingOnly bool)
 			Address:     e.Service.Address,
 			Port:        e.Service.Port,
 			Status:      e.Checks.AggregatedStatus(),
+		}
+		for _, c := range e.Checks {
+			if c.CheckID == CheckID(e.Service.ID) {
+				in.TTLStatus = c.Status
+			}
 		}
 		if in.Address == "" {
 			in.Address = e.Node.Address
