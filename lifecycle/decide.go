@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/autopilotpattern/redis-autopilot/registry"
 
@@ -22,13 +23,20 @@ type Observation struct {
 	// name; SentinelErr says why there is none.
 	SentinelMaster string
 	SentinelErr    error
+	// SentinelAsked is whether the sentinels were asked at all (observe
+	// got that far); the fields about them mean nothing otherwise.
+	SentinelAsked bool
+	// SentinelAlarms lists the sentinels that name this node master and
+	// flag it o_down or failover_in_progress ("sentinel: flags").
+	SentinelAlarms []string
 	// OtherMaster is another node ("ip:port") that Consul lists as a
 	// passing redis and that answers as master: this node waits for it to
 	// step down before passing as redis itself.
 	OtherMaster string
-	// StaleMasters are other nodes Consul lists as passing redis that do
-	// not answer as master (dead, or demoted): with the sentinels naming
-	// this node, the tick marks them critical in the catalog.
+	// StaleMasters are other nodes Consul lists as redis, passing or with
+	// a TTL check not yet critical, that do not answer as master (dead, or
+	// demoted): with the sentinels naming this node, the tick marks them
+	// critical in the catalog.
 	StaleMasters []registry.Instance
 	// SentinelRegistered is whether this node's redis-sentinel service is
 	// on the local agent.
@@ -47,6 +55,11 @@ type Decision struct {
 	// Pass is whether its check passes; Note is the check's output.
 	Pass bool
 	Note string
+	// Fence is whether this node's redis must refuse writes: it reports
+	// role master while the sentinels are failing it over or name another
+	// master. Its replicas may still follow it for a moment and acknowledge
+	// WAIT for writes the new master never gets.
+	Fence bool
 	// SentinelPass is whether the redis-sentinel check passes.
 	SentinelPass bool
 	// Reason is one English sentence: what the node is and why.
@@ -79,15 +92,21 @@ func Decide(o Observation) Decision {
 		switch {
 		case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
 			d.Service = ServiceReplica
-			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s", o.SentinelMaster)
-			// Not re-pointed here: for a few seconds a replica that Sentinel
-			// has just promoted looks the same (the other sentinels have not
-			// heard yet), and re-pointing it aborts the failover. Sentinel
-			// re-points a stale master itself.
+			d.Fence = true
+			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s; writes are fenced", o.SentinelMaster)
+			// Fenced, not re-pointed: for a few seconds a replica that
+			// Sentinel has just promoted looks the same (the other sentinels
+			// have not heard yet), and re-pointing it aborts the failover.
+			// Sentinel re-points a stale master itself; the fence is lifted
+			// by the tick that sees the majority name this node.
 			d.Reason = d.Note + ", so this node is not advertised as master"
 		case o.SentinelMaster == "":
 			d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
 			d.Reason = d.Note
+		case len(o.SentinelAlarms) > 0:
+			d.Fence = true
+			d.Note = fmt.Sprintf("the sentinels are failing this master over (%s); writes are fenced", strings.Join(o.SentinelAlarms, "; "))
+			d.Reason = d.Note + ", and it is not advertised as master"
 		case !healthy:
 			d.Note = "master is unhealthy: " + why
 			d.Reason = "this node is the master but unhealthy: " + why

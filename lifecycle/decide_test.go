@@ -26,29 +26,33 @@ func TestDecide(t *testing.T) {
 		service string
 		pass    bool
 		reason  string
+		fence   bool
 	}{
 		{"master confirmed", Observation{Info: master, SentinelMaster: self, SentinelOK: true},
-			ServiceMaster, true, "this node is the master"},
+			ServiceMaster, true, "this node is the master", false},
 		{"master while another still passes in Consul", Observation{Info: master, SentinelMaster: self, SentinelOK: true, OtherMaster: "10.0.0.2:6379"},
-			ServiceMaster, false, "Consul still lists 10.0.0.2:6379 as a passing master"},
+			ServiceMaster, false, "Consul still lists 10.0.0.2:6379 as a passing master", false},
 		{"master the sentinels do not name", Observation{Info: master, SentinelMaster: "10.0.0.2:6379", SentinelOK: true},
-			ServiceReplica, false, "majority of sentinels name 10.0.0.2:6379"},
+			ServiceReplica, false, "majority of sentinels name 10.0.0.2:6379", true},
+		{"master the sentinels are failing over", Observation{Info: master, SentinelMaster: self, SentinelOK: true,
+			SentinelAlarms: []string{"10.0.0.3:26379: o_down,failover_in_progress"}},
+			ServiceMaster, false, "failing this master over (10.0.0.3:26379: o_down,failover_in_progress); writes are fenced", true},
 		{"master without a sentinel majority", Observation{Info: master, SentinelErr: errors.New("1 of 3 answered"), SentinelOK: true},
-			ServiceMaster, false, "no majority of sentinels confirms it: 1 of 3 answered"},
+			ServiceMaster, false, "no majority of sentinels confirms it: 1 of 3 answered", false},
 		{"master with a failed AOF write", Observation{Info: info("role", "master", "aof_last_write_status", "err"), SentinelMaster: self, SentinelOK: true},
-			ServiceMaster, false, "the last AOF write failed"},
+			ServiceMaster, false, "the last AOF write failed", false},
 		{"master still loading", Observation{Info: info("role", "master", "loading", "1"), SentinelMaster: self, SentinelOK: true},
-			ServiceMaster, false, "loading"},
+			ServiceMaster, false, "loading", false},
 		{"replica with its link up", Observation{Info: replica, SentinelOK: true},
-			ServiceReplica, true, "replica of 10.0.0.2:6379 with its link up"},
+			ServiceReplica, true, "replica of 10.0.0.2:6379 with its link up", false},
 		{"replica with its link down", Observation{Info: info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down"), SentinelOK: true},
-			ServiceReplica, false, "master_link_status"},
+			ServiceReplica, false, "master_link_status", false},
 		{"replica with a failed save", Observation{Info: info("role", "slave", "master_host", "h", "master_port", "1", "master_link_status", "up", "rdb_last_bgsave_status", "err"), SentinelOK: true},
-			ServiceReplica, false, "rdb_last_bgsave_status:err"},
+			ServiceReplica, false, "rdb_last_bgsave_status:err", false},
 		{"redis down keeps the registration and fails", Observation{InfoErr: errors.New("connection refused"), Registered: ServiceMaster},
-			ServiceMaster, false, "redis does not answer"},
+			ServiceMaster, false, "redis does not answer", false},
 		{"sentinel down is said", Observation{Info: replica, SentinelOK: false},
-			ServiceReplica, true, "the local sentinel does not answer"},
+			ServiceReplica, true, "the local sentinel does not answer", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +60,9 @@ func TestDecide(t *testing.T) {
 			d := Decide(tc.obs)
 			if d.Service != tc.service || d.Pass != tc.pass {
 				t.Errorf("Decide = service %q pass %v, want %q %v (reason %q)", d.Service, d.Pass, tc.service, tc.pass, d.Reason)
+			}
+			if d.Fence != tc.fence {
+				t.Errorf("Fence = %v, want %v (reason %q)", d.Fence, tc.fence, d.Reason)
 			}
 			if !strings.Contains(d.Reason, tc.reason) {
 				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)

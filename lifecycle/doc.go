@@ -23,6 +23,10 @@ const (
 
 	// LockKey is the bootstrap election lock.
 	LockKey = "service/redis/locks/master"
+	// LastMasterKey holds the "ip:port" of the last node that passed as
+	// master. A cluster restarted as a whole gives that node — the one with
+	// the newest data — the first chance at the bootstrap lock.
+	LastMasterKey = "service/redis/last-master"
 	// QuorumKey and FailoverTimeoutKey override the sentinel settings.
 	QuorumKey          = "service/redis-sentinel/quorum"
 	FailoverTimeoutKey = "service/redis-sentinel/failover-timeout"

@@ -71,6 +71,8 @@ type Events interface {
 	LockAcquired(name string)
 	LockReleased(name string)
 	ConsulError(op string)
+	// Fenced is told when the write fence goes up (true) or down.
+	Fenced(on bool)
 }
 
 type noEvents struct{}
@@ -79,6 +81,7 @@ func (noEvents) SentinelEvent(string) {}
 func (noEvents) LockAcquired(string)  {}
 func (noEvents) LockReleased(string)  {}
 func (noEvents) ConsulError(string)   {}
+func (noEvents) Fenced(bool)          {}
 
 // Status is what the node last saw and decided, for `status` and metrics.
 type Status struct {
@@ -112,6 +115,11 @@ type Node struct {
 
 	mu     sync.Mutex
 	status Status
+	// unfenced is the min-replicas-to-write the write fence replaced.
+	unfenced string
+	// recordedMaster is when this node last wrote itself to LastMasterKey
+	// while passing as master; zero when it is not (only ticks touch it).
+	recordedMaster time.Time
 }
 
 // NewNode checks o and returns a Node.
@@ -149,6 +157,10 @@ func NewNode(o NodeOptions) (*Node, error) {
 		Self: n.self, SelfSentinel: n.selfSent,
 		HasData:    func() (bool, error) { return redisnode.HasData(o.DataDir) },
 		MasterWait: o.MasterWait,
+		LastMaster: func(ctx context.Context) (string, error) {
+			v, _, err := o.Reg.Get(ctx, LastMasterKey)
+			return v, err
+		},
 	})
 	if err != nil {
 		return nil, err

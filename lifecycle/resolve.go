@@ -62,6 +62,9 @@ type ResolverOptions struct {
 	Self, SelfSentinel string
 	// HasData reports whether the local data directory holds data.
 	HasData func() (bool, error)
+	// LastMaster, when set, returns the last node that passed as master
+	// ("" when none is recorded).
+	LastMaster func(ctx context.Context) (string, error)
 	// MasterWait bounds waiting for a registered, not passing `redis`
 	// (MASTER_WAIT_TIMEOUT), and for Sentinels that still name this
 	// data-less node as master to fail over.
@@ -170,6 +173,36 @@ func (r *Resolver) look(ctx context.Context) (lookup, error) {
 	}
 	if o := others(all, r.o.Self); len(o) > 0 {
 		return lookup{wait: fmt.Sprintf("redis %s is registered in Consul but not passing", o[0].addr())}, nil
+	}
+	return r.lastMaster(ctx)
+}
+
+// lastMaster gives the node that last passed as master the first chance
+// at the bootstrap lock when the whole cluster starts again: it holds
+// every acknowledged write, while a replica may have stopped before the
+// master's last writes reached it, and the node elected first becomes
+// everyone's source. Others wait (up to MasterWait) for it; it goes at
+// once, unless its data directory is empty.
+func (r *Resolver) lastMaster(ctx context.Context) (lookup, error) {
+	if r.o.LastMaster == nil {
+		return lookup{}, nil
+	}
+	last, err := r.o.LastMaster(ctx)
+	if err != nil {
+		return lookup{}, fmt.Errorf("read the last master from %s: %w", LastMasterKey, err)
+	}
+	switch {
+	case last == "":
+		return lookup{}, nil
+	case last != r.o.Self:
+		return lookup{wait: fmt.Sprintf("%s was the last master and has the newest data; giving it the first chance to come back", last)}, nil
+	}
+	has, err := r.o.HasData()
+	if err != nil {
+		return lookup{}, err
+	}
+	if !has {
+		return lookup{wait: "this node was the last master but its data directory is empty; giving a node with data the first chance"}, nil
 	}
 	return lookup{}, nil
 }

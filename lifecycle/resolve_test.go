@@ -103,8 +103,10 @@ func TestResolve(t *testing.T) {
 		role     Role
 		master   string
 		reason   string
-		locked   bool // the plan holds the bootstrap lock
-		released bool // the lock was taken and given back
+		locked   bool   // the plan holds the bootstrap lock
+		released bool   // the lock was taken and given back
+		last     string // LastMasterKey's value
+		waited   bool   // Resolve waited MasterWait before electing
 	}{
 		{name: "empty cluster: elected under the lock", ask: noMajority,
 			role: RoleMaster, master: "10.0.0.1:6379", reason: "elected master under the bootstrap lock", locked: true},
@@ -130,7 +132,7 @@ func TestResolve(t *testing.T) {
 		{name: "sentinels name this node but it lost its data: wait, then elect",
 			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(ServiceSentinel, sentinels...) },
 			ask:   says("10.0.0.1:6379"),
-			role:  RoleMaster, reason: "waiting for them to fail over", locked: true, master: "10.0.0.1:6379"},
+			role:  RoleMaster, reason: "waiting for them to fail over", locked: true, master: "10.0.0.1:6379", waited: true},
 		{name: "a registered master that is not passing yet is waited for",
 			setup: func(c *fakeCatalog, _ *fakeLocker) {
 				c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
@@ -147,6 +149,26 @@ func TestResolve(t *testing.T) {
 			},
 			ask: noMajority, masters: map[string]bool{"10.0.0.3:6379": true},
 			role: RoleReplica, master: "10.0.0.3:6379", released: true},
+		{name: "the last master goes first when the whole cluster restarts", ask: noMajority,
+			last: "10.0.0.1:6379", hasData: true,
+			role: RoleMaster, master: "10.0.0.1:6379", reason: "no master in Sentinel or Consul", locked: true},
+		{name: "another last master is given the first chance: it comes back",
+			setup: func(c *fakeCatalog, _ *fakeLocker) {
+				go func() {
+					time.Sleep(100 * time.Millisecond) // it registers, then passes
+					c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
+					time.Sleep(50 * time.Millisecond)
+					c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthPassing))
+				}()
+			},
+			ask: noMajority, last: "10.0.0.2:6379", hasData: true, masters: map[string]bool{"10.0.0.2:6379": true},
+			role: RoleReplica, master: "10.0.0.2:6379", reason: "Consul lists 10.0.0.2:6379"},
+		{name: "another last master that does not come back is waited for, then this node is elected",
+			ask: noMajority, last: "10.0.0.2:6379", hasData: true, waited: true,
+			role: RoleMaster, master: "10.0.0.1:6379", reason: "10.0.0.2:6379 was the last master and has the newest data", locked: true},
+		{name: "the last master without its data waits for a node with data",
+			ask: noMajority, last: "10.0.0.1:6379", waited: true,
+			role: RoleMaster, master: "10.0.0.1:6379", reason: "its data directory is empty", locked: true},
 		{name: "this node's own stale registration is ignored",
 			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(ServiceMaster, inst("10.0.0.1", 6379, api.HealthCritical)) },
 			ask:   noMajority,
@@ -159,11 +181,16 @@ func TestResolve(t *testing.T) {
 				tc.setup(cat, lk)
 			}
 			r := newTestResolver(t, cat, lk, tc.ask, tc.masters, tc.hasData)
+			r.o.LastMaster = func(context.Context) (string, error) { return tc.last, nil }
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
+			start := time.Now()
 			p, err := r.Resolve(ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if waited := time.Since(start) >= r.o.MasterWait; waited != tc.waited {
+				t.Errorf("Resolve took %s; waited MasterWait (%s) = %v, want %v", time.Since(start), r.o.MasterWait, waited, tc.waited)
 			}
 			if p.Role != tc.role || p.Master != tc.master {
 				t.Fatalf("plan %s of %s, want %s of %s (%s)", p.Role, p.Master, tc.role, tc.master, p.Reason)

@@ -63,19 +63,14 @@ func (n *Node) stopChildren(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// fenceReplicas is set as min-replicas-to-write to fence writes during the
-// hand-over: more replicas than any cluster has, so every write is refused
-// at once with NOREPLICAS and none is acknowledged. CLIENT PAUSE WRITE is
-// not used: it also blocks Sentinel's hello PUBLISH, the sentinels then see
-// the master as down and run a failover of their own.
-const fenceReplicas = "1000000"
-
 // handOver moves the master role to a replica before this master stops,
 // losing no acknowledged write: it fences writes, waits until every online
 // replica has the offset reached when the fence went up, asks the local
 // sentinel to fail over, and waits until that failover has ended and a
-// majority of sentinels name the new master. The fence stays up: redis
-// shuts down next.
+// majority of sentinels name the new master. The fence stays up, also when
+// the hand-over fails: redis shuts down next, and a master that took writes
+// again after a failover had started would lose them to the new master
+// (found by the reliability suite's restart-all).
 func (n *Node) handOver(ctx context.Context) (err error) {
 	info, err := n.redis.Info(ctx, "replication")
 	if err != nil || info.Role() != redisnode.RoleMaster {
@@ -95,19 +90,9 @@ func (n *Node) handOver(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	rc := n.redis.Redis()
-	old, err := rc.ConfigGet(ctx, "min-replicas-to-write").Result()
-	if err != nil {
-		return fmt.Errorf("read min-replicas-to-write: %w", err)
+	if err := n.setFence(ctx, true, "handing the master role over before stopping"); err != nil {
+		return err
 	}
-	if err := rc.ConfigSet(ctx, "min-replicas-to-write", fenceReplicas).Err(); err != nil {
-		return fmt.Errorf("fence writes: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			rc.ConfigSet(context.Background(), "min-replicas-to-write", old["min-replicas-to-write"])
-		}
-	}()
 	fenced, err := n.redis.Info(ctx, "replication")
 	if err != nil {
 		return err
@@ -150,7 +135,7 @@ func (n *Node) requestFailover(ctx context.Context) error {
 // reports the failover in progress until every replica has re-synced;
 // that need not be waited for.)
 func (n *Node) waitHandedOver(ctx context.Context) error {
-	addrs, err := n.sentinelAddrs(ctx)
+	addrs, err := n.sentinelAddrs(ctx, true)
 	if err != nil {
 		return err
 	}

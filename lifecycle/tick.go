@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
@@ -24,10 +26,15 @@ func (a lockerAdapter) Acquire(ctx context.Context, key, holder string) (Lock, e
 
 // askSentinels returns the master a majority of addrs agree on.
 func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error) {
+	v, err := n.askView(ctx, addrs)
+	return v.Master, err
+}
+
+// askView asks addrs for the master and its flags, within the ask budget.
+func (n *Node) askView(ctx context.Context, addrs []string) (sentinel.View, error) {
 	ctx, cancel := context.WithTimeout(ctx, min(2*time.Second, max(n.o.PollInterval/2, 200*time.Millisecond)))
 	defer cancel()
-	m, _, err := sentinel.AskMajority(ctx, addrs, MasterName, n.o.Password)
-	return m, err
+	return sentinel.Ask(ctx, addrs, MasterName, n.o.Password)
 }
 
 // probeMaster checks that addr answers and reports role:master.
@@ -59,6 +66,11 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 	obs, err := n.observe(octx)
 	cancel()
 	d := Decide(obs)
+	if obs.SentinelAsked {
+		// Fencing needs only redis and the sentinels: it is done even when
+		// Consul does not answer.
+		n.fence(ctx, d.Fence, d.Note)
+	}
 	if err == nil {
 		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
 		err = n.apply(actx, obs, d)
@@ -72,7 +84,11 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 // sentinels' majority view. It changes nothing.
 func (n *Node) observe(ctx context.Context) (Observation, error) {
 	obs := Observation{Self: n.self}
-	obs.Info, obs.InfoErr = n.redis.Info(ctx)
+	// A frozen redis must not use up the tick: the sentinel's check and
+	// the sentinels' view do not depend on it.
+	ictx, cancel := context.WithTimeout(ctx, max(n.o.PollInterval/3, 100*time.Millisecond))
+	obs.Info, obs.InfoErr = n.redis.Info(ictx)
+	cancel()
 	obs.SentinelOK = n.sent.Ping(ctx) == nil
 	ids, err := n.o.Reg.LocalServiceIDs(ctx)
 	if err != nil {
@@ -84,28 +100,40 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 		}
 	}
 	obs.SentinelRegistered = ids[registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
-	addrs, err := n.sentinelAddrs(ctx)
+	addrs, err := n.sentinelAddrs(ctx, false)
 	if err != nil {
 		return obs, err
 	}
-	obs.SentinelMaster, obs.SentinelErr = n.askSentinels(ctx, addrs)
+	v, verr := n.askView(ctx, addrs)
+	obs.SentinelAsked = true
+	obs.SentinelMaster, obs.SentinelErr = v.Master, verr
+	obs.SentinelAlarms = v.Alarms(n.self)
 	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
 		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
 	}
 	return obs, err
 }
 
-// otherPassingMasters sorts the other nodes Consul lists as passing redis:
-// the first that still answers as master (this node waits for it to step
-// down), and those that do not (dead, with a check that has not lapsed).
+// otherPassingMasters sorts the other nodes Consul lists as redis: the
+// first passing one that still answers as master (this node waits for it
+// to step down), and those that do not answer as master and whose TTL
+// check is not critical yet (stale). A node that died with its agent is
+// critical only through serfHealth, with its TTL check still passing in
+// the catalog: when its new agent joins, Consul would list it as a passing
+// redis beside this one until that agent syncs (found by the reliability
+// suite's old-master-returns). Marking it critical first prevents that.
 func (n *Node) otherPassingMasters(ctx context.Context) (live string, stale []registry.Instance, err error) {
-	passing, err := n.o.Reg.Instances(ctx, ServiceMaster, true)
+	all, err := n.o.Reg.Instances(ctx, ServiceMaster, false)
 	if err != nil {
 		return "", nil, err
 	}
-	for _, in := range others(passing, n.self) {
+	for _, in := range others(all, n.self) {
+		passing := in.Status == api.HealthPassing
+		if !passing && in.TTLStatus == api.HealthCritical {
+			continue
+		}
 		if n.probeMaster(ctx, in.addr()) == nil {
-			if live == "" {
+			if passing && live == "" {
 				live = in.addr()
 			}
 			continue
@@ -115,10 +143,15 @@ func (n *Node) otherPassingMasters(ctx context.Context) (live string, stale []re
 	return live, stale, nil
 }
 
-// sentinelAddrs is the local sentinel and every passing one in Consul.
-func (n *Node) sentinelAddrs(ctx context.Context) ([]string, error) {
+// sentinelAddrs is the local sentinel, first, and the others registered
+// in Consul: only the passing ones when passingOnly, else all of them. The
+// tick counts its majority over every registered sentinel, failing ones
+// included: counted over the passing ones only, a master cut off from the
+// others whose checks have lapsed would be confirmed by its own sentinel
+// alone.
+func (n *Node) sentinelAddrs(ctx context.Context, passingOnly bool) ([]string, error) {
 	addrs := []string{n.selfSent}
-	sentinels, err := n.o.Reg.Instances(ctx, ServiceSentinel, true)
+	sentinels, err := n.o.Reg.Instances(ctx, ServiceSentinel, passingOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +187,7 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	if err := n.check(ctx, id, d.Pass, d.Note); err != nil {
 		return err
 	}
+	n.recordLastMaster(ctx, d)
 	sid := registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)
 	note := "sentinel answers PING"
 	if !d.SentinelPass {
@@ -166,6 +200,29 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 		}
 	}
 	return n.check(ctx, sid, d.SentinelPass, note)
+}
+
+// lastMasterRefresh is how often a passing master writes LastMasterKey
+// again (the KV store may have been wiped).
+const lastMasterRefresh = time.Minute
+
+// recordLastMaster names this node in LastMasterKey when it starts passing
+// as master, and every lastMasterRefresh while it does. A failure is
+// logged and retried next tick: the key only orders a whole-cluster
+// restart.
+func (n *Node) recordLastMaster(ctx context.Context, d Decision) {
+	if d.Service != ServiceMaster || !d.Pass {
+		n.recordedMaster = time.Time{}
+		return
+	}
+	if time.Since(n.recordedMaster) < lastMasterRefresh {
+		return
+	}
+	if err := n.o.Reg.Put(ctx, LastMasterKey, n.self); err != nil {
+		n.log.Warn("record this node as the last master", "key", LastMasterKey, "error", err)
+		return
+	}
+	n.recordedMaster = time.Now()
 }
 
 func (n *Node) check(ctx context.Context, id string, pass bool, note string) error {

@@ -61,6 +61,7 @@ type Metrics struct {
 	consulErrors *prometheus.CounterVec
 	lockHolds    *prometheus.CounterVec
 	lockHeld     *prometheus.GaugeVec
+	fenced       prometheus.Gauge
 
 	backupAttempts    *prometheus.CounterVec
 	backupLastAttempt *prometheus.GaugeVec // no labels: absent until set
@@ -106,12 +107,13 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Reconcile ticks that failed to observe or to apply their decision."}),
 
 		sentinelMaster:   &infoGauge{vec: gaugeVec("sentinel_master_info", "1, labelled with the master a majority of the sentinels name.", "addr")},
-		sentinelMajority: gauge("sentinel_majority", "1 when a majority of the passing sentinels agree on a master, 0 when none does."),
+		sentinelMajority: gauge("sentinel_majority", "1 when a majority of the registered sentinels agree on a master, 0 when none does."),
 		sentinelEvents:   counterVec("sentinel_events_total", "Events received from the local sentinel, by type (+switch-master, +sdown, ...).", "event"),
 
 		consulErrors: counterVec("consul_request_errors_total", "Consul requests that failed, by operation.", "op"),
 		lockHolds:    counterVec("lock_holds_total", "Times this node acquired a Consul lock, by lock.", "lock"),
 		lockHeld:     gaugeVec("lock_held", "1 while this node holds the Consul lock.", "lock"),
+		fenced:       gauge("writes_fenced", "1 while this node's redis refuses writes because the sentinels are failing it over, name another master, or it is handing over."),
 
 		backupAttempts:    counterVec("backup_attempts_total", "Backups this node attempted, by outcome.", "outcome"),
 		backupLastAttempt: gaugeVec("backup_last_attempt_timestamp_seconds", "Unix time the last backup attempt on this node ended."),
@@ -136,7 +138,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.role, m.master.vec, m.registryInSync, m.checkPassing, m.lastDecision, m.decisionChange, m.reconcileErrs,
 		m.sentinelMaster.vec, m.sentinelMajority, m.sentinelEvents,
-		m.consulErrors, m.lockHolds, m.lockHeld,
+		m.consulErrors, m.lockHolds, m.lockHeld, m.fenced,
 		m.backupAttempts, m.backupLastAttempt, m.backupLastOutcome, m.backupLastSuccess,
 		m.backupDuration, m.backupSize, m.backupThroughput, m.clusterBackup, m.backupTTL, m.restoreDuration,
 	}

@@ -173,7 +173,9 @@ func TestEvents(t *testing.T) {
 	m.LockAcquired("master")
 	m.LockAcquired("backup")
 	m.LockReleased("backup")
+	m.Fenced(true)
 	want(t, scrape(), map[string]*float64{
+		Key(p + "writes_fenced"):                                  f(1),
 		Key(p+"sentinel_events_total", "event", "+switch-master"): f(2), Key(p+"sentinel_events_total", "event", "+sdown"): f(1),
 		Key(p+"consul_request_errors_total", "op", "register"): f(1),
 		Key(p+"lock_holds_total", "lock", "master"):            f(2), Key(p+"lock_held", "lock", "master"): f(1),

@@ -191,3 +191,15 @@ func boolFloat(b bool) float64 {
 
 // unix is t as fractional Unix seconds.
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// Fenced records that this node's write fence went up (true) or down.
+func (m *Metrics) Fenced(on bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.fenced.Set(v)
+}

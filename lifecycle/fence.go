@@ -1,0 +1,60 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+)
+
+// fenceReplicas is set as min-replicas-to-write to fence writes: more
+// replicas than any cluster has, so every write is refused at once with
+// NOREPLICAS and none is acknowledged, while reads, PUBLISH (Sentinel's
+// hellos) and replication go on. CLIENT PAUSE WRITE is not used: it also
+// blocks Sentinel's hello PUBLISH, the sentinels then see the master as
+// down and run a failover of their own.
+const fenceReplicas = "1000000"
+
+const fenceSetting = "min-replicas-to-write"
+
+// fence makes the local redis's write fence what a tick decided. It reads
+// the setting every time rather than trusting memory: a redis restarted by
+// the supervisor comes up without a fence, and Sentinel's CONFIG REWRITE
+// on a failover may have written one into redis.conf. Errors are logged;
+// the next tick tries again.
+func (n *Node) fence(ctx context.Context, on bool, why string) {
+	if err := n.setFence(ctx, on, why); err != nil {
+		n.log.Warn("set the write fence", "fence", on, "error", err)
+	}
+}
+
+// setFence raises or lifts the fence, remembering the value it replaced.
+func (n *Node) setFence(ctx context.Context, on bool, why string) error {
+	rc := n.redis.Redis()
+	cur, err := rc.ConfigGet(ctx, fenceSetting).Result()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", fenceSetting, err)
+	}
+	value := cur[fenceSetting]
+	if (value == fenceReplicas) == on {
+		return nil
+	}
+	n.mu.Lock()
+	want := n.unfenced
+	if on {
+		n.unfenced = value
+		want = fenceReplicas
+	}
+	n.mu.Unlock()
+	if want == "" {
+		want = "0"
+	}
+	if err := rc.ConfigSet(ctx, fenceSetting, want).Err(); err != nil {
+		return fmt.Errorf("set %s %s: %w", fenceSetting, want, err)
+	}
+	if on {
+		n.log.Warn("writes fenced: redis refuses writes (NOREPLICAS)", "reason", why)
+	} else {
+		n.log.Info("write fence lifted", "min_replicas_to_write", want)
+	}
+	n.o.Events.Fenced(on)
+	return nil
+}

@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+)
+
+// TestFailedOverMasterIsFencedUntilDemoted freezes the master's redis until
+// the sentinels have promoted another node, then thaws it. The old master
+// comes back still reporting role master, and Sentinel demotes it only
+// about 8 s later: writes it took in that window would be lost. The node
+// fences them (min-replicas-to-write) at its next tick, and lifts the fence
+// once Sentinel has made it a replica.
+func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
+	c := clustertest.New(t)
+	c.StartNodes(3)
+	top := c.WaitTopology(60*time.Second, "", 2, 3)
+	old := c.Node(top.Masters[0])
+	pids := old.ChildPids("redis-server")
+	if len(pids) != 1 {
+		t.Fatalf("redis-server children of the master's node: %v", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			syscall.Kill(pids[0], syscall.SIGCONT)
+		}
+	}()
+	newTop := c.WaitTopology(40*time.Second, "!"+old.Addr(), 1, 3)
+	t.Logf("%s promoted while %s was frozen", newTop.Masters[0], old.Addr())
+	if err := syscall.Kill(pids[0], syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	thawed = true
+
+	// Until Sentinel demotes it, a write to the old master must be refused.
+	var fencedSeen bool
+	clustertest.WaitFor(t, 30*time.Second, func() error {
+		ctx := clustertest.Ctx(t, 2*time.Second)
+		err := old.Client.Set(ctx, "fence-probe", "1", 0).Err()
+		switch {
+		case err != nil && strings.Contains(err.Error(), "NOREPLICAS"):
+			fencedSeen = true
+		case err != nil && strings.Contains(err.Error(), "READONLY"):
+			// demoted
+		case err == nil:
+			return errors.New("the old master, which Sentinel has replaced, acknowledged a write")
+		default:
+			return err
+		}
+		role, err := old.Client.Do(ctx, "ROLE").Slice()
+		if err != nil || len(role) == 0 || role[0] != "slave" {
+			return fmt.Errorf("old master not demoted yet (ROLE %v, %v)", role, err)
+		}
+		return nil
+	})
+	if !fencedSeen {
+		t.Errorf("never saw the fence (NOREPLICAS) before the old master was demoted:\n%s", old.Proc.Tail(30))
+	}
+	// Demoted, it lifts the fence: were Sentinel to promote it again, it
+	// must take writes.
+	clustertest.WaitFor(t, 15*time.Second, func() error {
+		v, err := old.Client.ConfigGet(clustertest.Ctx(t, time.Second), "min-replicas-to-write").Result()
+		if err != nil {
+			return err
+		}
+		if v["min-replicas-to-write"] != "0" {
+			return fmt.Errorf("min-replicas-to-write is %s on the demoted node", v["min-replicas-to-write"])
+		}
+		return nil
+	})
+	log := old.Log()
+	for _, want := range []string{"writes fenced", "write fence lifted"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the old master's log does not say %q", want)
+		}
+	}
+	c.WaitTopology(30*time.Second, newTop.Masters[0], 2, 3)
+}
+
+// TestWholeClusterRestartElectsTheLastMaster stops the replicas, writes to
+// the master alone, stops it, and starts the replicas first. They wait for
+// the last master (named in Consul's KV) instead of taking the bootstrap
+// lock at once, so the write it alone holds survives.
+func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
+	c := clustertest.New(t)
+	nodes := c.StartNodes(3)
+	top := c.WaitTopology(60*time.Second, "", 2, 3)
+	master := c.Node(top.Masters[0])
+	var replicas []*clustertest.Node
+	for _, n := range nodes {
+		if n != master {
+			replicas = append(replicas, n)
+		}
+	}
+	ctx := clustertest.Ctx(t, 30*time.Second)
+	if err := master.Client.Set(ctx, "before", "everywhere", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := master.Client.Wait(ctx, 2, 5000).Result(); err != nil || n != 2 {
+		t.Fatalf("WAIT 2 = %d, %v", n, err)
+	}
+	for _, r := range replicas {
+		if code, _ := r.Term(20 * time.Second); code != 0 {
+			t.Fatalf("replica %s exited %d", r.Addr(), code)
+		}
+	}
+	clustertest.WaitFor(t, 15*time.Second, func() error {
+		return master.Client.Set(clustertest.Ctx(t, time.Second), "after", "master only", 0).Err()
+	})
+	if code, _ := master.Term(20 * time.Second); code != 0 {
+		t.Fatalf("master exited %d", code)
+	}
+
+	for _, r := range replicas {
+		r.Start()
+	}
+	waiting := func() error {
+		for _, r := range replicas {
+			if !strings.Contains(r.Log(), "was the last master and has the newest data") {
+				return fmt.Errorf("%s is not waiting for the last master", r.Addr())
+			}
+		}
+		return nil
+	}
+	// Until both wait, or one of them is elected (the bug).
+	clustertest.WaitFor(t, 20*time.Second, func() error {
+		if len(c.Topology().Masters) > 0 {
+			return nil
+		}
+		return waiting()
+	})
+	if top := c.Topology(); len(top.Masters) != 0 {
+		t.Fatalf("a replica was elected before the last master came back: %v", top.Masters)
+	}
+	if err := waiting(); err != nil {
+		t.Fatal(err)
+	}
+	master.Start()
+	c.WaitTopology(60*time.Second, master.Addr(), 2, 3)
+	for _, n := range nodes {
+		clustertest.WaitFor(t, 20*time.Second, func() error {
+			ctx := clustertest.Ctx(t, time.Second)
+			for key, want := range map[string]string{"before": "everywhere", "after": "master only"} {
+				got, err := n.Client.Get(ctx, key).Result()
+				if errors.Is(err, redis.Nil) || (err == nil && got != want) {
+					return fmt.Errorf("%s: %s = %q, want %q", n.Addr(), key, got, want)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
