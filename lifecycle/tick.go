@@ -66,10 +66,14 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 	obs, err := n.observe(octx)
 	cancel()
 	d := Decide(obs)
-	if obs.SentinelAsked {
+	if obs.SentinelAsked && obs.InfoErr == nil {
 		// Fencing needs only redis and the sentinels: it is done even when
-		// Consul does not answer.
-		n.fence(ctx, d.Fence, d.Note)
+		// Consul does not answer. Not when redis did not answer INFO: a
+		// frozen redis would hold the tick, and the check that must fail
+		// with it.
+		fctx, cancel := context.WithTimeout(ctx, max(n.o.PollInterval/3, 100*time.Millisecond))
+		n.fence(fctx, d.Fence, d.Note)
+		cancel()
 	}
 	if err == nil {
 		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)

@@ -37,6 +37,14 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 			syscall.Kill(pids[0], syscall.SIGCONT)
 		}
 	}()
+	// The frozen redis fails its check at the node's next tick, long
+	// before the check's TTL (5 s) would lapse: clients stop writing to it.
+	clustertest.WaitFor(t, 3*time.Second, func() error {
+		if m := c.Instances("redis", true); len(m) == 1 && m[0] == old.Addr() {
+			return fmt.Errorf("the frozen master %s still passes in Consul", old.Addr())
+		}
+		return nil
+	})
 	newTop := c.WaitTopology(40*time.Second, "!"+old.Addr(), 1, 3)
 	t.Logf("%s promoted while %s was frozen", newTop.Masters[0], old.Addr())
 	if err := syscall.Kill(pids[0], syscall.SIGCONT); err != nil {
