@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Options struct {
 	// BgsaveTimeout bounds waiting for redis's snapshot; default
 	// DefaultBgsaveTimeout.
 	BgsaveTimeout time.Duration
+	// StallTimeout (BACKUP_STALL_TIMEOUT) bounds how long the upload and
+	// the verification read-back may wait on the store without progress;
+	// default DefaultStallTimeout.
+	StallTimeout time.Duration
 	// Now is the clock naming the backup; default time.Now.
 	Now func() time.Time
 	// Stats, when set, receives the phases' durations and sizes.
@@ -88,6 +93,9 @@ func (o *Options) validate() error {
 	}
 	if o.BgsaveTimeout <= 0 {
 		o.BgsaveTimeout = DefaultBgsaveTimeout
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -125,23 +133,70 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 	}
 	log := o.Log.With("backup", name)
 	err = upload(ctx, o, log, name, meta, stats)
+	var st store.Info
 	if err == nil {
 		t := time.Now()
-		err = Verify(ctx, o.Store, name, stats.StoredBytes)
+		st, err = verifyWatched(ctx, o, name, stats.StoredBytes)
 		stats.Verify = time.Since(t)
 	}
 	if err != nil {
-		if derr := o.Store.Delete(context.WithoutCancel(ctx), name); derr != nil && !errors.Is(derr, store.ErrNotFound) {
-			log.Warn("could not delete the failed backup", "error", derr)
-		}
+		deleteFailed(ctx, o, log, name, err)
 		return store.Info{}, fmt.Errorf("backup %s: %w", name, err)
-	}
-	st, err := o.Store.Stat(ctx, name)
-	if err != nil {
-		return store.Info{}, fmt.Errorf("backup %s: stat: %w", name, err)
 	}
 	log.Info("backup complete", "size", st.Size, "sha256", st.Meta.SHA256, "seconds", o.Now().Sub(start).Seconds())
 	return st, nil
+}
+
+// deleteFailed removes what a failed backup left in the store. After a
+// stall it does not wait: the store may answer late or never, and the
+// backup lock must be given up now.
+func deleteFailed(ctx context.Context, o Options, log hclog.Logger, name string, cause error) {
+	del := func(ctx context.Context) {
+		if err := o.Store.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			log.Warn("could not delete the failed backup", "error", err)
+		}
+	}
+	ctx = context.WithoutCancel(ctx)
+	if !errors.Is(cause, ErrStalled) {
+		del(ctx)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, o.StallTimeout)
+		defer cancel()
+		del(ctx)
+	}()
+}
+
+// verifyWatched is verify under a stall watch: all of it waits on the
+// store, and the bytes Get delivers are its progress.
+func verifyWatched(ctx context.Context, o Options, name string, size int64) (store.Info, error) {
+	w := newStallWatch(o.StallTimeout, o.Store)
+	w.wait()
+	st, err := watched(ctx, w, func(ctx context.Context) (store.Info, error) {
+		return verify(ctx, watchedGets{o.Store, w}, name, size)
+	})
+	if errors.Is(err, ErrStalled) {
+		err = fmt.Errorf("verify: read back: %w", err)
+	}
+	return st, err
+}
+
+// watchedGets counts the bytes a store's Get delivers as progress.
+type watchedGets struct {
+	store.Store
+	w *stallWatch
+}
+
+func (s watchedGets) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	rc, err := s.Store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{s.w.reader(rc), rc}, nil
 }
 
 // upload streams the RDB through the compressor into the store; stats
@@ -162,16 +217,24 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	// The store hashes the stream it reads (Meta.SHA256); Verify then
 	// proves the stored bytes hash the same and that the size is what
 	// was sent. Hashing here as well would cost ~5 % more CPU for no
-	// further check.
+	// further check. Put runs under a stall watch: we wait on the store
+	// while the compressor's writes into the pipe block, and once the
+	// body is handed over.
+	w := newStallWatch(o.StallTimeout, o.Store)
 	pr, pw := io.Pipe()
 	sent := &countWriter{}
 	compressed := make(chan struct{})
 	go func() {
 		defer close(compressed)
-		pw.CloseWithError(compressTo(io.MultiWriter(pw, sent), src, o.Compression))
+		pw.CloseWithError(compressTo(io.MultiWriter(w.writer(pw), sent), src, o.Compression))
+		w.wait()
 	}()
-	err = o.Store.Put(ctx, name, pr, meta)
-	pr.CloseWithError(errors.New("upload ended")) // unblocks the compressor if Put returned early
+	_, err = watched(ctx, w, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, o.Store.Put(ctx, name, w.reader(pr), meta)
+	})
+	// Unblocks the compressor if Put returned early; after a stall, a Put
+	// that wakes up reads an error, never the end of the body.
+	pr.CloseWithError(cmp.Or(err, errUploadEnded))
 	<-compressed
 	n, took := prog.done()
 	stats.Upload, stats.RDBBytes, stats.StoredBytes = took, n, sent.n
@@ -203,6 +266,8 @@ func compressTo(w io.Writer, src io.Reader, compression string) error {
 	}
 	return bw.Flush()
 }
+
+var errUploadEnded = errors.New("upload ended")
 
 type countWriter struct{ n int64 }
 

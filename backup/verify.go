@@ -20,31 +20,37 @@ var rdbMagic = []byte("REDIS")
 // and a full read-back must hash to the sidecar's sha256 and decompress to
 // something that starts like an RDB file. Errors wrap ErrVerify.
 func Verify(ctx context.Context, s store.Store, name string, wantSize int64) error {
+	_, err := verify(ctx, s, name, wantSize)
+	return err
+}
+
+// verify is Verify returning the backup's Info.
+func verify(ctx context.Context, s store.Store, name string, wantSize int64) (store.Info, error) {
 	st, err := s.Stat(ctx, name)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return store.Info{}, fmt.Errorf("verify: %w", err)
 	}
 	if !st.Good() {
-		return fmt.Errorf("verify: sidecar missing or unreadable (%v): %w", st.MetaErr, ErrVerify)
+		return store.Info{}, fmt.Errorf("verify: sidecar missing or unreadable (%v): %w", st.MetaErr, ErrVerify)
 	}
 	wantSHA := st.Meta.SHA256
 	if st.Meta.Size != wantSize || st.Size != wantSize {
-		return fmt.Errorf("verify: store records size %d (data %d), sent %d: %w",
+		return store.Info{}, fmt.Errorf("verify: store records size %d (data %d), sent %d: %w",
 			st.Meta.Size, st.Size, wantSize, ErrVerify)
 	}
 	_, compression, err := store.ParseName(name)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return store.Info{}, fmt.Errorf("verify: %w", err)
 	}
 	sum, n, err := readBack(ctx, s, name, compression)
 	if err != nil {
-		return fmt.Errorf("verify: read back: %w: %w", ErrVerify, err)
+		return store.Info{}, fmt.Errorf("verify: read back: %w: %w", ErrVerify, err)
 	}
 	if sum != wantSHA || n != wantSize {
-		return fmt.Errorf("verify: read back sha256 %s size %d, sidecar sha256 %s size %d: %w",
+		return store.Info{}, fmt.Errorf("verify: read back sha256 %s size %d, sidecar sha256 %s size %d: %w",
 			sum, n, wantSHA, wantSize, ErrVerify)
 	}
-	return nil
+	return st, nil
 }
 
 // readBack reads a backup through its decompressor and returns the

@@ -37,6 +37,7 @@ func TestLoadBad(t *testing.T) {
 		{"zero seconds", env{"MASTER_WAIT_TIMEOUT": "0"}, nil, "MASTER_WAIT_TIMEOUT", "positive duration", nil},
 		{"duration garbage", env{"BACKUP_TTL": "daily"}, nil, "BACKUP_TTL", "positive duration", nil},
 		{"ttl not above poll", env{"CHECK_TTL": "5s"}, nil, "CHECK_TTL", "POLL_INTERVAL", nil},
+		{"stall timeout zero", env{"BACKUP_STALL_TIMEOUT": "0s"}, nil, "BACKUP_STALL_TIMEOUT", "positive duration", nil},
 		{"negative keep", env{"BACKUP_KEEP": "-1"}, nil, "BACKUP_KEEP", ">= 0", nil},
 		{"quorum zero", env{"SENTINEL_QUORUM": "0"}, nil, "SENTINEL_QUORUM", ">= 1", nil},
 		{"restart limit", env{"RESTART_LIMIT": "x"}, nil, "RESTART_LIMIT", "whole number", nil},

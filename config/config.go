@@ -104,6 +104,10 @@ type Config struct {
 	// BackupCompression (BACKUP_COMPRESSION) is CompressionZstd or
 	// CompressionGzip.
 	BackupCompression string
+	// BackupStallTimeout (BACKUP_STALL_TIMEOUT) bounds how long a
+	// backup's upload or verification read-back may get no progress from
+	// the store before it is abandoned.
+	BackupStallTimeout time.Duration
 	// RestoreAllowEmpty (RESTORE_ALLOW_EMPTY) lets a new master start
 	// empty when no backup can be restored, instead of failing.
 	RestoreAllowEmpty bool

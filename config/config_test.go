@@ -89,6 +89,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PollInterval", c.PollInterval, 5 * time.Second}, {"CheckTTL", c.CheckTTL, 25 * time.Second},
 		{"BackupTTL", c.BackupTTL, 24 * time.Hour}, {"MasterWaitTimeout", c.MasterWaitTimeout, 60 * time.Second},
 		{"BackupKeep", c.BackupKeep, 7}, {"BackupCompression", c.BackupCompression, CompressionZstd},
+		{"BackupStallTimeout", c.BackupStallTimeout, 2 * time.Minute},
 		{"HTTPAddr", c.HTTPAddr, ":8008"}, {"LogLevel", c.LogLevel, "INFO"}, {"LogJSON", c.LogJSON, false},
 		{"ConsulAddress", c.Consul.Address, "127.0.0.1:8500"}, {"ConsulScheme", c.Consul.Scheme, "http"},
 		{"ConsulLeaderTimeout", c.ConsulLeaderTimeout, 2 * time.Minute}, {"MantaEnabled", c.MantaEnabled(), false},

@@ -127,6 +127,8 @@ var settings = []setting{
 		Set: into(func(c *Config) *int { return &c.BackupKeep }, intAtLeast(0))},
 	{Env: "BACKUP_COMPRESSION", Group: groupBackups, Default: CompressionZstd, Help: "Backup compression: zstd or gzip.",
 		Set: into(func(c *Config) *string { return &c.BackupCompression }, oneOf(CompressionZstd, CompressionGzip))},
+	{Env: "BACKUP_STALL_TIMEOUT", Group: groupBackups, Default: "2m", Help: "A backup's upload or verification read-back that gets no progress from the store for this long is abandoned (last-backup unchanged) and the backup lock released.",
+		Set: dur(func(c *Config) *time.Duration { return &c.BackupStallTimeout })},
 	{Env: "RESTORE_ALLOW_EMPTY", Group: groupBackups, Default: "false", Bool: true, Help: "Start as an empty master when no backup can be restored, instead of failing.",
 		Set: into(func(c *Config) *bool { return &c.RestoreAllowEmpty }, parseBool)},
 

@@ -89,7 +89,7 @@ func backupNow(ctx context.Context, cfg *config.Config, log hclog.Logger, st sto
 	holder, _ := os.Hostname()
 	sch, err := backup.NewScheduler(backup.SchedulerOptions{
 		Backup: backup.Options{Redis: rc, DataDir: cfg.RedisDataDir, Store: st,
-			Compression: cfg.BackupCompression, Progress: terminal(stderr)},
+			Compression: cfg.BackupCompression, StallTimeout: cfg.BackupStallTimeout, Progress: terminal(stderr)},
 		Registry: reg, Node: backup.RedisNodeState(rc), Holder: holder,
 		Interval: cfg.BackupInterval, TTL: cfg.BackupTTL, Keep: cfg.BackupKeep, Log: log,
 	})

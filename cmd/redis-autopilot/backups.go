@@ -63,7 +63,7 @@ func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
 	rc := redisnode.Dial(localAddr(b.cfg, b.cfg.RedisPort), b.cfg.RedisPassword)
 	s, err := backup.NewScheduler(backup.SchedulerOptions{
 		Backup: backup.Options{Redis: rc, DataDir: b.cfg.RedisDataDir, Store: b.store,
-			Compression: b.cfg.BackupCompression, Log: b.log.Named("backup")},
+			Compression: b.cfg.BackupCompression, StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("backup")},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Holder: self,
 		Interval: b.cfg.BackupInterval, TTL: b.cfg.BackupTTL, Keep: b.cfg.BackupKeep,
 		Log: b.log.Named("backup"), Observer: b.m,

@@ -65,12 +65,12 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, meta store.Me
 		return fmt.Errorf("put: %w", err)
 	}
 	d := store.NewDigester(ctxReader{ctx, r})
-	if err := s.writeAtomic(name, d); err != nil {
+	if err := s.writeAtomic(ctx, name, d); err != nil {
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	m, err := d.Complete(meta)
 	if err == nil {
-		err = s.writeAtomic(name+store.SidecarSuffix, strings.NewReader(string(store.EncodeMeta(m))))
+		err = s.writeAtomic(ctx, name+store.SidecarSuffix, strings.NewReader(string(store.EncodeMeta(m))))
 	}
 	if err != nil {
 		_ = os.Remove(filepath.Join(s.dir, name))
@@ -79,8 +79,11 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, meta store.Me
 	return nil
 }
 
-// writeAtomic writes r to a temp file, fsyncs it and renames it to name.
-func (s *Store) writeAtomic(name string, r io.Reader) (err error) {
+// writeAtomic writes r to a temp file, fsyncs it and renames it to name,
+// unless ctx is done by then. A caller that gave up on a Put stuck in a
+// syscall (a frozen filesystem ignores contexts) may have moved on; when
+// the Put wakes, it removes its temp file and never renames it into place.
+func (s *Store) writeAtomic(ctx context.Context, name string, r io.Reader) (err error) {
 	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
 	if err != nil {
 		return err
@@ -101,6 +104,9 @@ func (s *Store) writeAtomic(name string, r io.Reader) (err error) {
 		return err
 	}
 	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = ctx.Err(); err != nil {
 		return err
 	}
 	if err = os.Rename(f.Name(), filepath.Join(s.dir, name)); err != nil {

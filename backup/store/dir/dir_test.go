@@ -78,3 +78,38 @@ func TestCrashLeavesTempFile(t *testing.T) {
 		t.Fatalf("stale temp file still there after New: %v", err)
 	}
 }
+
+// cancelAtEOF cancels a Put's context when it has read the whole body, as
+// a caller that gave up on a Put stuck in fsync does.
+type cancelAtEOF struct {
+	r      *bytes.Reader
+	cancel context.CancelFunc
+}
+
+func (c cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestPutAbandonedAfterBody: a Put whose context ends after it read the
+// whole body (its caller stopped waiting) fails and leaves nothing, not
+// even a temp file; it never renames the data into place.
+func TestPutAbandonedAfterBody(t *testing.T) {
+	d := t.TempDir()
+	s, err := New(Options{Dir: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = s.Put(ctx, "dump-20261121193000.rdb", cancelAtEOF{bytes.NewReader([]byte("REDIS0011")), cancel}, store.Meta{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put = %v, want context.Canceled", err)
+	}
+	if entries, _ := os.ReadDir(d); len(entries) != 0 {
+		t.Fatalf("an abandoned Put left %v", entries)
+	}
+}
