@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -34,7 +35,7 @@ func checkStallError(t *testing.T, err error, s store.Store, took time.Duration)
 		t.Fatalf("backup on a stalled store = %v, want ErrStalled", err)
 	}
 	t.Logf("after %v: %v", took.Round(time.Millisecond), err)
-	for _, want := range []string{s.(interface{ String() string }).String(), "no progress for 2s (BACKUP_STALL_TIMEOUT)", "last-backup was not changed"} {
+	for _, want := range []string{fmt.Sprint(s), "no progress for 2s (BACKUP_STALL_TIMEOUT)", "last-backup was not changed"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the stall error does not say %q", want)
 		}
@@ -139,7 +140,7 @@ func (s *inFlight) Delete(ctx context.Context, name string) error {
 	return s.Store.Delete(ctx, name)
 }
 
-func (s *inFlight) String() string { return s.Store.(interface{ String() string }).String() }
+func (s *inFlight) String() string { return fmt.Sprint(s.Store) }
 
 // frozenFS mounts a fresh small ext4 image and returns its mount point
 // and a command to run fsfreeze on it; the test is skipped where loop
