@@ -26,10 +26,20 @@
 // checked with redis-check-rdb while a private redis-server on a unix socket
 // converts it to the AOF layout the node runs with (DESIGN.md rule 6); the
 // finished appendonlydir/ is then renamed into place. On any failure, or a
-// crash, the data directory holds no data, as before.
+// crash, the data directory holds no data, as before. When the backup
+// chosen (not one named by hand) fails a check, older backups with a
+// sidecar are tried, newest first, and the first that passes every check
+// is restored; last-backup is then moved off the corrupt one by a
+// check-and-set. Corrupt backups stay in the store.
 //
 // RESTORE_ALLOW_EMPTY (RestoreOptions.AllowEmpty) covers only "the store
-// holds no backup". A backup that fails a check, or a store that cannot be
-// read, stays an error: an empty master would soon write an empty backup
-// over last-backup.
+// holds no backup". A backup that fails a check (and every fallback), or a
+// store that cannot be read, stays an error: an empty master would soon
+// write an empty backup over last-backup.
+//
+// Stalls (BACKUP_STALL_TIMEOUT, Options.StallTimeout): the upload and the
+// verification read-back run on their own goroutines; one that gets no
+// progress from the store for the timeout is abandoned (its context
+// cancelled, the pipe feeding Put closed with an error), so a hung store
+// cannot hold the backup lock. Stores undo an abandoned Put when it wakes.
 package backup

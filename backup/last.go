@@ -69,6 +69,21 @@ func ReadLast(ctx context.Context, kv KV) (last LastBackup, found bool, err erro
 // writeLast records a verified backup: the description first, then the
 // plain name, so whoever reads the name finds its description.
 func writeLast(ctx context.Context, kv KVStore, info store.Info, node string) error {
+	meta, err := lastMeta(info, node)
+	if err != nil {
+		return err
+	}
+	if err := kv.Put(ctx, KeyLastBackupMeta, meta); err != nil {
+		return fmt.Errorf("write %s: %w", KeyLastBackupMeta, err)
+	}
+	if err := kv.Put(ctx, registry.KeyLastBackup, info.Name); err != nil {
+		return fmt.Errorf("write %s: %w", registry.KeyLastBackup, err)
+	}
+	return nil
+}
+
+// lastMeta is KeyLastBackupMeta's value for info.
+func lastMeta(info store.Info, node string) (string, error) {
 	last := LastBackup{Name: info.Name, Size: info.Size, Node: node}
 	if m := info.Meta; m != nil {
 		last.Created, last.SHA256, last.Compression, last.SourceRole = m.Created, m.SHA256, m.Compression, m.SourceRole
@@ -78,15 +93,43 @@ func writeLast(ctx context.Context, kv KVStore, info store.Info, node string) er
 	}
 	b, err := json.Marshal(last)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", KeyLastBackupMeta, err)
+		return "", fmt.Errorf("encode %s: %w", KeyLastBackupMeta, err)
 	}
-	if err := kv.Put(ctx, KeyLastBackupMeta, string(b)); err != nil {
-		return fmt.Errorf("write %s: %w", KeyLastBackupMeta, err)
+	return string(b), nil
+}
+
+// KVSwap is the check-and-set Restore moves last-backup off a corrupt
+// backup with (registry.Registry has it).
+type KVSwap interface {
+	// GetIndexed reads key with its ModifyIndex.
+	GetIndexed(ctx context.Context, key string) (value string, index uint64, found bool, err error)
+	// PutIfUnchanged writes pairs in one transaction if key's ModifyIndex
+	// is still index; ok is false, nothing written, when it is not.
+	PutIfUnchanged(ctx context.Context, key string, index uint64, pairs map[string]string) (ok bool, err error)
+}
+
+// moveLast points last-backup and last-backup-meta at info, in one
+// transaction, only while last-backup still names from (checked by its
+// ModifyIndex): a node that recorded a newer backup meanwhile wins. moved
+// is false when last-backup names something else.
+func moveLast(ctx context.Context, kv KVSwap, from string, info store.Info) (moved bool, err error) {
+	name, index, found, err := kv.GetIndexed(ctx, registry.KeyLastBackup)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", registry.KeyLastBackup, err)
 	}
-	if err := kv.Put(ctx, registry.KeyLastBackup, info.Name); err != nil {
-		return fmt.Errorf("write %s: %w", registry.KeyLastBackup, err)
+	if !found || strings.TrimSpace(name) != from {
+		return false, nil
 	}
-	return nil
+	meta, err := lastMeta(info, "")
+	if err != nil {
+		return false, err
+	}
+	moved, err = kv.PutIfUnchanged(ctx, registry.KeyLastBackup, index,
+		map[string]string{KeyLastBackupMeta: meta, registry.KeyLastBackup: info.Name})
+	if err != nil {
+		return false, fmt.Errorf("move %s to %s: %w", registry.KeyLastBackup, info.Name, err)
+	}
+	return moved, nil
 }
 
 // Prune deletes all but the keep newest backups (keep <= 0 keeps all),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
@@ -49,7 +50,8 @@ type RestoreOptions struct {
 	// Store holds the backups. Required.
 	Store store.Store
 	// KV finds the last good backup's name (KeyLastBackup); nil means
-	// the newest good backup in the store.
+	// the newest good backup in the store. When it is a KVSwap too,
+	// last-backup is moved off a corrupt backup restore fell back from.
 	KV KV
 	// Name restores this backup instead of finding one.
 	Name string
@@ -130,13 +132,76 @@ func Restore(ctx context.Context, o RestoreOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("restore: %w", err)
 	}
-	log := o.Log.With("backup", info.Name)
 	start := time.Now()
-	if err := restoreInto(ctx, o, log, info); err != nil {
-		return "", fmt.Errorf("restore %s: %w", info.Name, err)
+	err = restoreInto(ctx, o, o.Log.With("backup", info.Name), info)
+	if errors.Is(err, ErrCorrupt) && o.Name == "" {
+		info, err = fallBack(ctx, o, info, err)
+	} else if err != nil {
+		err = fmt.Errorf("restore %s: %w", info.Name, err)
 	}
-	log.Info("restored", "seconds", time.Since(start).Seconds())
+	if err != nil {
+		return "", err
+	}
+	o.Log.Info("restored", "backup", info.Name, "seconds", time.Since(start).Seconds())
 	return info.Name, nil
+}
+
+// fallBack restores the newest older backup that passes every check after
+// the one chosen, bad, failed them with badErr. A node that cannot restore
+// cannot start, and the cluster would stay down until someone came; an
+// older backup loses the writes since, but brings it back. Only backups
+// with a sidecar are tried (their sha256 is checked), newest first, each
+// staged like the first, so the data directory is untouched until one has
+// passed. Corrupt backups are kept (someone may want to look at them);
+// last-backup is moved off bad. An explicitly named backup never falls
+// back.
+func fallBack(ctx context.Context, o RestoreOptions, bad store.Info, badErr error) (store.Info, error) {
+	o.Log.Error("the backup to restore failed its checks; trying older backups", "backup", bad.Name, "error", badErr)
+	tried := []string{fmt.Sprintf("%s: %v", bad.Name, badErr)}
+	badTime, _, _ := store.ParseName(bad.Name)
+	list, err := o.Store.List(ctx)
+	if err != nil {
+		return store.Info{}, fmt.Errorf("restore %s: %w; list older backups in %s: %w", bad.Name, badErr, o.Store, err)
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		c := list[i]
+		if t, _, _ := store.ParseName(c.Name); !t.Before(badTime) || !c.Good() {
+			continue
+		}
+		log := o.Log.With("backup", c.Name)
+		log.Warn("falling back to an older backup", "instead_of", bad.Name)
+		err := restoreInto(ctx, o, log, c)
+		if err == nil {
+			moveLastOff(ctx, o, bad.Name, c)
+			return c, nil
+		}
+		if !errors.Is(err, ErrCorrupt) { // the store cannot be read, or we were stopped
+			return store.Info{}, fmt.Errorf("restore %s, falling back from %s (%v): %w", c.Name, bad.Name, badErr, err)
+		}
+		log.Error("the older backup failed its checks too", "error", err)
+		tried = append(tried, fmt.Sprintf("%s: %v", c.Name, err))
+	}
+	return store.Info{}, fmt.Errorf("restore: no backup in %s passed its checks (tried %s): %w; "+
+		"restore one by hand with `redis-autopilot backup restore <name>` (node stopped, data directory empty), "+
+		"or delete the corrupt backups (`redis-autopilot backup delete --force <name>`) and set RESTORE_ALLOW_EMPTY=true to start empty",
+		o.Store, strings.Join(tried, "; "), ErrCorrupt)
+}
+
+// moveLastOff points last-backup at the restored backup if it still names
+// the corrupt one, so no later restore picks that again. The restore has
+// succeeded whatever happens here.
+func moveLastOff(ctx context.Context, o RestoreOptions, corrupt string, restored store.Info) {
+	kv, ok := o.KV.(KVSwap)
+	if !ok {
+		return
+	}
+	moved, err := moveLast(ctx, kv, corrupt, restored)
+	switch {
+	case err != nil:
+		o.Log.Warn("could not move last-backup off the corrupt backup", "corrupt", corrupt, "restored", restored.Name, "error", err)
+	case moved:
+		o.Log.Warn("last-backup moved off the corrupt backup", "corrupt", corrupt, "restored", restored.Name)
+	}
 }
 
 // restoreInto downloads, checks and converts the backup in a staging

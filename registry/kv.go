@@ -35,3 +35,38 @@ func (r *Registry) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// GetIndexed reads key with its ModifyIndex, for a later PutIfUnchanged.
+func (r *Registry) GetIndexed(ctx context.Context, key string) (value string, index uint64, found bool, err error) {
+	pair, _, err := r.c.KV().Get(key, queryOpts(ctx))
+	if err != nil {
+		return "", 0, false, fmt.Errorf("read key %s: %w", key, err)
+	}
+	if pair == nil {
+		return "", 0, false, nil
+	}
+	return string(pair.Value), pair.ModifyIndex, true, nil
+}
+
+// PutIfUnchanged writes pairs in one transaction, only if key's
+// ModifyIndex is still index (a check-and-set: someone may have moved key
+// since it was read). ok is false, and nothing is written, when key
+// changed or was deleted.
+func (r *Registry) PutIfUnchanged(ctx context.Context, key string, index uint64, pairs map[string]string) (ok bool, err error) {
+	ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: key, Index: index}}}
+	for k, v := range pairs {
+		ops = append(ops, &api.TxnOp{KV: &api.KVTxnOp{Verb: api.KVSet, Key: k, Value: []byte(v)}})
+	}
+	ok, resp, _, err := r.c.Txn().Txn(ops, queryOpts(ctx))
+	if err != nil {
+		return false, fmt.Errorf("write keys if %s is unchanged: %w", key, err)
+	}
+	if !ok && resp != nil {
+		for _, e := range resp.Errors {
+			if e.OpIndex != 0 { // not the check: a real failure
+				return false, fmt.Errorf("write keys if %s is unchanged: %s", key, e.What)
+			}
+		}
+	}
+	return ok, nil
+}
