@@ -104,7 +104,9 @@ func (o *Options) validate() error {
 }
 
 // Backup takes one verified backup and returns its Info (with Meta). On
-// error nothing is left in the store under the backup's name.
+// error nothing is left in the store under the backup's name; after a
+// stall (ErrStalled) what is left is deleted in the background, once the
+// store answers again.
 func Backup(ctx context.Context, o Options) (store.Info, error) {
 	if err := o.validate(); err != nil {
 		return store.Info{}, err
