@@ -57,3 +57,39 @@ func TestMarkCriticalOverridesADeadAgent(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLocalNodeInCatalog reads the servers' view of the local agent's
+// node: its serfHealth and services, and a service the catalog lost (here
+// removed behind the agent's back) while the agent still has it.
+func TestLocalNodeInCatalog(t *testing.T) {
+	server := harness.StartConsul(t)
+	agent := server.StartClientAgent(t)
+	ctx := testCtx(t)
+	r := newRegistry(t, agent, Options{})
+	s := Service{Name: "redis", Address: "127.0.0.9", Port: 6379, TTL: time.Hour}
+	if err := r.Register(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	id := ServiceID("redis", "127.0.0.9", 6379)
+	var v CatalogView
+	harness.Eventually(t, 10*time.Second, func() error {
+		var err error
+		if v, err = r.LocalNodeInCatalog(ctx); err != nil || !v.NodeRegistered || !v.ServiceIDs[id] || v.Node != agent.Node {
+			return fmt.Errorf("view %+v (%v), want node %s registered with %s", v, err, agent.Node, id)
+		}
+		return nil
+	})
+	if _, err := server.Client.Catalog().Deregister(&api.CatalogDeregistration{Node: v.Node, ServiceID: id}, nil); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 5*time.Second, func() error {
+		v, err := r.LocalNodeInCatalog(ctx)
+		if err != nil || v.ServiceIDs[id] || !v.NodeRegistered {
+			return fmt.Errorf("view %+v (%v), want the node without %s", v, err, id)
+		}
+		return nil
+	})
+	if ids, err := r.LocalServiceIDs(ctx); err != nil || !ids[id] {
+		t.Fatalf("the agent's own view %v (%v) should still have %s", ids, err, id)
+	}
+}

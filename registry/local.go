@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -18,4 +19,63 @@ func (r *Registry) LocalServiceIDs(ctx context.Context) (map[string]bool, error)
 		ids[id] = true
 	}
 	return ids, nil
+}
+
+// CatalogView is what the servers' catalog holds for the local agent's
+// node.
+type CatalogView struct {
+	// Node is the agent's node name.
+	Node string
+	// NodeRegistered is whether the node is in the catalog with its
+	// serfHealth check (sessions need it).
+	NodeRegistered bool
+	// ServiceIDs are the node's services in the catalog.
+	ServiceIDs map[string]bool
+}
+
+// LocalNodeInCatalog reads what the catalog holds for the local agent's
+// node. A Consul server that lost its state (restored from nothing) lists
+// neither the node nor its services until the agent gossips with it again
+// and runs a full anti-entropy sync, which can take minutes; the agent's
+// own view (LocalServiceIDs) does not show it.
+func (r *Registry) LocalNodeInCatalog(ctx context.Context) (CatalogView, error) {
+	name, err := r.c.Agent().NodeName()
+	if err != nil {
+		return CatalogView{}, fmt.Errorf("ask the agent its node name: %w", err)
+	}
+	v := CatalogView{Node: name, ServiceIDs: map[string]bool{}}
+	checks, _, err := r.c.Health().Node(name, queryOpts(ctx))
+	if err != nil {
+		return v, fmt.Errorf("look up node %s in the catalog: %w", name, err)
+	}
+	for _, c := range checks {
+		if c.CheckID == "serfHealth" {
+			v.NodeRegistered = true
+		}
+	}
+	node, _, err := r.c.Catalog().Node(name, queryOpts(ctx))
+	if err != nil {
+		return v, fmt.Errorf("look up node %s in the catalog: %w", name, err)
+	}
+	if node != nil {
+		for id := range node.Services {
+			v.ServiceIDs[id] = true
+		}
+	}
+	return v, nil
+}
+
+// Join asks the local agent to join the Consul servers at addrs (as
+// `consul join`): a server that came back without its state learns of the
+// agent at once instead of at the next gossip push-pull.
+func (r *Registry) Join(ctx context.Context, addrs []string) error {
+	var errs []error
+	for _, a := range addrs {
+		if err := r.c.Agent().Join(a, false); err != nil {
+			errs = append(errs, fmt.Errorf("join %s: %w", a, err))
+			continue
+		}
+		return nil
+	}
+	return errors.Join(errs...)
 }

@@ -187,18 +187,12 @@ func isNotFound(err error) bool {
 // session for it ("Missing node registration"), as a freshly started agent
 // can for a moment after a leader is known.
 func (r *Registry) localNodeRegistered(ctx context.Context) error {
-	name, err := r.c.Agent().NodeName()
+	v, err := r.LocalNodeInCatalog(ctx)
 	if err != nil {
-		return fmt.Errorf("ask the agent its node name: %w", err)
+		return err
 	}
-	checks, _, err := r.c.Health().Node(name, queryOpts(ctx))
-	if err != nil {
-		return fmt.Errorf("look up node %s: %w", name, err)
+	if !v.NodeRegistered {
+		return fmt.Errorf("the agent's node %s is not registered in the catalog yet", v.Node)
 	}
-	for _, c := range checks {
-		if c.CheckID == "serfHealth" {
-			return nil
-		}
-	}
-	return fmt.Errorf("the agent's node %s is not registered in the catalog yet", name)
+	return nil
 }

@@ -135,3 +135,27 @@ func TestErrorsNameWhatWasDone(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitLeaderWaitsForTheAgentsNode: right after a client agent starts,
+// it can know a leader before the servers have its own node in the catalog,
+// and a session for it is refused ("Missing node registration"). After
+// WaitLeader a lock (a session) is taken at once. Each round is a new agent.
+func TestWaitLeaderWaitsForTheAgentsNode(t *testing.T) {
+	t.Parallel()
+	server := harness.StartConsul(t)
+	for i := 0; i < 3; i++ {
+		agent := server.StartClientAgentNoWait(t)
+		r := newRegistry(t, agent, Options{})
+		ctx := testCtx(t)
+		if err := r.WaitLeader(ctx); err != nil {
+			t.Fatalf("round %d: WaitLeader: %v", i, err)
+		}
+		l, err := r.Acquire(ctx, fmt.Sprintf("test/wait-leader/%d", i), agent.Node)
+		if err != nil {
+			t.Fatalf("round %d: lock right after WaitLeader: %v", i, err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

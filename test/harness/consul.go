@@ -47,7 +47,24 @@ func (c *Consul) StartClientAgent(t testing.TB) *Consul {
 	return startConsul(t, c.SerfLANAddr, false)
 }
 
+// StartClientAgentNoWait starts a client agent that joins c and returns at
+// once, while it may still be joining: as a node's freshly started agent.
+func (c *Consul) StartClientAgentNoWait(t testing.TB) *Consul {
+	t.Helper()
+	a, _ := launchConsul(t, c.SerfLANAddr, false)
+	return a
+}
+
 func startConsul(t testing.TB, join string, server bool) *Consul {
+	t.Helper()
+	c, node := launchConsul(t, join, server)
+	waitConsulUp(t, c, node)
+	return c
+}
+
+// launchConsul starts an agent (a -dev server, or a client joining join)
+// without waiting for it.
+func launchConsul(t testing.TB, join string, server bool) (*Consul, string) {
 	t.Helper()
 	bin := NeedBinary(t, "consul")
 	dir := TempDir(t, "consul-")
@@ -70,7 +87,13 @@ func startConsul(t testing.TB, join string, server bool) *Consul {
 		t.Fatalf("consul client: %v", err)
 	}
 	c.Client = client
-	err = Wait(60*time.Second, func() error {
+	return c, node
+}
+
+func waitConsulUp(t testing.TB, c *Consul, node string) {
+	t.Helper()
+	p, client := c.Process, c.Client
+	err := Wait(60*time.Second, func() error {
 		if p.Exited() {
 			return errors.New("consul exited")
 		}
@@ -97,5 +120,4 @@ func startConsul(t testing.TB, join string, server bool) *Consul {
 	if err != nil {
 		t.Fatalf("consul agent %s did not come up: %v\n%s", node, err, p.Tail(30))
 	}
-	return c
 }
