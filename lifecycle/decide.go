@@ -41,6 +41,9 @@ type Observation struct {
 	// SentinelRegistered is whether this node's redis-sentinel service is
 	// on the local agent.
 	SentinelRegistered bool
+	// Catalog is what the servers' catalog holds for this node's agent
+	// (apply registers again what the agent has and the catalog lost).
+	Catalog registry.CatalogView
 	// SentinelOK is whether the local sentinel answers PING.
 	SentinelOK bool
 }

@@ -50,6 +50,10 @@ type NodeOptions struct {
 	RestartLimit      int
 	RestartMinUptime  time.Duration
 	RestartBackoffMax time.Duration
+	// ConsulJoin are the Consul servers the node's own agent joins
+	// (CONSUL); empty when the node talks to a server directly. A node
+	// the servers no longer list joins them again.
+	ConsulJoin []string
 	// HandoverTimeout bounds the master's hand-over on stop; the default
 	// leaves room for the final save within Docker's 10 s.
 	HandoverTimeout time.Duration
@@ -120,6 +124,10 @@ type Node struct {
 	// recordedMaster is when this node last wrote itself to LastMasterKey
 	// while passing as master; zero when it is not (only ticks touch it).
 	recordedMaster time.Time
+	// catalogLost is whether the last tick found this node or its
+	// services missing from the servers' catalog; catalogWarned whether
+	// that episode was logged.
+	catalogLost, catalogWarned bool
 }
 
 // NewNode checks o and returns a Node.

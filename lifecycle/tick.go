@@ -104,6 +104,9 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 		}
 	}
 	obs.SentinelRegistered = ids[registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
+	if obs.Catalog, err = n.o.Reg.LocalNodeInCatalog(ctx); err != nil {
+		return obs, err
+	}
 	addrs, err := n.sentinelAddrs(ctx, false)
 	if err != nil {
 		return obs, err
@@ -167,6 +170,9 @@ func (n *Node) sentinelAddrs(ctx context.Context, passingOnly bool) ([]string, e
 
 // apply makes the registration what d says.
 func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
+	if err := n.restoreCatalog(ctx, obs); err != nil {
+		return err
+	}
 	// First the dead masters go critical, then this one may pass: never
 	// both passing at once.
 	for _, in := range obs.StaleMasters {
@@ -227,6 +233,59 @@ func (n *Node) recordLastMaster(ctx context.Context, d Decision) {
 		return
 	}
 	n.recordedMaster = time.Now()
+}
+
+// restoreCatalog puts this node back into the servers' catalog when they
+// lost it (a Consul server restored from nothing): the agent joins the
+// servers again, so the leader registers its node, and this node's
+// services are registered anew, so the agent syncs them at once. Left to
+// itself, the agent waits for its next gossip push-pull and full sync,
+// which took over 90 s in the reliability suite's consul-wiped.
+func (n *Node) restoreCatalog(ctx context.Context, obs Observation) error {
+	redisID := registry.ServiceID(obs.Registered, n.o.AdvertiseAddr, n.o.RedisPort)
+	sentID := registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)
+	lostRedis := obs.Registered != "" && !obs.Catalog.ServiceIDs[redisID]
+	lostSent := obs.SentinelRegistered && !obs.Catalog.ServiceIDs[sentID]
+	lost := !obs.Catalog.NodeRegistered || lostRedis || lostSent
+	// A registration made moments ago may not have reached the servers
+	// yet: a service counts as lost when two ticks in a row miss it
+	// (registering again resets its check until the pass that follows).
+	wasLost := n.catalogLost
+	n.catalogLost = lost
+	if !lost {
+		n.catalogWarned = false
+		return nil
+	}
+	if obs.Catalog.NodeRegistered && !wasLost {
+		return nil
+	}
+	if !n.catalogWarned {
+		n.catalogWarned = true
+		n.log.Warn("the Consul servers do not list this node or its services (a server that lost its state?); joining and registering again",
+			"node", obs.Catalog.Node, "node_listed", obs.Catalog.NodeRegistered)
+	}
+	if !obs.Catalog.NodeRegistered && len(n.o.ConsulJoin) > 0 {
+		if err := n.o.Reg.Join(ctx, n.o.ConsulJoin); err != nil {
+			n.log.Warn("join the Consul servers again", "error", err)
+		}
+	}
+	// The agent takes an identical registration as already in sync: it
+	// must forget the service first, then sync the new one.
+	for _, l := range []struct {
+		lost bool
+		svc  registry.Service
+	}{{lostRedis, n.service(obs.Registered, n.o.RedisPort)}, {lostSent, n.service(ServiceSentinel, n.o.SentinelPort)}} {
+		if !l.lost {
+			continue
+		}
+		if err := n.o.Reg.Deregister(ctx, l.svc.ID); err != nil {
+			return err
+		}
+		if err := n.o.Reg.Register(ctx, l.svc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *Node) check(ctx context.Context, id string, pass bool, note string) error {

@@ -195,7 +195,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
 		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartMinUptime: cfg.RestartMinUptime, RestartBackoffMax: cfg.RestartBackoffMax,
-		Observe: m.ObserveStatus, Events: m, Restore: restore,
+		Observe: m.ObserveStatus, Events: m, Restore: restore, ConsulJoin: cfg.ConsulJoin,
 	})
 	return node, backups, err
 }

@@ -78,16 +78,7 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 	}
 	// Demoted, it lifts the fence: were Sentinel to promote it again, it
 	// must take writes.
-	clustertest.WaitFor(t, 15*time.Second, func() error {
-		v, err := old.Client.ConfigGet(clustertest.Ctx(t, time.Second), "min-replicas-to-write").Result()
-		if err != nil {
-			return err
-		}
-		if v["min-replicas-to-write"] != "0" {
-			return fmt.Errorf("min-replicas-to-write is %s on the demoted node", v["min-replicas-to-write"])
-		}
-		return nil
-	})
+	waitFenceLifted(t, old)
 	log := old.Log()
 	for _, want := range []string{"writes fenced", "write fence lifted"} {
 		if !strings.Contains(log, want) {
@@ -172,4 +163,52 @@ func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// TestPartitionedMasterFailsItsCheckBeforeTheTTL cuts the master off from
+// the other nodes (their sentinels' packets dropped, Consul still
+// reachable): its next tick finds no majority of sentinels and fails its
+// check, well before the check's TTL (5 s) would lapse, while the sentinels
+// on the majority side fail over. Healed, it is demoted and lifts its fence.
+func TestPartitionedMasterFailsItsCheckBeforeTheTTL(t *testing.T) {
+	if err := clustertest.CgroupsAvailable(); err != nil {
+		t.Skipf("partitions need cgroup v2 and root: %v", err)
+	}
+	c := clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, Cgroups: true})
+	c.StartNodes(3)
+	top := c.WaitTopology(60*time.Second, "", 2, 3)
+	old := c.Node(top.Masters[0])
+	heal, err := c.Partition(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	clustertest.WaitFor(t, 3500*time.Millisecond, func() error {
+		if m := c.Instances("redis", true); len(m) == 1 && m[0] == old.Addr() {
+			return fmt.Errorf("the cut-off master %s still passes in Consul", old.Addr())
+		}
+		return nil
+	})
+	t.Logf("the cut-off master failed its check %s after the cut", time.Since(cut).Round(10*time.Millisecond))
+	newTop := c.WaitTopology(40*time.Second, "!"+old.Addr(), 1, 3)
+	if err := heal(); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitTopology(40*time.Second, newTop.Masters[0], 2, 3)
+	waitFenceLifted(t, old)
+}
+
+// waitFenceLifted waits until n's redis has min-replicas-to-write 0 again.
+func waitFenceLifted(t *testing.T, n *clustertest.Node) {
+	t.Helper()
+	clustertest.WaitFor(t, 15*time.Second, func() error {
+		v, err := n.Client.ConfigGet(clustertest.Ctx(t, time.Second), "min-replicas-to-write").Result()
+		if err != nil {
+			return err
+		}
+		if v["min-replicas-to-write"] != "0" {
+			return fmt.Errorf("min-replicas-to-write is %s on the demoted node %s", v["min-replicas-to-write"], n.Addr())
+		}
+		return nil
+	})
 }
