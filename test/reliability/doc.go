@@ -29,6 +29,8 @@
 // started again, as `restart: always` would; anything more is "a person"
 // and counted), then read back on the master every write acknowledged
 // since the last trial and verify the backup last-backup names.
-// It needs root (cgroups, nft, tmpfs); scenarios whose needs are not met
-// are skipped and said so in the log and the table.
+// The shared backup directory is a loop-mounted ext4 image, so that
+// fsfreeze can stall it (backup-store-stalls).
+// It needs root (cgroups, nft, tmpfs, loop mounts); scenarios whose needs
+// are not met are skipped and said so in the log and the table.
 package reliability

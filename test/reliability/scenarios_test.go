@@ -46,6 +46,8 @@ func scenarios() []scenario {
 		{name: "sigterm-during-backup", short: true, shortTrials: 1, needs: needBackups, fault: sigtermDuringBackup},
 		{name: "backup-store-read-only", needs: needBackupsAndMount, fault: backupStoreReadOnly},
 		{name: "restore-from-backup", needs: needBackups, fault: restoreFromBackup},
+		{name: "backup-store-stalls", short: true, shortTrials: 1, needs: needFreeze, fault: backupStoreStalls},
+		{name: "backup-store-corrupt", needs: needBackups, fault: backupStoreCorrupt},
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
 	}
 }
@@ -59,6 +61,12 @@ func needBackups(s *suite) error {
 	return nil
 }
 func needBackupsAndMount(s *suite) error { return errors.Join(needBackups(s), s.cantMount) }
+func needFreeze(s *suite) error {
+	if err := needBackups(s); err != nil {
+		return err
+	}
+	return s.cantFreeze
+}
 func needAgents(s *suite) error {
 	if !s.agents {
 		return errors.New("the nodes run no Consul agent of their own (RELIABILITY_CONSUL_AGENTS=0)")

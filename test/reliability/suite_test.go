@@ -39,6 +39,9 @@ type suite struct {
 	down map[*clustertest.Node]bool
 	// cantCgroup, cantNft, cantMount say why scenarios needing them skip.
 	cantCgroup, cantNft, cantMount error
+	// cantFreeze says why the backup store cannot be frozen (fsfreeze
+	// needs it on a loop-mounted ext4 image).
+	cantFreeze error
 
 	sentinels map[*clustertest.Node]*redis.Client
 	// agents: each node runs its own Consul agent.
@@ -117,6 +120,13 @@ func newSuite(t *testing.T, st settings) *suite {
 	if os.Getenv("RELIABILITY_BACKUPS") != "0" {
 		s.backupDir = harness.TempDir(t, "backups-")
 		env = backupEnv(s.backupDir)
+		s.cantFreeze = s.cantMount
+		if s.cantFreeze == nil {
+			s.cantFreeze = mountExt4(t, s.backupDir, "1g")
+		}
+		if s.cantFreeze != nil {
+			t.Logf("WARNING: the backup store cannot be frozen (%v): the scenarios that need it are SKIPPED", s.cantFreeze)
+		}
 	}
 	s.c = clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: bindAll, Env: env,
 		Cgroups: s.cantCgroup == nil, RestartableConsul: true, ConsulAgents: s.agents})
