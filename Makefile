@@ -12,7 +12,7 @@ BIN         := bin/redis-autopilot
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONSUL_VER  := 1.13.9
 CONSUL_BIN  ?= /usr/local/bin/consul
-APT_PKGS    := redis-server redis-sentinel redis-tools util-linux procps iproute2 nftables gzip zstd
+APT_PKGS    := redis-server redis-sentinel redis-tools util-linux procps iproute2 nftables gzip zstd e2fsprogs
 TEST_FLAGS  ?= -timeout 20m
 
 .PHONY: all build deps apt-deps consul test vet dev bench clean
@@ -25,7 +25,7 @@ build:
 deps: apt-deps consul
 
 apt-deps:
-	@missing=""; for b in redis-server redis-sentinel redis-cli redis-check-rdb unshare nft ip zstd; do \
+	@missing=""; for b in redis-server redis-sentinel redis-cli redis-check-rdb unshare nft ip zstd mkfs.ext4 fsfreeze mountpoint; do \
 		command -v $$b >/dev/null || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages (missing:$$missing)"; \
