@@ -108,10 +108,9 @@ func newSuite(t *testing.T, st settings) *suite {
 			t.Logf("WARNING: %v: the scenarios that need it are SKIPPED", e)
 		}
 	}
-	// BIND_ADDR=<node IP> does not work yet: the supervisor dials its own
-	// redis and sentinel at 127.0.0.1 (lifecycle.NewNode). Until it does,
-	// nodes listen on 0.0.0.0 and advertise their own address, which is
-	// all the faults need; RELIABILITY_BIND_NODE_IP=1 binds the node IP.
+	// Nodes listen on 0.0.0.0 and advertise their own address, as in a
+	// container; RELIABILITY_BIND_NODE_IP=1 binds the node IP instead
+	// (test/cluster's TestBindToOneAddress covers that setting).
 	bindAll := os.Getenv("RELIABILITY_BIND_NODE_IP") != "1"
 	// Each node runs its own Consul agent, as in production, unless
 	// RELIABILITY_CONSUL_AGENTS=0 (nodes then talk to the server).
