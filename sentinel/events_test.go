@@ -191,3 +191,23 @@ func TestAskReportsFailoverAlarm(t *testing.T) {
 		return nil
 	})
 }
+
+// TestAlarmsNameTheMasterBeingFailedOver: at its reconfiguration stage the
+// failover's leader names the promoted replica while its entry, flagged
+// failover_in_progress, keeps the old master's address. The old master is
+// alarmed; the promoted one is not (it would stay fenced until every
+// replica was re-pointed).
+func TestAlarmsNameTheMasterBeingFailedOver(t *testing.T) {
+	const old, promoted = "10.0.0.1:6379", "10.0.0.2:6379"
+	v := View{Master: old, Agreed: 2, Answers: []Answer{
+		{Sentinel: "s1", Master: promoted, Entry: old, Flags: []string{"master", "failover_in_progress"}},
+		{Sentinel: "s2", Master: old, Entry: old, Flags: []string{"master", "s_down", "o_down"}},
+		{Sentinel: "s3", Master: old, Entry: old, Flags: []string{"master"}},
+	}}
+	if got := v.Alarms(old); len(got) != 2 || got[0] != "s1: failover_in_progress" || got[1] != "s2: o_down" {
+		t.Errorf("Alarms(old master) = %q, want s1 failover_in_progress and s2 o_down", got)
+	}
+	if got := v.Alarms(promoted); len(got) != 0 {
+		t.Errorf("Alarms(promoted replica) = %q, want none", got)
+	}
+}

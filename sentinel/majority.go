@@ -13,11 +13,15 @@ import (
 var ErrNoMajority = errors.New("no majority of sentinels agree on the master")
 
 // Answer is what one sentinel said: a master "ip:port" or an error, and
-// the flags of its entry for that master (SENTINEL MASTER), such as
-// "o_down" or "failover_in_progress".
+// its entry for that master (SENTINEL MASTER): the entry's address and
+// flags, such as "o_down" or "failover_in_progress". During a failover the
+// entry keeps the old master's address until the failover ends, while
+// Master names the promoted replica from the leader's reconfiguration
+// stage on.
 type Answer struct {
 	Sentinel string
 	Master   string
+	Entry    string
 	Flags    []string
 	Err      error
 }
@@ -47,15 +51,18 @@ type View struct {
 	Answers []Answer
 }
 
-// Alarms lists, one "sentinel: flags" each, the sentinels that name master
-// and flag it o_down or failover_in_progress. A master that Sentinel is
-// failing over is still named by every sentinel until the failover reaches
-// its leader's reconfiguration stage and the others hear of it; a master
-// that serves writes in that window loses them.
+// Alarms lists, one "sentinel: flags" each, the sentinels whose entry is
+// master (the node being failed over) and flags it o_down or
+// failover_in_progress. A master that Sentinel is failing over is still
+// named by the sentinels until the failover reaches its leader's
+// reconfiguration stage and the others hear of it; a master that serves
+// writes in that window loses them. The promoted replica is not alarmed:
+// the leader names it while its entry, flagged failover_in_progress until
+// every replica is re-pointed, still has the old master's address.
 func (v View) Alarms(master string) []string {
 	var out []string
 	for _, a := range v.Answers {
-		if a.Err == nil && a.Master == master && a.Alarm() != "" {
+		if a.Err == nil && a.Entry == master && a.Alarm() != "" {
 			out = append(out, a.Sentinel+": "+a.Alarm())
 		}
 	}
@@ -117,7 +124,7 @@ func Ask(ctx context.Context, addrs []string, name, password string) (View, erro
 				// The flags are advisory: a sentinel that named a master
 				// and then did not answer SENTINEL MASTER still votes.
 				if in, ferr := c.Master(ctx, name); ferr == nil {
-					answers[i].Flags = in.Flags
+					answers[i].Entry, answers[i].Flags = in.Addr(), in.Flags
 				}
 			}
 		}()
