@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,27 +48,59 @@ func NeedBinary(t testing.TB, name string) string {
 // moment later as the source port of any process's outgoing connection,
 // and the server started on it fails with "address already in use" (seen
 // when test packages run in parallel).
-const portLow, portHigh = 20000, 32768
+const portLow, portHigh = 10000, 32768
+
+// portLockDir holds one lock file per port handed out: test packages run
+// as parallel processes, and each holds an flock on the ports it picked
+// until it exits, so no two processes pick the same one.
+var portLockDir = filepath.Join(os.TempDir(), "redis-autopilot-test-ports")
 
 // FreePort returns a TCP port that nothing listened on a moment ago, on
-// any address, outside the ephemeral range. Ports handed out in this
-// process are never handed out twice.
+// any address, outside the ephemeral range, and that no other test process
+// holds. Ports handed out in this process are never handed out twice.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if err := os.MkdirAll(portLockDir, 0o777); err != nil {
+		t.Fatalf("port lock directory: %v", err)
+	}
 	for i := 0; i < 1000; i++ {
 		port := portLow + rand.IntN(portHigh-portLow)
+		if !claimPort(port) {
+			continue
+		}
+		if !lockPort(port) {
+			continue // another test process has it
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
 			continue
 		}
 		l.Close()
-		if claimPort(port) {
-			return port
-		}
+		return port
 	}
 	t.Fatalf("find a free port in %d-%d: 1000 tries found none", portLow, portHigh-1)
 	return 0
 }
+
+// lockPort takes an exclusive flock on port's lock file and keeps it (the
+// file stays open) until this process exits.
+func lockPort(port int) bool {
+	f, err := os.OpenFile(filepath.Join(portLockDir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	portsMu.Lock()
+	heldPorts = append(heldPorts, f) // never closed: the lock lasts as long as the process
+	portsMu.Unlock()
+	return true
+}
+
+// heldPorts keeps the lock files open (guarded by portsMu).
+var heldPorts []*os.File
 
 // Eventually calls f every 50ms until it returns nil, and fails the test
 // with f's last error when timeout passes first.

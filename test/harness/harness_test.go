@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,5 +77,19 @@ func TestFreePortNeverRepeats(t *testing.T) {
 			t.Fatalf("port %d handed out twice", p)
 		}
 		seen[p] = true
+	}
+}
+
+// TestFreePortIsHeldAgainstOtherProcesses: test packages run as parallel
+// processes; a port one of them picked is locked against the others until
+// it exits (here another process, flock(1), cannot take the lock).
+func TestFreePortIsHeldAgainstOtherProcesses(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) is not installed (util-linux)")
+	}
+	p := FreePort(t)
+	err := exec.Command("flock", "-n", filepath.Join(portLockDir, strconv.Itoa(p)), "true").Run()
+	if err == nil {
+		t.Fatalf("another process took the lock of port %d that this process holds", p)
 	}
 }
