@@ -29,7 +29,8 @@ type CatalogView struct {
 	// NodeRegistered is whether the node is in the catalog with its
 	// serfHealth check (sessions need it).
 	NodeRegistered bool
-	// ServiceIDs are the node's services in the catalog.
+	// ServiceIDs are the node's services in the catalog that have a check
+	// (all of the ones redis-autopilot registers).
 	ServiceIDs map[string]bool
 }
 
@@ -44,6 +45,9 @@ func (r *Registry) LocalNodeInCatalog(ctx context.Context) (CatalogView, error) 
 		return CatalogView{}, fmt.Errorf("ask the agent its node name: %w", err)
 	}
 	v := CatalogView{Node: name, ServiceIDs: map[string]bool{}}
+	// One read: the node's checks say whether it is registered (serfHealth)
+	// and which services it has (every service this node registers has a
+	// TTL check).
 	checks, _, err := r.c.Health().Node(name, queryOpts(ctx))
 	if err != nil {
 		return v, fmt.Errorf("look up node %s in the catalog: %w", name, err)
@@ -52,14 +56,8 @@ func (r *Registry) LocalNodeInCatalog(ctx context.Context) (CatalogView, error) 
 		if c.CheckID == "serfHealth" {
 			v.NodeRegistered = true
 		}
-	}
-	node, _, err := r.c.Catalog().Node(name, queryOpts(ctx))
-	if err != nil {
-		return v, fmt.Errorf("look up node %s in the catalog: %w", name, err)
-	}
-	if node != nil {
-		for id := range node.Services {
-			v.ServiceIDs[id] = true
+		if c.ServiceID != "" {
+			v.ServiceIDs[c.ServiceID] = true
 		}
 	}
 	return v, nil
