@@ -10,8 +10,8 @@
 //   - The sidecar "<name>.meta.json" is written after the data. A backup
 //     with a readable sidecar is a "good" candidate; one without a sidecar
 //     (as the shell version wrote them) is listed with a nil Meta (legacy).
-//   - List returns only names matching dump-YYYYMMDDHHMMSS.rdb[.gz|.zst],
-//     oldest first. Temporary and sidecar objects are never listed.
+//   - List returns only names matching
+//     dump-YYYYMMDDHHMMSS.rdb[.gz|.zst][.age], oldest first. Temporary and sidecar objects are never listed.
 //
 // A backup pointer (Consul's last-backup key) must be written by the caller
 // only after Put returned nil and a Stat (or a Get with a sha256 check)
@@ -31,7 +31,7 @@ var (
 	ErrNotFound = errors.New("backup not found")
 	// ErrAuth: the store refused our credentials.
 	ErrAuth = errors.New("storage authentication failed")
-	// ErrInvalidName: the name is not dump-YYYYMMDDHHMMSS.rdb[.gz|.zst].
+	// ErrInvalidName: the name is not dump-YYYYMMDDHHMMSS.rdb[.gz|.zst][.age].
 	ErrInvalidName = errors.New("invalid backup name")
 	// ErrIntegrity: the data read by Put does not match the Size or SHA256
 	// given in Meta, or the store holds a different size than was sent.
@@ -64,9 +64,16 @@ type Store interface {
 
 // Meta is the sidecar "<name>.meta.json".
 type Meta struct {
-	Size             int64     `json:"size"`
-	SHA256           string    `json:"sha256"`      // lowercase hex
-	Compression      string    `json:"compression"` // "", "gzip" or "zstd"
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`      // lowercase hex
+	Compression string `json:"compression"` // "", "gzip" or "zstd"
+	// Encryption is "age" for an encrypted backup (the stored bytes, which
+	// Size and SHA256 describe, are then the age file), else "".
+	Encryption string `json:"encryption,omitempty"`
+	// Recipients name, public side only and comma-separated, whom an
+	// encrypted backup is for: age recipients (age1...) or "passphrase
+	// (scrypt)". Never a key. (A string keeps Meta comparable.)
+	Recipients       string    `json:"recipients,omitempty"`
 	RedisVersion     string    `json:"redis_version,omitempty"`
 	SourceRole       string    `json:"source_role,omitempty"` // "master" or "replica"
 	SourceReplOffset int64     `json:"source_repl_offset"`

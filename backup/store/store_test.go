@@ -25,11 +25,21 @@ func TestNames(t *testing.T) {
 			}
 		})
 	}
+	for name, want := range map[string]string{"dump-20261121183005.rdb.zst.age": "zstd",
+		"dump-20261121183005.rdb.gz.age": "gzip", "dump-20261121183005.rdb.age": ""} {
+		if _, c, err := ParseName(name); err != nil || c != want || !Encrypted(name) {
+			t.Errorf("ParseName(%q) = %q, %v (encrypted %v); want %q, encrypted", name, c, err, Encrypted(name), want)
+		}
+	}
+	if Encrypted("dump-20261121183005.rdb.zst") || Encrypted("x.age") {
+		t.Error("Encrypted is true for a name that is not an encrypted backup's")
+	}
 	if _, err := Name(at, "bzip2"); err == nil {
 		t.Error("Name accepted bzip2")
 	}
 	for _, bad := range []string{"dump-2026112118300.rdb", "dump-20261121183005.rdb.bz2", "dump-20261321183005.rdb",
-		"x/dump-20261121183005.rdb", "dump-20261121183005.rdb.gz.meta.json", ".tmp-dump-20261121183005.rdb"} {
+		"x/dump-20261121183005.rdb", "dump-20261121183005.rdb.gz.meta.json", ".tmp-dump-20261121183005.rdb",
+		"dump-20261121183005.rdb.age.zst", "dump-20261121183005.rdb.zst.age.age", "dump-20261121183005.rdb.zst.age.meta.json"} {
 		if _, _, err := ParseName(bad); !errors.Is(err, ErrInvalidName) || ValidName(bad) {
 			t.Errorf("ParseName(%q): %v, want ErrInvalidName", bad, err)
 		}

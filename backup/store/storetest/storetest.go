@@ -31,6 +31,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		f    func(t *testing.T, fx Fixture)
 	}{
 		{"RoundTrip", testRoundTrip},
+		{"EncryptedBackup", testEncrypted},
 		{"ListFiltersAndSorts", testList},
 		{"LegacyWithoutSidecar", testLegacy},
 		{"FailedReaderLeavesNothing", testFailedReader},
@@ -122,6 +123,37 @@ func testRoundTrip(t *testing.T, fx Fixture) {
 	}
 	if got := Names(t, fx.Store); len(got) != 0 {
 		t.Fatalf("list after delete = %v", got)
+	}
+}
+
+// testEncrypted: an encrypted backup's name (".age") is stored, listed
+// in time order with the others, and its sidecar keeps the encryption
+// and recipients; a name with ".age" elsewhere is not a backup.
+func testEncrypted(t *testing.T, fx Fixture) {
+	ctx := context.Background()
+	data := Data(t, 70<<10)
+	name := "dump-20261121193000.rdb.zst.age"
+	in := store.Meta{Compression: "zstd", Encryption: "age", SHA256: SHA256(data),
+		Recipients: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p,passphrase (scrypt)"}
+	if err := fx.Store.Put(ctx, name, bytes.NewReader(data), in); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	if err := fx.Store.Put(ctx, "dump-20261121180000.rdb.zst", bytes.NewReader(data), store.Meta{}); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	fx.PutRaw(t, "dump-20261121200000.rdb.age.zst", []byte("x"))
+	info, err := fx.Store.Stat(ctx, name)
+	if err != nil || info.Meta == nil || info.Meta.Encryption != "age" || info.Meta.Recipients != in.Recipients || !info.Good() {
+		t.Fatalf("stat = %+v meta %+v, %v", info, info.Meta, err)
+	}
+	if got := ReadAll(t, fx.Store, name); !bytes.Equal(got, data) {
+		t.Fatalf("get returned %d bytes, want the %d put", len(got), len(data))
+	}
+	if got := Names(t, fx.Store); len(got) != 2 || got[1] != name {
+		t.Fatalf("list = %v, want [dump-20261121180000.rdb.zst %s]", got, name)
+	}
+	if err := fx.Store.Delete(ctx, name); err != nil {
+		t.Fatalf("delete: %v", err)
 	}
 }
 
