@@ -19,7 +19,7 @@ func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
 	}
 	switch {
 	case cfg.BackupDir != "":
-		s, err := dir.New(dir.Options{Dir: cfg.BackupDir})
+		s, err := dir.New(dir.Options{Dir: cfg.BackupDir, Log: log.Named("dir")})
 		if err != nil {
 			return nil, fmt.Errorf("open backup directory %s: %w", cfg.BackupDir, err)
 		}

@@ -2,6 +2,10 @@
 // development and single hosts. Writes go to a ".tmp-*" file in the same
 // directory, are fsynced and renamed into place, then the directory is
 // fsynced, so a name never refers to a partial file, even after a crash.
+//
+// The directory's files are input: whatever is in it is opened without
+// following symbolic links and without blocking (a FIFO), used only when
+// it is a regular file, and a sidecar is read up to maxSidecar bytes.
 package dir
 
 import (
@@ -16,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/hashicorp/go-hclog"
 )
 
 const tmpPrefix = ".tmp-"
@@ -24,11 +29,15 @@ const tmpPrefix = ".tmp-"
 type Options struct {
 	// Dir holds the backups; created (0700) if missing. Required.
 	Dir string
+	// Log gets a WARN for each file that is skipped because it is not a
+	// regular file; nil discards.
+	Log hclog.Logger
 }
 
 // Store is a store.Store in a local directory.
 type Store struct {
 	dir string
+	log hclog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
@@ -56,7 +65,10 @@ func New(o Options) (*Store, error) {
 			}
 		}
 	}
-	return &Store{dir: o.Dir}, nil
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	return &Store{dir: o.Dir, log: o.Log}, nil
 }
 
 // Put implements store.Store.
@@ -129,7 +141,7 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if _, _, err := store.ParseName(name); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	f, err := os.Open(filepath.Join(s.dir, name))
+	f, _, err := openRegular(filepath.Join(s.dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, notFound(err))
 	}
@@ -141,7 +153,11 @@ func (s *Store) Stat(ctx context.Context, name string) (store.Info, error) {
 	if _, _, err := store.ParseName(name); err != nil {
 		return store.Info{}, fmt.Errorf("stat: %w", err)
 	}
-	fi, err := os.Stat(filepath.Join(s.dir, name))
+	path := filepath.Join(s.dir, name)
+	fi, err := os.Lstat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(path, fi.Mode())
+	}
 	if err != nil {
 		return store.Info{}, fmt.Errorf("stat %s: %w", name, notFound(err))
 	}
@@ -150,9 +166,12 @@ func (s *Store) Stat(ctx context.Context, name string) (store.Info, error) {
 
 func (s *Store) info(fi fs.FileInfo) store.Info {
 	i := store.Info{Name: fi.Name(), Size: fi.Size(), Modified: fi.ModTime()}
-	b, err := os.ReadFile(filepath.Join(s.dir, fi.Name()+store.SidecarSuffix))
+	b, err := readSidecar(filepath.Join(s.dir, fi.Name()+store.SidecarSuffix))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, ErrNotRegular) || errors.Is(err, errSidecarSize):
+		s.log.Warn("a backup's sidecar is unusable; the backup is not a candidate", "backup", fi.Name(), "error", err)
+		i.MetaErr = err
 	case err != nil:
 		i.MetaErr = err
 	default:
@@ -169,7 +188,11 @@ func (s *Store) List(ctx context.Context) ([]store.Info, error) {
 	}
 	var out []store.Info
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !store.ValidName(e.Name()) {
+		if !store.ValidName(e.Name()) {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			s.log.Warn("skipping a backup that is not a regular file", "path", filepath.Join(s.dir, e.Name()), "type", e.Type().String())
 			continue
 		}
 		fi, err := e.Info()
