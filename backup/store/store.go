@@ -11,7 +11,10 @@
 //     with a readable sidecar is a "good" candidate; one without a sidecar
 //     (as the shell version wrote them) is listed with a nil Meta (legacy).
 //   - List returns only names matching
-//     dump-YYYYMMDDHHMMSS.rdb[.gz|.zst][.age], oldest first. Temporary and sidecar objects are never listed.
+//     dump-YYYYMMDDHHMMSS.rdb[.gz|.zst][.age], oldest first. Temporary
+//     and sidecar objects are never listed.
+//   - Objects(prefix) holds other data (point-in-time recovery's AOF
+//     segments) under a sub-prefix with its own listing; see Objects.
 //
 // A backup pointer (Consul's last-backup key) must be written by the caller
 // only after Put returned nil and a Stat (or a Get with a sha256 check)
@@ -60,6 +63,10 @@ type Store interface {
 	// Delete removes a backup's data and sidecar; ErrNotFound if neither
 	// exists.
 	Delete(ctx context.Context, name string) error
+	// Objects returns the namespace of raw objects under prefix ("pitr" or
+	// "pitr/"), beside the backups (see Objects for its contract). It makes
+	// no request; ErrInvalidName for a bad prefix (see CleanPrefix).
+	Objects(prefix string) (Objects, error)
 }
 
 // Meta is the sidecar "<name>.meta.json".

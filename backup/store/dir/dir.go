@@ -91,12 +91,17 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, meta store.Me
 	return nil
 }
 
-// writeAtomic writes r to a temp file, fsyncs it and renames it to name,
-// unless ctx is done by then. A caller that gave up on a Put stuck in a
-// syscall (a frozen filesystem ignores contexts) may have moved on; when
+// writeAtomic writes r to name in the store's directory; see writeIn.
+func (s *Store) writeAtomic(ctx context.Context, name string, r io.Reader) error {
+	return writeIn(ctx, s.dir, name, r)
+}
+
+// writeIn writes r to a temp file in dir, fsyncs it and renames it to
+// name, unless ctx is done by then. A caller that gave up on a Put stuck in
+// a syscall (a frozen filesystem ignores contexts) may have moved on; when
 // the Put wakes, it removes its temp file and never renames it into place.
-func (s *Store) writeAtomic(ctx context.Context, name string, r io.Reader) (err error) {
-	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
+func writeIn(ctx context.Context, dir, name string, r io.Reader) (err error) {
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
 		return err
 	}
@@ -121,14 +126,16 @@ func (s *Store) writeAtomic(ctx context.Context, name string, r io.Reader) (err 
 	if err = ctx.Err(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), filepath.Join(s.dir, name)); err != nil {
+	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	return s.syncDir()
+	return syncDir(dir)
 }
 
-func (s *Store) syncDir() error {
-	d, err := os.Open(s.dir)
+func (s *Store) syncDir() error { return syncDir(s.dir) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (s *Store) readSidecar(ctx context.Context, i *store.Info) error {
 // the marker entry itself in the next page), then the sidecars of the
 // backups found. A missing bucket is an empty list.
 func (s *Store) List(ctx context.Context) ([]store.Info, error) {
-	entries, err := s.listAll(ctx)
+	entries, err := s.listDir(ctx, s.bucket)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", s.bucket, err)
 	}
@@ -75,13 +75,14 @@ func (s *Store) List(ctx context.Context) ([]store.Info, error) {
 	return out, nil
 }
 
-// listAll returns the bucket's entries in name order.
-func (s *Store) listAll(ctx context.Context) ([]*storage.DirectoryEntry, error) {
+// listDir returns the entries of directory dir in name order; a missing
+// directory has none.
+func (s *Store) listDir(ctx context.Context, dir string) ([]*storage.DirectoryEntry, error) {
 	var all []*storage.DirectoryEntry
 	marker := ""
 	for {
 		page, err := s.dirs.List(ctx, &storage.ListDirectoryInput{
-			DirectoryName: s.bucket, Limit: uint64(s.pageSize), Marker: marker,
+			DirectoryName: dir, Limit: uint64(s.pageSize), Marker: marker,
 		})
 		if err != nil {
 			if err = s.classify(err); isNotFound(err) {

@@ -29,25 +29,26 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, meta store.Me
 	}
 	start := time.Now()
 	d := store.NewDigester(r)
-	if err := s.putData(ctx, name, d); err != nil {
+	if err := s.putData(ctx, s.path(name), d); err != nil {
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	m, err := d.Complete(meta)
 	if err == nil {
-		err = s.checkSize(ctx, name, m.Size)
+		err = s.checkSize(ctx, s.path(name), m.Size)
 	}
 	if err == nil {
 		err = s.putSidecar(ctx, name, m)
 	}
 	if err != nil {
-		s.undo(ctx, name)
+		s.undo(ctx, s.path(name))
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	s.log.Debug("backup stored", "name", name, "bytes", m.Size, "duration", time.Since(start))
 	return nil
 }
 
-func (s *Store) putData(ctx context.Context, name string, r io.Reader) error {
+// putData streams r to the object at path p (a full Manta path).
+func (s *Store) putData(ctx context.Context, p string, r io.Reader) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -60,7 +61,7 @@ func (s *Store) putData(ctx context.Context, name string, r io.Reader) error {
 		done <- err
 	}()
 	err := s.objects.Put(ctx, &storage.PutObjectInput{
-		ObjectPath: s.path(name), ContentType: "application/octet-stream", ObjectReader: pr,
+		ObjectPath: p, ContentType: "application/octet-stream", ObjectReader: pr,
 	})
 	_ = pr.CloseWithError(io.ErrClosedPipe) // unblock the copier if the PUT gave up early
 	if rerr := <-done; rerr != nil && rerr != io.ErrClosedPipe {
@@ -72,9 +73,9 @@ func (s *Store) putData(ctx context.Context, name string, r io.Reader) error {
 	return nil
 }
 
-// checkSize asks Manta what it stored.
-func (s *Store) checkSize(ctx context.Context, name string, size int64) error {
-	info, err := s.objects.GetInfo(ctx, &storage.GetInfoInput{ObjectPath: s.path(name)})
+// checkSize asks Manta what it stored at path p.
+func (s *Store) checkSize(ctx context.Context, p string, size int64) error {
+	info, err := s.objects.GetInfo(ctx, &storage.GetInfoInput{ObjectPath: p})
 	if err != nil {
 		return fmt.Errorf("verify: %w", s.classify(err))
 	}
@@ -99,14 +100,15 @@ func (s *Store) putSidecar(ctx context.Context, name string, m store.Meta) error
 	return nil
 }
 
-// undo removes the data of a failed Put so it is not taken for a legacy
-// backup, even when ctx is already cancelled.
-func (s *Store) undo(ctx context.Context, name string) {
+// undo removes the object at path p after a failed Put so it is not taken
+// for a legacy backup (or a good object), even when ctx is already
+// cancelled.
+func (s *Store) undo(ctx context.Context, p string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := s.objects.Delete(ctx, &storage.DeleteObjectInput{ObjectPath: s.path(name)}); err != nil {
+	if err := s.objects.Delete(ctx, &storage.DeleteObjectInput{ObjectPath: p}); err != nil {
 		if err = s.classify(err); !isNotFound(err) {
-			s.log.Warn("could not remove the data of a failed backup", "name", name, "error", err)
+			s.log.Warn("could not remove the data of a failed put", "path", p, "error", err)
 		}
 	}
 }

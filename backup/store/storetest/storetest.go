@@ -1,6 +1,6 @@
-// Package storetest is the contract test suite every store.Store passes.
-// Call Run from a store's own tests with a function that makes an empty
-// store.
+// Package storetest is the contract test suite every store.Store passes,
+// its Objects namespaces included. Call Run from a store's own tests with
+// a function that makes an empty store.
 package storetest
 
 import (
@@ -40,7 +40,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"InvalidName", testInvalidName},
 		{"NotFound", testNotFound},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, objectTests...) {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, newFixture(t)) })
 	}
 }
@@ -64,7 +64,13 @@ func SHA256(b []byte) string {
 // ReadAll reads a backup through Get.
 func ReadAll(t testing.TB, s store.Store, name string) []byte {
 	t.Helper()
-	rc, err := s.Get(context.Background(), name)
+	return readAll(t, s.Get, name)
+}
+
+// readAll reads what get opens.
+func readAll(t testing.TB, get func(context.Context, string) (io.ReadCloser, error), name string) []byte {
+	t.Helper()
+	rc, err := get(context.Background(), name)
 	if err != nil {
 		t.Fatalf("get %s: %v", name, err)
 	}
