@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +45,10 @@ type Options struct {
 	Store store.Store
 	// Compression is "zstd", "gzip" or "" (none).
 	Compression string
+	// Encryption, when set (BACKUP_ENCRYPTION_KEY), encrypts the backup
+	// after compressing it; its name then ends in store.EncryptedSuffix
+	// and the verification read-back decrypts it with the same keys.
+	Encryption *crypt.Keys
 	// Role is recorded as the source role; empty means INFO's.
 	Role string
 	// Log receives progress and results; nil discards.
@@ -118,6 +123,7 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 	}
 	meta := store.Meta{Compression: o.Compression, RedisVersion: info.RedisVersion(),
 		SourceRole: o.Role, SourceReplOffset: info.MasterReplOffset(), Created: start}
+	encryptionMeta(&meta, o.Encryption)
 	if meta.SourceRole == "" {
 		meta.SourceRole = info.Role()
 	}
@@ -132,6 +138,9 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 	name, err := store.Name(start, o.Compression)
 	if err != nil {
 		return store.Info{}, err
+	}
+	if o.Encryption != nil {
+		name += store.EncryptedSuffix
 	}
 	log := o.Log.With("backup", name)
 	err = upload(ctx, o, log, name, meta, stats)
@@ -176,7 +185,7 @@ func verifyWatched(ctx context.Context, o Options, name string, size int64) (sto
 	w := newStallWatch(o.StallTimeout, o.Store)
 	w.wait()
 	st, err := watched(ctx, w, func(ctx context.Context) (store.Info, error) {
-		return verify(ctx, watchedGets{o.Store, w}, name, size)
+		return verify(ctx, watchedGets{o.Store, w}, name, size, o.Encryption)
 	})
 	if errors.Is(err, ErrStalled) {
 		err = fmt.Errorf("verify: read back: %w", err)
@@ -228,7 +237,7 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	compressed := make(chan struct{})
 	go func() {
 		defer close(compressed)
-		pw.CloseWithError(compressTo(io.MultiWriter(w.writer(pw), sent), src, o.Compression))
+		pw.CloseWithError(compressTo(io.MultiWriter(w.writer(pw), sent), src, o.Compression, o.Encryption))
 		w.wait()
 	}()
 	_, err = watched(ctx, w, func(ctx context.Context) (struct{}, error) {
@@ -251,11 +260,16 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	return nil
 }
 
-// compressTo compresses src into w through a 1 MiB buffer (which doubles
-// streaming throughput into an HTTP PUT, per performance.md).
-func compressTo(w io.Writer, src io.Reader, compression string) error {
+// compressTo compresses src, then encrypts it when keys are set, into w
+// through a 1 MiB buffer (which doubles streaming throughput into an
+// HTTP PUT, per performance.md; age seals 64 KiB chunks).
+func compressTo(w io.Writer, src io.Reader, compression string, keys *crypt.Keys) error {
 	bw := bufio.NewWriterSize(w, store.BufferSize)
-	zw, err := compressor(bw, compression)
+	ew, sealLast, err := encryptTo(bw, keys)
+	if err != nil {
+		return err
+	}
+	zw, err := compressor(ew, compression)
 	if err != nil {
 		return err
 	}
@@ -265,6 +279,9 @@ func compressTo(w io.Writer, src io.Reader, compression string) error {
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compress: %w", err)
+	}
+	if err := sealLast(); err != nil {
+		return fmt.Errorf("encrypt: %w", err)
 	}
 	return bw.Flush()
 }

@@ -5,7 +5,10 @@
 // for our save to finish, then stream dump.rdb through the compressor into
 // Store.Put, which hashes the stream into the sidecar; nothing is copied
 // whole into memory or onto disk. zstd is compressed as independent 2 MiB
-// frames on both cores (one valid zstd stream), gzip with pgzip. The result
+// frames on both cores (one valid zstd stream), gzip with pgzip. With
+// BACKUP_ENCRYPTION_KEY set the compressed stream is then encrypted with
+// age (package backup/crypt) and the name ends in ".age"; the sidecar's
+// sha256 covers the stored (encrypted) bytes. The result
 // is verified before anyone may point at it: the sidecar must record the
 // size we sent, and a full read-back through the decompressor must hash to
 // the sidecar's sha256 and start like an RDB file. A backup that fails
@@ -30,7 +33,9 @@
 // chosen (not one named by hand) fails a check, older backups with a
 // sidecar are tried, newest first, and the first that passes every check
 // is restored; last-backup is then moved off the corrupt one by a
-// check-and-set. Corrupt backups stay in the store.
+// check-and-set. Corrupt backups stay in the store. An encrypted backup
+// that no configured key opens (ErrKey) is not corrupt: it never leads to
+// an older backup, which would roll the cluster back over a missing key.
 //
 // RESTORE_ALLOW_EMPTY (RestoreOptions.AllowEmpty) covers only "the store
 // holds no backup". A backup that fails a check (and every fallback), or a

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/hashicorp/go-hclog"
@@ -90,10 +91,13 @@ func (s storeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// fetch downloads the backup and decompresses it into dst in one pass,
-// checking the stored bytes' size and sha256 against the sidecar. One pass
-// (rather than a compressed temporary copy first) halves the disk traffic;
-// nothing reads dst before every check has passed.
+// fetch downloads the backup, decrypts (when its name says it is
+// encrypted) and decompresses it into dst in one pass, checking the
+// stored bytes' size and sha256 against the sidecar. One pass (rather than
+// a compressed temporary copy first) halves the disk traffic; nothing
+// reads dst before every check has passed. A backup no configured key
+// opens is ErrKey, not ErrCorrupt, unless its bytes differ from the
+// sidecar's sha256 (a damaged header looks like a wrong key).
 func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info, dst string) error {
 	if info.MetaErr != nil {
 		return fmt.Errorf("sidecar unreadable: %w: %w", ErrCorrupt, info.MetaErr)
@@ -101,9 +105,8 @@ func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.I
 	if info.Meta != nil && info.Meta.Size != info.Size {
 		return fmt.Errorf("stored size %d, sidecar says %d (truncated?): %w", info.Size, info.Meta.Size, ErrCorrupt)
 	}
-	_, compression, err := store.ParseName(info.Name)
-	if err != nil {
-		return err
+	if store.Encrypted(info.Name) && o.Encryption == nil { // not worth a download
+		return keyError(info, nil, fmt.Errorf("%w: %w", ErrKey, crypt.ErrNoKey))
 	}
 	rc, err := o.Store.Get(ctx, info.Name)
 	if err != nil {
@@ -113,20 +116,23 @@ func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.I
 	src := &counter{r: storeReader{rc}}
 	prog := startProgress(log, o.Progress, o.ProgressInterval, "download "+info.Name, info.Size, src.n.Load)
 	d := store.NewDigester(src)
-	err = decompressFile(d, compression, dst)
+	err = decodeFile(d, info.Name, o.Encryption, dst)
 	prog.done()
 	var rerr *storeReadError
-	switch {
-	case errors.As(err, &rerr):
+	if errors.As(err, &rerr) {
 		return fmt.Errorf("download and write: %w", rerr.err)
-	case err != nil && info.Meta != nil:
+	}
+	if err != nil && info.Meta != nil {
 		// Say whether the stored bytes differ from what was uploaded.
 		if _, derr := io.Copy(io.Discard, d); derr == nil {
 			if _, serr := d.Complete(sidecarSum(info)); serr != nil {
 				return fmt.Errorf("downloaded data against the sidecar: %w: %w (%v)", ErrCorrupt, serr, err)
 			}
 		}
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	switch {
+	case errors.Is(err, ErrKey):
+		return keyError(info, o.Encryption, err)
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	case info.Meta == nil:
@@ -142,10 +148,11 @@ func sidecarSum(info store.Info) store.Meta {
 	return store.Meta{Size: info.Meta.Size, SHA256: info.Meta.SHA256}
 }
 
-// decompressFile writes what r holds, decompressed, to a new file dst and
-// then reads whatever of r follows the compressed stream.
-func decompressFile(r io.Reader, compression, dst string) (err error) {
-	zr, err := decompressor(r, compression)
+// decodeFile writes what r, the stored bytes of backup name, holds
+// (decrypted, decompressed) to a new file dst and then reads whatever of
+// r follows the compressed stream.
+func decodeFile(r io.Reader, name string, keys *crypt.Keys, dst string) (err error) {
+	zr, err := OpenPlain(r, name, keys)
 	if err != nil {
 		return err
 	}

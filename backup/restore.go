@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
@@ -64,6 +65,9 @@ type RestoreOptions struct {
 	RedisServerPath, CheckRDBPath string
 	// Password is the node's REDIS_PASSWORD; the private redis uses it too.
 	Password string
+	// Encryption holds the keys (BACKUP_ENCRYPTION_KEY) that decrypt
+	// encrypted backups; nil refuses them with ErrKey.
+	Encryption *crypt.Keys
 	// AllowEmpty (RESTORE_ALLOW_EMPTY) makes "the store holds no backup"
 	// a warning instead of an error. A backup that exists but fails a
 	// check, and a store that cannot be read, are errors regardless: an

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 )
 
@@ -18,14 +19,17 @@ var rdbMagic = []byte("REDIS")
 // Verify checks a stored backup against what its producer sent: the
 // sidecar must be readable and record wantSize bytes, as the store holds,
 // and a full read-back must hash to the sidecar's sha256 and decompress to
-// something that starts like an RDB file. Errors wrap ErrVerify.
+// something that starts like an RDB file. Errors wrap ErrVerify. It has
+// no keys: an encrypted backup fails it (ErrKey); Backup verifies those
+// with its Options.Encryption.
 func Verify(ctx context.Context, s store.Store, name string, wantSize int64) error {
-	_, err := verify(ctx, s, name, wantSize)
+	_, err := verify(ctx, s, name, wantSize, nil)
 	return err
 }
 
-// verify is Verify returning the backup's Info.
-func verify(ctx context.Context, s store.Store, name string, wantSize int64) (store.Info, error) {
+// verify is Verify returning the backup's Info; an encrypted backup is
+// decrypted with keys.
+func verify(ctx context.Context, s store.Store, name string, wantSize int64, keys *crypt.Keys) (store.Info, error) {
 	st, err := s.Stat(ctx, name)
 	if err != nil {
 		return store.Info{}, fmt.Errorf("verify: %w", err)
@@ -38,11 +42,7 @@ func verify(ctx context.Context, s store.Store, name string, wantSize int64) (st
 		return store.Info{}, fmt.Errorf("verify: store records size %d (data %d), sent %d: %w",
 			st.Meta.Size, st.Size, wantSize, ErrVerify)
 	}
-	_, compression, err := store.ParseName(name)
-	if err != nil {
-		return store.Info{}, fmt.Errorf("verify: %w", err)
-	}
-	sum, n, err := readBack(ctx, s, name, compression)
+	sum, n, err := readBack(ctx, s, name, keys)
 	if err != nil {
 		return store.Info{}, fmt.Errorf("verify: read back: %w: %w", ErrVerify, err)
 	}
@@ -53,9 +53,9 @@ func verify(ctx context.Context, s store.Store, name string, wantSize int64) (st
 	return st, nil
 }
 
-// readBack reads a backup through its decompressor and returns the
-// sha256 and size of the stored bytes.
-func readBack(ctx context.Context, s store.Store, name, compression string) (string, int64, error) {
+// readBack reads a backup through its decryption and decompressor and
+// returns the sha256 and size of the stored bytes.
+func readBack(ctx context.Context, s store.Store, name string, keys *crypt.Keys) (string, int64, error) {
 	rc, err := s.Get(ctx, name)
 	if err != nil {
 		return "", 0, err
@@ -63,7 +63,7 @@ func readBack(ctx context.Context, s store.Store, name, compression string) (str
 	defer rc.Close()
 	h := sha256.New()
 	stored := &counter{r: io.TeeReader(rc, h)}
-	zr, err := decompressor(stored, compression)
+	zr, err := OpenPlain(stored, name, keys)
 	if err != nil {
 		return "", 0, err
 	}
