@@ -101,6 +101,7 @@ type Child struct {
 
 	mu        sync.Mutex
 	proc      *os.Process
+	out       *output // the running process's output, drained when it ends
 	startedAt time.Time
 	restarts  int
 	stopping  bool

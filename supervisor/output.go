@@ -46,16 +46,27 @@ func newOutput(log hclog.Logger, limit int) (*output, error) {
 func (o *output) closeWrite() { o.w.Close() }
 
 // drain waits up to wait for EOF (a daemonised grandchild may hold the pipe
-// open forever), then closes the read end and waits for the reader.
+// open forever), then for up to wait more while the pipe still holds bytes
+// (a reader starved of CPU), then closes the read end and waits for the
+// reader.
 func (o *output) drain(wait time.Duration) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-o.done:
+		return
 	case <-t.C:
-		o.r.Close()
-		<-o.done
 	}
+	deadline := time.Now().Add(wait)
+	for o.pending() && time.Now().Before(deadline) {
+		select {
+		case <-o.done:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	o.r.Close()
+	<-o.done
 }
 
 // captured returns a copy of the kept bytes and whether more were written.

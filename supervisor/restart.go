@@ -13,17 +13,20 @@ func (c *Child) start() (<-chan ExitStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer out.closeWrite()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopping {
+		out.closeWrite()
+		out.drain(outputDrain)
 		return nil, errStopping
 	}
 	p, exited, err := c.s.spawn(&c.spec.Command, out.w)
+	out.closeWrite()
 	if err != nil {
+		out.drain(outputDrain)
 		return nil, err
 	}
-	c.proc, c.startedAt = p, time.Now()
+	c.proc, c.startedAt, c.out = p, time.Now(), out
 	c.log.Info("child started", "pid", p.Pid, "path", c.spec.path)
 	return exited, nil
 }
@@ -60,6 +63,10 @@ func (c *Child) supervise(exited <-chan ExitStatus) {
 	short := 0 // consecutive runs shorter than MinUptime
 	for {
 		st := <-exited
+		// The last lines of a dying child (redis's crash report) are in the
+		// pipe when it is reaped: log them before its end is reported, or
+		// PID 1 may exit first (TestPID1 lost "worker-got-term" under load).
+		c.drainOutput()
 		uptime, stopping := c.reaped(st)
 		switch {
 		case stopping:
@@ -101,6 +108,17 @@ func (c *Child) reaped(st ExitStatus) (uptime time.Duration, stopping bool) {
 	}
 	c.status = st
 	return time.Since(c.startedAt), c.stopping
+}
+
+// drainOutput logs what the ended process left in its output pipe.
+func (c *Child) drainOutput() {
+	c.mu.Lock()
+	out := c.out
+	c.out = nil
+	c.mu.Unlock()
+	if out != nil {
+		out.drain(outputDrain)
+	}
 }
 
 // sleep waits d; false when the child is stopped meanwhile.

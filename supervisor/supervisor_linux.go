@@ -92,3 +92,14 @@ func (s *Supervisor) spawn(cmd *Command, out *os.File) (*os.Process, <-chan Exit
 	s.waiters[p.Pid] = ch
 	return p, ch, nil
 }
+
+// pending reports whether the output pipe holds unread bytes (FIONREAD).
+func (o *output) pending() bool {
+	rc, err := o.r.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	cerr := rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return cerr == nil && err == nil && n > 0
+}
