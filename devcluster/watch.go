@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -190,7 +191,7 @@ func (w *watcher) consulView(ctx context.Context) (map[int]View, Summary, error)
 		}
 		for _, e := range entries {
 			passing := e.Checks.AggregatedStatus() == api.HealthPassing
-			addr := e.Service.Address + ":" + strconv.Itoa(e.Service.Port)
+			addr := net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port))
 			switch {
 			case svc == "redis-sentinel":
 				if passing {

@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -124,7 +126,7 @@ func Decide(o Observation) Decision {
 	case redisnode.RoleReplica:
 		d.Role = RoleReplica
 		d.Service = ServiceReplica
-		master := fmt.Sprintf("%s:%d", o.Info.MasterHost(), o.Info.MasterPort())
+		master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
 		if healthy {
 			d.Pass = true
 			d.Note = "replica of " + master + ", link up"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
@@ -248,7 +250,7 @@ func replicaOf(addr, format string) lookup {
 	return lookup{plan: &Plan{Role: RoleReplica, Master: addr, Reason: fmt.Sprintf(format, addr)}}
 }
 
-func (in instance) addr() string { return fmt.Sprintf("%s:%d", in.Address, in.Port) }
+func (in instance) addr() string { return net.JoinHostPort(in.Address, strconv.Itoa(in.Port)) }
 
 type instance registry.Instance
 

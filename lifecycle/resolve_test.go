@@ -207,3 +207,38 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveOnIPv6 checks addresses are joined as [host]:port: a node
+// on ::1 recognises its own registration, and a master on ::2 is probed
+// and followed at the address Sentinel and INFO use ("%s:%d" gave
+// "::1:6379", which never equalled the node's own "[::1]:6379").
+func TestResolveOnIPv6(t *testing.T) {
+	tests := []struct {
+		name, master string
+		setup        func(c *fakeCatalog)
+		role         Role
+	}{
+		{"this node's own stale registration is ignored", "[::1]:6379",
+			func(c *fakeCatalog) { c.set(ServiceMaster, inst("::1", 6379, api.HealthCritical)) }, RoleMaster},
+		{"a passing master on ::2 is followed", "[::2]:6379",
+			func(c *fakeCatalog) { c.set(ServiceMaster, inst("::2", 6379, api.HealthPassing)) }, RoleReplica},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := &fakeCatalog{}
+			tc.setup(cat)
+			noMajority := func(context.Context, []string) (string, error) { return "", errors.New("no majority") }
+			r := newTestResolver(t, cat, &fakeLocker{}, noMajority, map[string]bool{"[::2]:6379": true}, true)
+			r.o.Self, r.o.SelfSentinel, r.o.MasterWait = "[::1]:6379", "[::1]:26379", 5*time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			p, err := r.Resolve(ctx)
+			if err != nil {
+				t.Fatalf("Resolve: %v (waited for a registration it did not recognise?)", err)
+			}
+			if p.Role != tc.role || p.Master != tc.master {
+				t.Errorf("plan %s of %s, want %s of %s (%s)", p.Role, p.Master, tc.role, tc.master, p.Reason)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,7 +180,7 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	for _, in := range obs.StaleMasters {
 		note := fmt.Sprintf("marked critical by %s: it does not answer as master and a majority of sentinels name %s", n.self, n.self)
 		if err := n.o.Reg.MarkCritical(ctx, in, note); err != nil {
-			return fmt.Errorf("mark the dead master %s:%d critical before passing: %w", in.Address, in.Port, err)
+			return fmt.Errorf("mark the dead master %s critical before passing: %w", net.JoinHostPort(in.Address, strconv.Itoa(in.Port)), err)
 		}
 	}
 	if obs.Registered != d.Service {
@@ -322,7 +324,7 @@ func (n *Node) record(obs Observation, d Decision, err error) {
 	} else if d.Role == RoleMaster {
 		n.status.Master = n.self
 	} else if obs.Info != nil && obs.Info.MasterHost() != "" {
-		n.status.Master = fmt.Sprintf("%s:%d", obs.Info.MasterHost(), obs.Info.MasterPort())
+		n.status.Master = net.JoinHostPort(obs.Info.MasterHost(), strconv.Itoa(obs.Info.MasterPort()))
 	}
 	prevErr := n.status.TickError
 	n.status.TickError = errString(err)

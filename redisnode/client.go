@@ -146,7 +146,7 @@ func isClosed(err error) bool {
 // ReplicaOf makes the server a replica of host:port (REPLICAOF host port).
 func (c *Client) ReplicaOf(ctx context.Context, host string, port int) error {
 	if err := c.rc.ReplicaOf(ctx, host, strconv.Itoa(port)).Err(); err != nil {
-		return fmt.Errorf("replicaof %s:%d on redis %s: %w", host, port, c.addr, err)
+		return fmt.Errorf("replicaof %s on redis %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), c.addr, err)
 	}
 	return nil
 }

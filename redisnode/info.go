@@ -5,6 +5,7 @@ package redisnode
 
 import (
 	"bufio"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ type Replica struct {
 }
 
 // Addr is "ip:port".
-func (r Replica) Addr() string { return r.IP + ":" + strconv.Itoa(r.Port) }
+func (r Replica) Addr() string { return net.JoinHostPort(r.IP, strconv.Itoa(r.Port)) }
 
 // Replicas returns the slave0..slaveN lines in order, stopping at the first gap.
 func (i Info) Replicas() []Replica {
@@ -180,7 +181,7 @@ func Health(info Info) (ok bool, reason string) {
 	case info.RDBLastBgsaveStatus() != "ok":
 		return false, "the last RDB save failed (rdb_last_bgsave_status:" + info.RDBLastBgsaveStatus() + ")"
 	case info.Role() == RoleReplica && info.MasterLinkStatus() != "up":
-		return false, "the link to master " + info.MasterHost() + ":" + strconv.Itoa(info.MasterPort()) +
+		return false, "the link to master " + net.JoinHostPort(info.MasterHost(), strconv.Itoa(info.MasterPort())) +
 			" is " + info.MasterLinkStatus() + " (master_link_status)"
 	}
 	return true, ""

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -117,7 +118,7 @@ func consulStatus(ctx context.Context, reg *registry.Registry) (consulView, stri
 		}
 		var out []string
 		for _, in := range ins {
-			s := fmt.Sprintf("%s:%d", in.Address, in.Port)
+			s := net.JoinHostPort(in.Address, strconv.Itoa(in.Port))
 			if in.Status != api.HealthPassing {
 				s += " (" + in.Status + ")"
 			}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func BenchmarkFailover(b *testing.B) {
 		var sentAt, consAt time.Time
 		clustertest.WaitFor(b, 60*time.Second, func() error {
 			if sentAt.IsZero() {
-				if a, err := s.GetMasterAddrByName(clustertest.Ctx(b, time.Second), "mymaster").Result(); err == nil && a[0]+":"+a[1] != m.Addr() {
+				if a, err := s.GetMasterAddrByName(clustertest.Ctx(b, time.Second), "mymaster").Result(); err == nil && net.JoinHostPort(a[0], a[1]) != m.Addr() {
 					sentAt = time.Now()
 				}
 			}

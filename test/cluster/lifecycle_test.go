@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,7 +18,23 @@ import (
 // the master node SIGKILLed (supervisor, redis and sentinel) and a new master
 // passing; the old node restarted rejoining as a replica.
 func TestShellVersionScenario(t *testing.T) {
-	c := clustertest.New(t)
+	shellVersionScenario(t, clustertest.New(t))
+}
+
+// TestShellVersionScenarioIPv6 is the same scenario with every node on
+// ::1: addresses are [::1]:port in Consul, Sentinel and INFO, and a node
+// must still recognise its own (they were joined with "%s:%d" once, and a
+// node never found itself).
+func TestShellVersionScenarioIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no ::1 here (ip -6 addr add ::1/128 dev lo): %v", err)
+	} else {
+		ln.Close()
+	}
+	shellVersionScenario(t, clustertest.NewWithOptions(t, clustertest.Options{IPv6: true}))
+}
+
+func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 	first := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, first.Addr(), 0, 1)
 	if !strings.Contains(first.Log(), "elected master under the bootstrap lock") {
@@ -49,7 +67,7 @@ func TestShellVersionScenario(t *testing.T) {
 			}
 		}()
 		ctx := clustertest.Ctx(t, 30*time.Second)
-		s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", a.SentinelPort)})
+		s := redis.NewSentinelClient(&redis.Options{Addr: a.SentinelAddr()})
 		defer s.Close()
 		if err := s.Failover(ctx, "mymaster").Err(); err != nil {
 			t.Fatalf("SENTINEL FAILOVER: %v", err)

@@ -2,8 +2,9 @@ package clustertest
 
 import (
 	"context"
-	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,7 +152,7 @@ func (k *Checker) sample(ctx context.Context, probes []probe) Sample {
 			defer wg.Done()
 			if m, err := p.sentinl.Do(ctx, "SENTINEL", "get-master-addr-by-name", "mymaster").StringSlice(); err == nil && len(m) == 2 {
 				mu.Lock()
-				views[m[0]+":"+m[1]]++
+				views[net.JoinHostPort(m[0], m[1])]++
 				mu.Unlock()
 			}
 		}()
@@ -162,7 +163,7 @@ func (k *Checker) sample(ctx context.Context, probes []probe) Sample {
 	} else {
 		s.Passing = []string{}
 		for _, e := range entries {
-			s.Passing = append(s.Passing, fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port))
+			s.Passing = append(s.Passing, net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)))
 		}
 		sort.Strings(s.Passing)
 	}

@@ -6,6 +6,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,10 +90,10 @@ type Node struct {
 }
 
 // Addr is the node's redis address, as it registers it.
-func (n *Node) Addr() string { return n.IP + ":" + strconv.Itoa(n.RedisPort) }
+func (n *Node) Addr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.RedisPort)) }
 
 // SentinelAddr is the node's sentinel address.
-func (n *Node) SentinelAddr() string { return n.IP + ":" + strconv.Itoa(n.SentinelPort) }
+func (n *Node) SentinelAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.SentinelPort)) }
 
 // New starts a Consul dev server for a cluster; env is added to every
 // node's environment.
@@ -110,7 +111,10 @@ func (c *Cluster) AddNode() *Node {
 	i := len(c.nodes) + 1
 	c.mu.Unlock()
 	ip := "127.0.0.1"
-	if c.Opts.NodeIPs {
+	switch {
+	case c.Opts.IPv6:
+		ip = "::1"
+	case c.Opts.NodeIPs:
 		ip = fmt.Sprintf("127.0.0.%d", i+1)
 	}
 	bind := ip
@@ -125,7 +129,7 @@ func (c *Cluster) AddNode() *Node {
 		"ADVERTISE_ADDR=" + ip, "BIND_ADDR=" + bind,
 		"REDIS_PORT=" + strconv.Itoa(n.RedisPort), "SENTINEL_PORT=" + strconv.Itoa(n.SentinelPort),
 		"REDIS_DATA_DIR=" + filepath.Join(n.Dir, "data"), "REDIS_CONFIG_DIR=" + filepath.Join(n.Dir, "etc"),
-		"HTTP_ADDR=" + ip + ":" + strconv.Itoa(n.HTTPPort),
+		"HTTP_ADDR=" + net.JoinHostPort(ip, strconv.Itoa(n.HTTPPort)),
 		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
 		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
 	}, c.Env...)
@@ -248,7 +252,7 @@ func (c *Cluster) Instances(name string, passingOnly bool) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		out = append(out, fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port))
+		out = append(out, net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)))
 	}
 	sort.Strings(out)
 	return out

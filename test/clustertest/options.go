@@ -17,6 +17,9 @@ type Options struct {
 	// BindAll makes nodes with NodeIPs listen on 0.0.0.0 (BIND_ADDR) while
 	// still advertising their own address.
 	BindAll bool
+	// IPv6 binds and advertises every node on ::1 (distinct ports), so
+	// every address the nodes exchange is written [::1]:port.
+	IPv6 bool
 	// Cgroups starts each node in its own cgroup v2 group, so that its
 	// processes can be frozen together and its packets matched by nft
 	// (see Partition). Needs root and a cgroup2 mount.

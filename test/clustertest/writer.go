@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -114,7 +115,7 @@ func (w *Writer) pickMaster(ctx context.Context, rng *rand.Rand) string {
 		return ""
 	}
 	e := entries[rng.Intn(len(entries))]
-	return fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port)
+	return net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port))
 }
 
 func (w *Writer) write(ctx context.Context, cl *redis.Client, i int) {

@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +146,7 @@ func (c *cluster) read() (topology, error) {
 				if addr == "" {
 					addr = e.Node.Address
 				}
-				top.master, top.masterAddr = e.Node.Node, fmt.Sprintf("%s:%d", addr, e.Service.Port)
+				top.master, top.masterAddr = e.Node.Node, net.JoinHostPort(addr, strconv.Itoa(e.Service.Port))
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -55,7 +56,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if addr[0]+":"+addr[1] != master.Addr {
+		if net.JoinHostPort(addr[0], addr[1]) != master.Addr {
 			return fmt.Errorf("sentinel says master %v", addr)
 		}
 		replicas, err := s.Client.Replicas(ctx, "mymaster").Result()

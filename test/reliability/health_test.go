@@ -5,6 +5,7 @@ package reliability
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -75,7 +76,7 @@ func (s *suite) health() (master *clustertest.Node, bad map[string]string, err e
 			return nil, bad, fmt.Errorf("ask Consul for %s: %w", svc, err)
 		}
 		for _, e := range entries {
-			passing[svc] = append(passing[svc], fmt.Sprintf("%s:%d", e.Service.Address, e.Service.Port))
+			passing[svc] = append(passing[svc], net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)))
 		}
 	}
 	if len(passing["redis"]) != 1 {
@@ -112,7 +113,7 @@ func (s *suite) nodeHealth(ctx context.Context, n *clustertest.Node, master stri
 		return "listed as master but reports role " + f["role"]
 	case n.Addr() != master && f["role"] != "slave":
 		return "reports role " + f["role"] + " beside the master " + master
-	case n.Addr() != master && (f["master_host"]+":"+f["master_port"] != master || f["master_link_status"] != "up"):
+	case n.Addr() != master && (net.JoinHostPort(f["master_host"], f["master_port"]) != master || f["master_link_status"] != "up"):
 		return fmt.Sprintf("replica of %s:%s link %s, not of %s", f["master_host"], f["master_port"], f["master_link_status"], master)
 	case n.Addr() != master && !contains(passing["redis-replica"], n.Addr()):
 		return "not a passing redis-replica in Consul"
@@ -130,7 +131,7 @@ func (s *suite) sentinelHealth(ctx context.Context, n *clustertest.Node, master 
 	if err != nil || len(m) != 2 {
 		return fmt.Sprintf("sentinel does not name a master: %v", err)
 	}
-	if m[0]+":"+m[1] != master {
+	if net.JoinHostPort(m[0], m[1]) != master {
 		return "sentinel names " + m[0] + ":" + m[1]
 	}
 	res, err := sc.Do(ctx, "SENTINEL", "master", "mymaster").Slice()
