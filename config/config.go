@@ -7,8 +7,10 @@
 // Order: defaults -> environment -> flags -> Validate. An environment
 // variable set to the empty string counts as unset. Secrets
 // (REDIS_PASSWORD, MANTA_PRIVATE_KEY, CONSUL_HTTP_TOKEN,
-// CONSUL_LOCAL_CONFIG) are read from the environment only, never from
-// flags (argv is world-readable), and never appear in error messages.
+// CONSUL_LOCAL_CONFIG, and any setting marked Secret) are read from the
+// environment or from the file their *_FILE variable names, never from
+// flags (argv is world-readable); they never appear in error messages,
+// and Config.Secrets lists their values for the log redactor.
 package config
 
 import (
@@ -133,6 +135,10 @@ type Config struct {
 	// /<MANTA_USER>/stor/triton-redis unless set.
 	MantaBucket string
 
+	// Secrets are the values of every secret setting (and the forms they
+	// may be written in), for logging.Redactor. Never print them.
+	Secrets []string
+
 	// HTTPAddr (HTTP_ADDR) is the status/metrics listener; empty is off.
 	HTTPAddr string
 
@@ -190,7 +196,15 @@ func Load(args []string, lookupEnv func(string) (string, bool)) (*Config, error)
 	from := make(map[string]string, len(settings))
 	for _, s := range settings {
 		vals[s.Env], from[s.Env] = s.Default, s.Env
-		if v, ok := lookupEnv(s.Env); ok && v != "" {
+		if s.Secret {
+			v, src, err := lookupSecret(s.Env, lookupEnv)
+			if err != nil {
+				return nil, err
+			}
+			if v != "" {
+				vals[s.Env], from[s.Env] = v, src
+			}
+		} else if v, ok := lookupEnv(s.Env); ok && v != "" {
 			vals[s.Env] = v
 		}
 	}
@@ -209,6 +223,9 @@ func Load(args []string, lookupEnv func(string) (string, bool)) (*Config, error)
 				e.Value = v
 			}
 			return nil, e
+		}
+		if s.Secret {
+			c.Secrets = append(c.Secrets, secretForms(v)...)
 		}
 	}
 	if c.MantaEnabled() && c.MantaBucket == "" {

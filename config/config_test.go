@@ -137,6 +137,12 @@ func TestLoadGood(t *testing.T) {
 				wantEq(t, "SentinelDownAfter", c.SentinelDownAfter, 500*time.Millisecond)
 				wantEq(t, "AdvertiseAddr", c.AdvertiseAddr, "10.1.2.3")
 			}},
+		{"sentinel limits are allowed", env{"SENTINEL_DOWN_AFTER": "2147483647ms", "SENTINEL_FAILOVER_TIMEOUT": "2147483", "SENTINEL_QUORUM": "2147483647"}, nil,
+			func(t *testing.T, c *Config) {
+				wantEq(t, "SentinelDownAfter", c.SentinelDownAfter, 2147483647*time.Millisecond)
+				wantEq(t, "SentinelFailoverTimeout", c.SentinelFailoverTimeout, 2147483*time.Second)
+				wantEq(t, "SentinelQuorum", c.SentinelQuorum, 2147483647)
+			}},
 		{"consul client", env{"CONSUL_HTTP_ADDR": "https://consul.example:8501", "CONSUL_HTTP_SSL": "true", "CONSUL_HTTP_SSL_VERIFY": "false", "CONSUL_TLS_SERVER_NAME": "server.dc1.consul"}, nil,
 			func(t *testing.T, c *Config) {
 				wantEq(t, "Scheme", c.Consul.Scheme, "https")
@@ -164,13 +170,12 @@ func TestLoadGood(t *testing.T) {
 	}
 	tokenFile := tempFile(t, "file-token\n")
 	ecKey, ecSHA := ecdsaKey(t)
-	tests = append(tests, goodCase{"consul token file", env{"CONSUL_HTTP_TOKEN_FILE": tokenFile}, nil,
+	tests = append(tests, goodCase{"consul token file", env{"CONSUL_HTTP_TOKEN": "", "CONSUL_HTTP_TOKEN_FILE": tokenFile}, nil,
 		func(t *testing.T, c *Config) {
-			wantEq(t, "TokenFile", c.Consul.TokenFile, tokenFile)
+			wantEq(t, "Token", c.Consul.Token, "file-token")
 			if _, err := api.NewClient(c.Consul); err != nil {
 				t.Fatalf("api.NewClient: %v", err)
 			}
-			// NewClient reads the token file into the config it is given.
 			wantEq(t, "Token after NewClient", c.Consul.Token, "file-token")
 		}}, goodCase{"manta, ECDSA key", env{"MANTA_USER": "bob", "MANTA_KEY_ID": ecSHA, "MANTA_PRIVATE_KEY": ecKey}, nil,
 		func(t *testing.T, c *Config) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/etc"
 )
 
 // into adapts a parser into a setting's set function that stores the
@@ -43,6 +45,25 @@ func parseDuration(v string) (time.Duration, error) {
 		return 0, errors.New(reason)
 	}
 	return d, nil
+}
+
+// parseSentinelTime is parseDuration within Sentinel's limit: it reads
+// its times as C ints of milliseconds and refuses to start on a larger one.
+func parseSentinelTime(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err == nil && d > etc.MaxSentinelTime {
+		err = fmt.Errorf("must be at most %dms (%s), Sentinel's limit", etc.MaxSentinelTime.Milliseconds(), etc.MaxSentinelTime)
+	}
+	return d, err
+}
+
+// parseQuorum accepts 1 to Sentinel's largest quorum.
+func parseQuorum(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > etc.MaxQuorum {
+		return 0, fmt.Errorf("must be a whole number from 1 to %d", etc.MaxQuorum)
+	}
+	return n, nil
 }
 
 func parsePort(v string) (int, error) {

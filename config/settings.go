@@ -15,7 +15,7 @@ type setting struct {
 	Group   string
 	Default string // "" means unset
 	Help    string
-	Secret  bool // environment only, value never printed
+	Secret  bool // environment or Env+FileSuffix only, value never printed
 	Bool    bool // the flag may be given without a value
 	// Set parses and validates a non-empty value and stores it in c; its
 	// error is the reason, without the variable's name or value.
@@ -93,8 +93,6 @@ var settings = []setting{
 		Set: into(func(c *Config) *string { return &c.Consul.Address }, parseConsulAddr)},
 	{Env: "CONSUL_HTTP_TOKEN", Group: groupConsul, Secret: true, Help: "Consul ACL token.",
 		Set: str(func(c *Config) *string { return &c.Consul.Token })},
-	{Env: "CONSUL_HTTP_TOKEN_FILE", Group: groupConsul, Help: "File holding the Consul ACL token (wins over CONSUL_HTTP_TOKEN).",
-		Set: into(func(c *Config) *string { return &c.Consul.TokenFile }, readableFile)},
 	{Env: "CONSUL_HTTP_SSL", Group: groupConsul, Default: "false", Bool: true, Help: "Talk HTTPS to Consul.",
 		Set: setConsulSSL},
 	{Env: "CONSUL_HTTP_SSL_VERIFY", Group: groupConsul, Default: "true", Bool: true, Help: "Verify Consul's TLS certificate.",
@@ -110,11 +108,11 @@ var settings = []setting{
 
 	// Sentinel
 	{Env: "SENTINEL_QUORUM", Group: groupSentinel, Default: "2", Help: "Sentinels that must agree the master is down. The Consul key service/redis-sentinel/quorum overrides it.",
-		Set: into(func(c *Config) *int { return &c.SentinelQuorum }, intAtLeast(1))},
-	{Env: "SENTINEL_DOWN_AFTER", Group: groupSentinel, Default: "5s", Help: "Sentinel down-after-milliseconds.",
-		Set: dur(func(c *Config) *time.Duration { return &c.SentinelDownAfter })},
-	{Env: "SENTINEL_FAILOVER_TIMEOUT", Group: groupSentinel, Default: "60s", Help: "Sentinel failover-timeout. The Consul key service/redis-sentinel/failover-timeout overrides it.",
-		Set: dur(func(c *Config) *time.Duration { return &c.SentinelFailoverTimeout })},
+		Set: into(func(c *Config) *int { return &c.SentinelQuorum }, parseQuorum)},
+	{Env: "SENTINEL_DOWN_AFTER", Group: groupSentinel, Default: "5s", Help: "Sentinel down-after-milliseconds; at most 2147483647ms (about 24 days).",
+		Set: into(func(c *Config) *time.Duration { return &c.SentinelDownAfter }, parseSentinelTime)},
+	{Env: "SENTINEL_FAILOVER_TIMEOUT", Group: groupSentinel, Default: "60s", Help: "Sentinel failover-timeout; at most 2147483647ms. The Consul key service/redis-sentinel/failover-timeout overrides it.",
+		Set: into(func(c *Config) *time.Duration { return &c.SentinelFailoverTimeout }, parseSentinelTime)},
 
 	// Backups
 	{Env: "BACKUP_DIR", Group: groupBackups, Help: "Local directory to store backups in. Set either BACKUP_DIR or MANTA_*, not both; neither means no backups.",

@@ -29,14 +29,25 @@ func writeSetting(w io.Writer, s *setting) {
 		def = "unset"
 	}
 	fmt.Fprintf(w, "  %s%s [default: %s]\n      %s\n", s.Env, flag, def, s.Help)
+	if s.Secret {
+		fmt.Fprintf(w, "  %s%s [default: unset]\n      %s\n", s.Env, FileSuffix, fileHelp(s.Env))
+	}
+}
+
+// fileHelp is the help of a secret's *_FILE variable.
+func fileHelp(env string) string {
+	return "File holding " + env + " (one trailing newline dropped), e.g. a Docker secret; not together with " + env + "."
 }
 
 // Vars returns every environment variable the configuration reads, in
 // help order.
 func Vars() []string {
-	out := make([]string, len(settings))
-	for i, s := range settings {
-		out[i] = s.Env
+	var out []string
+	for _, s := range settings {
+		out = append(out, s.Env)
+		if s.Secret {
+			out = append(out, s.Env+FileSuffix)
+		}
 	}
 	return out
 }

@@ -42,6 +42,33 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 // ErrInvalid is wrapped by every validation error of RedisConf and SentinelConf.
 var ErrInvalid = errors.New("invalid config")
 
+// Sentinel's limits (checked with Redis 7.0.15): it reads its times and
+// quorum into C ints, so a value over 2^31-1 wraps negative and the
+// sentinel refuses to start ("negative or zero time parameter", "Quorum
+// must be 1 or greater"), crash looping on a file it rewrote itself.
+const (
+	// MaxSentinelTime is the longest down-after or failover-timeout.
+	MaxSentinelTime = (1<<31 - 1) * time.Millisecond
+	// MaxQuorum is the largest quorum.
+	MaxQuorum = 1<<31 - 1
+)
+
+// CheckSentinelTimes reports a quorum or a time Sentinel would reject,
+// wrapping ErrInvalid.
+func CheckSentinelTimes(quorum int, downAfter, failoverTimeout time.Duration) error {
+	switch {
+	case quorum < 1 || quorum > MaxQuorum:
+		return fmt.Errorf("%w: sentinel quorum %d out of range 1-%d", ErrInvalid, quorum, MaxQuorum)
+	case downAfter < time.Millisecond || failoverTimeout < time.Millisecond:
+		return fmt.Errorf("%w: sentinel down-after %s and failover-timeout %s must be >= 1ms",
+			ErrInvalid, downAfter, failoverTimeout)
+	case downAfter > MaxSentinelTime || failoverTimeout > MaxSentinelTime:
+		return fmt.Errorf("%w: sentinel down-after %s and failover-timeout %s must be at most %dms",
+			ErrInvalid, downAfter, failoverTimeout, MaxSentinelTime.Milliseconds())
+	}
+	return nil
+}
+
 // RedisConf is the input of RenderRedis.
 type RedisConf struct {
 	// Port is the TCP port. 0 disables TCP; then UnixSocket is required.
@@ -175,15 +202,13 @@ func (c SentinelConf) Validate() error {
 		return fmt.Errorf("%w: sentinel master port %d out of range", ErrInvalid, c.MasterPort)
 	case c.AnnouncePort < 0 || c.AnnouncePort > 65535:
 		return fmt.Errorf("%w: sentinel announce port %d out of range", ErrInvalid, c.AnnouncePort)
-	case c.Quorum < 1:
-		return fmt.Errorf("%w: sentinel quorum %d < 1", ErrInvalid, c.Quorum)
-	case c.DownAfter < time.Millisecond || c.FailoverTimeout < time.Millisecond:
-		return fmt.Errorf("%w: sentinel down-after %s and failover-timeout %s must be >= 1ms",
-			ErrInvalid, c.DownAfter, c.FailoverTimeout)
 	case c.ParallelSyncs < 1:
 		return fmt.Errorf("%w: sentinel parallel-syncs %d < 1", ErrInvalid, c.ParallelSyncs)
 	case !isName(c.MasterName):
 		return fmt.Errorf("%w: sentinel master name %q (want [A-Za-z0-9._-]+)", ErrInvalid, c.MasterName)
+	}
+	if err := CheckSentinelTimes(c.Quorum, c.DownAfter, c.FailoverTimeout); err != nil {
+		return err
 	}
 	return checkLine("bind", c.Bind)
 }

@@ -30,8 +30,13 @@ func TestSentinelTunables(t *testing.T) {
 		{"failover-timeout in milliseconds", mapKV{FailoverTimeoutKey: "180000"}, 2, 3 * time.Minute, ""},
 		{"failover-timeout as a duration", mapKV{FailoverTimeoutKey: "90s"}, 2, 90 * time.Second, ""},
 		{"bad quorum is ignored and named", mapKV{QuorumKey: "two", FailoverTimeoutKey: "1000"}, 2, time.Second, QuorumKey},
-		{"zero quorum", mapKV{QuorumKey: "0"}, 2, time.Minute, "must be a whole number >= 1"},
+		{"zero quorum", mapKV{QuorumKey: "0"}, 2, time.Minute, "must be a whole number from 1"},
 		{"bad timeout", mapKV{FailoverTimeoutKey: "-5"}, 2, time.Minute, FailoverTimeoutKey},
+		{"timeout over Sentinel's int", mapKV{FailoverTimeoutKey: "3000000000"}, 2, time.Minute, "must be 1 to 2147483647 milliseconds"},
+		{"timeout at Sentinel's limit", mapKV{FailoverTimeoutKey: "2147483647"}, 2, 2147483647 * time.Millisecond, ""},
+		{"timeout overflowing a Duration", mapKV{FailoverTimeoutKey: "9223372036854775"}, 2, time.Minute, FailoverTimeoutKey},
+		{"timeout duration over", mapKV{FailoverTimeoutKey: "720h"}, 2, time.Minute, FailoverTimeoutKey},
+		{"quorum over Sentinel's int", mapKV{QuorumKey: "3000000000"}, 2, time.Minute, "from 1 to 2147483647"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +46,33 @@ func TestSentinelTunables(t *testing.T) {
 			}
 			if (err != nil) != (tc.err != "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 				t.Errorf("error %v, want one saying %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestCheckQuorum(t *testing.T) {
+	base := sentinel.Tunables{Quorum: 2}
+	tests := []struct {
+		name      string
+		quorum    int
+		sentinels int
+		want      int
+		ignored   bool
+	}{
+		{"within", 3, 3, 3, false},
+		{"above the sentinels", 4, 3, 2, true},
+		{"base quorum is kept even above", 2, 1, 2, false},
+		{"lower", 1, 3, 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reason := checkQuorum(sentinel.Tunables{Quorum: tc.quorum}, base, tc.sentinels)
+			if got.Quorum != tc.want || (reason != "") != tc.ignored {
+				t.Errorf("quorum %d, reason %q; want %d, ignored %t", got.Quorum, reason, tc.want, tc.ignored)
+			}
+			if tc.ignored && !strings.Contains(reason, QuorumKey) {
+				t.Errorf("reason %q does not name %s", reason, QuorumKey)
 			}
 		})
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	JSON bool
 	// Output receives the log lines; nil means os.Stderr.
 	Output io.Writer
+	// Redactor, when set, removes its secrets from every line before
+	// Output gets it (the children's output is logged through the same
+	// logger). Secrets added to it later are redacted from then on.
+	Redactor *Redactor
 }
 
 // ParseLevel turns a level name (case-insensitive, surrounding spaces
@@ -65,6 +69,9 @@ func New(o Options) (hclog.Logger, error) {
 	out := o.Output
 	if out == nil {
 		out = os.Stderr
+	}
+	if o.Redactor != nil {
+		out = redactWriter{w: out, r: o.Redactor}
 	}
 	return hclog.New(&hclog.LoggerOptions{
 		Level:      level,

@@ -8,19 +8,16 @@ import (
 	"net"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/etc"
 )
 
 // Validate reports the first problem with t, wrapping etc.ErrInvalid.
 func (t Tunables) Validate() error {
+	if err := etc.CheckSentinelTimes(t.Quorum, t.DownAfter, t.FailoverTimeout); err != nil {
+		return err
+	}
 	switch {
-	case t.Quorum < 1:
-		return fmt.Errorf("%w: quorum %d < 1", etc.ErrInvalid, t.Quorum)
-	case t.DownAfter < time.Millisecond || t.FailoverTimeout < time.Millisecond:
-		return fmt.Errorf("%w: down-after %s and failover-timeout %s must be >= 1ms",
-			etc.ErrInvalid, t.DownAfter, t.FailoverTimeout)
 	case t.ParallelSyncs < 0:
 		return fmt.Errorf("%w: parallel-syncs %d < 0", etc.ErrInvalid, t.ParallelSyncs)
 	case t.AnnounceIP != "" && net.ParseIP(t.AnnounceIP) == nil:

@@ -51,6 +51,12 @@ type ChildSpec struct {
 	// consecutive short run doubles it, up to BackoffMax. 0 means
 	// DefaultBackoffInitial and DefaultBackoffMax.
 	BackoffInitial, BackoffMax time.Duration
+	// BeforeStart, when set, runs before every start of the child, the
+	// first and each restart, e.g. to make a config file the child
+	// rewrote valid again (Sentinel 7.0 rewrites auth-pass unquoted). Its
+	// error fails that start: Add returns it, and a restart counts it as
+	// a crash.
+	BeforeStart func() error
 }
 
 func (c *ChildSpec) validate() error {

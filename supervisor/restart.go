@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -9,6 +10,11 @@ var errStopping = errors.New("child is stopping")
 
 // start starts a process of the child unless it is stopping.
 func (c *Child) start() (<-chan ExitStatus, error) {
+	if c.spec.BeforeStart != nil {
+		if err := c.spec.BeforeStart(); err != nil {
+			return nil, fmt.Errorf("before starting %s: %w", c.spec.Name, err)
+		}
+	}
 	out, err := newOutput(c.outLog, 0)
 	if err != nil {
 		return nil, err

@@ -29,10 +29,15 @@ type Command struct {
 	Path string
 	// Args are the arguments after argv[0]. Secrets do not belong here.
 	Args []string
-	// Env is the environment; nil inherits the supervisor's.
+	// Env is the environment; nil means Options.Env, else the
+	// supervisor's own.
 	Env []string
 	// Dir is the working directory; empty means the supervisor's.
 	Dir string
+	// Credential, when set, runs the process as that user and group (and
+	// supplementary groups): PID 1 stays root to reap and to own the
+	// directories, its children need not be. nil runs it as the supervisor.
+	Credential *syscall.Credential
 	// StopSignal asks the process to stop; nil means SIGTERM.
 	StopSignal os.Signal
 	// StopGrace is how long a stop waits after StopSignal before SIGKILL;

@@ -60,6 +60,11 @@ type Options struct {
 	// NoSignals leaves the process's signal handling alone: no Requests are
 	// delivered. SIGCHLD is still consumed by the reaper.
 	NoSignals bool
+	// Env is the environment of children whose Command.Env is nil; nil
+	// means the supervisor's own. PID 1 passes its own without secrets,
+	// so that no child (a restore's private redis-server, a one-shot
+	// check) inherits them by default.
+	Env []string
 }
 
 func (o *Options) validate() error {

@@ -77,11 +77,15 @@ func (s *Supervisor) spawn(cmd *Command, out *os.File) (*os.Process, <-chan Exit
 	if !s.started || s.stopped {
 		return nil, nil, ErrNotStarted
 	}
+	env := cmd.Env
+	if env == nil {
+		env = s.opts.Env
+	}
 	attr := &os.ProcAttr{
 		Dir:   cmd.Dir,
-		Env:   cmd.Env,
+		Env:   env,
 		Files: []*os.File{s.devNull, out, out},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cmd.Credential},
 	}
 	argv := append([]string{cmd.Path}, cmd.Args...)
 	p, err := os.StartProcess(cmd.path, argv, attr)

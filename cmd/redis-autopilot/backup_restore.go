@@ -31,7 +31,7 @@ func backupRestore(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 		return fmt.Errorf("port %d: %w", cfg.RedisPort, errNodeRunning)
 	}
 	syscall.Umask(0o077)
-	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor"), NoSignals: true})
+	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor"), NoSignals: true, Env: childEnv()})
 	if err != nil {
 		return err
 	}

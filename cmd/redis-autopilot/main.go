@@ -69,7 +69,8 @@ func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io
 		fmt.Fprintf(stderr, "redis-autopilot: %v\n", err)
 		return exitUsage
 	}
-	log, err := logging.New(logging.Options{Level: cfg.LogLevel, JSON: cfg.LogJSON, Output: stderr})
+	log, err := logging.New(logging.Options{Level: cfg.LogLevel, JSON: cfg.LogJSON, Output: stderr,
+		Redactor: logging.NewRedactor(cfg.Secrets...)})
 	if err != nil {
 		fmt.Fprintf(stderr, "redis-autopilot: %v\n", err)
 		return exitUsage

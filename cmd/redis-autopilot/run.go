@@ -21,23 +21,32 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
 
-// secretEnv are removed from every child's environment.
-var secretEnv = []string{"MANTA_PRIVATE_KEY", "REDIS_PASSWORD", "CONSUL_HTTP_TOKEN", "CONSUL_LOCAL_CONFIG"}
-
-// childEnv is the supervisor's environment without secrets.
+// childEnv is the supervisor's environment without secrets: every secret
+// setting and its *_FILE (config.SecretEnv), and, should a secret not be
+// a setting (the AWS SDK's own variables, say), any variable whose name
+// says it holds one.
 func childEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		secret := false
-		for _, s := range secretEnv {
-			secret = secret || name == s
-		}
-		if !secret {
+		if name, _, _ := strings.Cut(kv, "="); !secretName(name) {
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+func secretName(name string) bool {
+	for _, s := range config.SecretEnv() {
+		if name == s {
+			return true
+		}
+	}
+	for _, w := range []string{"PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "ENCRYPTION_KEY", "CREDENTIALS"} {
+		if strings.Contains(strings.ToUpper(name), w) {
+			return true
+		}
+	}
+	return false
 }
 
 // runNode is the container entrypoint: PID-1 duties, the Consul agent
@@ -48,7 +57,7 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 	syscall.Umask(0o077)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor")})
+	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor"), Env: childEnv()})
 	if err != nil {
 		log.Error("create the supervisor", "error", err)
 		return exitFailure
