@@ -31,6 +31,16 @@ type Observation struct {
 	// SentinelAlarms lists the sentinels that name this node master and
 	// flag it o_down or failover_in_progress ("sentinel: flags").
 	SentinelAlarms []string
+	// EventAlarms lists the sentinels that published the start of a
+	// failover of this node's entry (+try-failover ...) in the last
+	// seconds ("sentinel: event"): a failover's leader announces it before
+	// the flags and the majority show it.
+	EventAlarms []string
+	// Planned says who runs a planned failover of this node
+	// (FailoverLockKey), or is "".
+	Planned string
+	// Sentinels are every sentinel registered in Consul, this node's first.
+	Sentinels []string
 	// OtherMaster is another node ("ip:port") that Consul lists as a
 	// passing redis and that answers as master: this node waits for it to
 	// step down before passing as redis itself.
@@ -105,6 +115,14 @@ func Decide(o Observation) Decision {
 			// Sentinel re-points a stale master itself; the fence is lifted
 			// by the tick that sees the majority name this node.
 			d.Reason = d.Note + ", so this node is not advertised as master"
+		case o.Planned != "":
+			d.Fence = true
+			d.Note = fmt.Sprintf("a planned failover (%s) is handing this master over; writes are fenced", o.Planned)
+			d.Reason = d.Note + ", and it is not advertised as master"
+		case len(o.EventAlarms) > 0:
+			d.Fence = true
+			d.Note = fmt.Sprintf("a sentinel has started failing this master over (%s); writes are fenced", strings.Join(o.EventAlarms, "; "))
+			d.Reason = d.Note + ", and it is not advertised as master"
 		case o.SentinelMaster == "":
 			d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
 			d.Reason = d.Note

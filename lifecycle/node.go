@@ -117,8 +117,11 @@ type Node struct {
 	lock                  Lock // bootstrap lock until redis passes
 	kick                  chan struct{}
 
-	mu     sync.Mutex
-	status Status
+	// fenceMu orders deciding and setting the fence between the tick and
+	// fenceAtOnce.
+	fenceMu sync.Mutex
+	mu      sync.Mutex
+	status  Status
 	// unfenced is the min-replicas-to-write the write fence replaced.
 	unfenced string
 	// recordedMaster is when this node last wrote itself to LastMasterKey
@@ -128,6 +131,12 @@ type Node struct {
 	// services missing from the servers' catalog; catalogWarned whether
 	// that episode was logged.
 	catalogLost, catalogWarned bool
+	// followed are the other sentinels whose events this node follows;
+	// eventAlarms the failover events about this node's entry, by sentinel.
+	followed    map[string]context.CancelFunc
+	eventAlarms map[string]eventAlarm
+	// planned is the planned failover FailoverLockKey names.
+	planned planned
 }
 
 // NewNode checks o and returns a Node.
@@ -202,6 +211,7 @@ func (n *Node) Run(ctx context.Context) error {
 	err := n.startLoop(ctx)
 	if err == nil {
 		n.watchSentinel(ctx)
+		go n.watchPlanned(ctx)
 		n.reconcile(ctx)
 	}
 	// The stop's own deadline starts now, not when the node started.

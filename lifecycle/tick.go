@@ -34,9 +34,14 @@ func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error)
 
 // askView asks addrs for the master and its flags, within the ask budget.
 func (n *Node) askView(ctx context.Context, addrs []string) (sentinel.View, error) {
-	ctx, cancel := context.WithTimeout(ctx, min(2*time.Second, max(n.o.PollInterval/2, 200*time.Millisecond)))
+	ctx, cancel := context.WithTimeout(ctx, n.askTimeout())
 	defer cancel()
 	return sentinel.Ask(ctx, addrs, MasterName, n.o.Password)
+}
+
+// askTimeout bounds one round of questions to the sentinels.
+func (n *Node) askTimeout() time.Duration {
+	return min(2*time.Second, max(n.o.PollInterval/2, 200*time.Millisecond))
 }
 
 // probeMaster checks that addr answers and reports role:master.
@@ -67,16 +72,26 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 	octx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
 	obs, err := n.observe(octx)
 	cancel()
+	if len(obs.Sentinels) > 0 {
+		n.followSentinels(ctx, obs.Sentinels)
+	}
+	// An alarm raised while this tick observed counts: fenceAtOnce may
+	// have fenced on it, and this tick must not lift that fence on an
+	// older view.
+	n.fenceMu.Lock()
+	obs.EventAlarms, obs.Planned = n.currentEventAlarms(), n.plannedFor()
 	d := Decide(obs)
-	if obs.SentinelAsked && obs.InfoErr == nil {
+	if (obs.SentinelAsked || d.Fence) && obs.InfoErr == nil {
 		// Fencing needs only redis and the sentinels: it is done even when
-		// Consul does not answer. Not when redis did not answer INFO: a
-		// frozen redis would hold the tick, and the check that must fail
-		// with it.
+		// Consul does not answer (a failover event or a planned failover
+		// seen earlier raises it without asking anybody). Not when redis
+		// did not answer INFO: a frozen redis would hold the tick, and the
+		// check that must fail with it.
 		fctx, cancel := context.WithTimeout(ctx, max(n.o.PollInterval/3, 100*time.Millisecond))
 		n.fence(fctx, d.Fence, d.Note)
 		cancel()
 	}
+	n.fenceMu.Unlock()
 	if err == nil {
 		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
 		err = n.apply(actx, obs, d)
@@ -113,6 +128,7 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 	if err != nil {
 		return obs, err
 	}
+	obs.Sentinels = addrs
 	v, verr := n.askView(ctx, addrs)
 	obs.SentinelAsked = true
 	obs.SentinelMaster, obs.SentinelErr = v.Master, verr
@@ -349,25 +365,4 @@ func errString(err error) string {
 		return ""
 	}
 	return strings.TrimSpace(err.Error())
-}
-
-// watchSentinel subscribes to the local sentinel's events: one log line
-// each, and a tick at once on +switch-master.
-func (n *Node) watchSentinel(ctx context.Context) {
-	events, err := n.sent.Subscribe(ctx)
-	if err != nil {
-		n.log.Warn("subscribe to sentinel events; the registry follows failovers at the next poll only", "error", err)
-		return
-	}
-	go func() {
-		for e := range events {
-			n.log.Info("sentinel event", "event", e.Type, "detail", e.Payload)
-			n.o.Events.SentinelEvent(e.Type)
-			// Every event may change what the sentinels say: the leader of
-			// a failover reports +switch-master only when it ends, seconds
-			// after +promoted-slave. Events missed while disconnected are
-			// lost: the tick after a reconnect re-reads.
-			n.Kick()
-		}
-	}()
 }

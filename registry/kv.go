@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 
@@ -69,4 +71,34 @@ func (r *Registry) PutIfUnchanged(ctx context.Context, key string, index uint64,
 		}
 	}
 	return ok, nil
+}
+
+// KeyState is what WatchKey read: the key's value and the session that
+// holds it ("" when none), Found false when it does not exist, and the
+// index to pass to the next WatchKey.
+type KeyState struct {
+	Value   string
+	Session string
+	Found   bool
+	Index   uint64
+}
+
+// WatchKey is a blocking read of key: it returns when the key changes
+// after index (0: at once), after about wait, or when ctx ends. A value
+// longer than maxValue is an error: the key is peer input.
+func (r *Registry) WatchKey(ctx context.Context, key string, index uint64, wait time.Duration, maxValue int) (KeyState, error) {
+	q := &api.QueryOptions{WaitIndex: index, WaitTime: wait}
+	pair, meta, err := r.c.KV().Get(key, q.WithContext(ctx))
+	if err != nil {
+		return KeyState{Index: index}, fmt.Errorf("watch key %s: %w", key, err)
+	}
+	st := KeyState{Index: nextIndex(index, meta.LastIndex)}
+	if pair == nil {
+		return st, nil
+	}
+	if len(pair.Value) > maxValue {
+		return st, fmt.Errorf("watch key %s: value of %d bytes, more than the %d expected", key, len(pair.Value), maxValue)
+	}
+	st.Value, st.Session, st.Found = string(pair.Value), pair.Session, true
+	return st, nil
 }

@@ -112,7 +112,11 @@ func (c *Client) SubscribeSwitchMaster(ctx context.Context) (<-chan SwitchMaster
 
 func (c *Client) psubscribe(ctx context.Context) (*redis.PubSub, error) {
 	ps := c.sc.PSubscribe(ctx, "*")
-	if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
+	// A sentinel that accepts the connection and then says nothing (frozen)
+	// must not hold the subscriber for ever.
+	rctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if _, err := ps.Receive(rctx); err != nil { // the subscription confirmation
 		_ = ps.Close()
 		return nil, fmt.Errorf("subscribe to sentinel %s: %w", c.addr, err)
 	}
@@ -120,9 +124,11 @@ func (c *Client) psubscribe(ctx context.Context) (*redis.PubSub, error) {
 }
 
 const (
-	probeEvery = 10 * time.Second
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	// subscribeTimeout bounds the wait for a subscription's confirmation.
+	subscribeTimeout = 5 * time.Second
+	probeEvery       = 10 * time.Second
+	minBackoff       = 250 * time.Millisecond
+	maxBackoff       = 5 * time.Second
 )
 
 // pump forwards messages from ps to ch until ctx ends, replacing ps when

@@ -19,6 +19,7 @@ type request struct {
 	Dir    string        // dev --dir DIR
 	Offset int           // dev --port-offset N
 	Backup backupRequest // backup ...
+	To     string        // failover --to ADDR
 }
 
 // backupRequest is `backup now|list|restore NAME|delete NAME`.
@@ -52,6 +53,11 @@ var commands = []*command{
 		parse: parseStatus,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runStatus(cfg, log, req.JSON, stdout, stderr)
+		}},
+	{name: "failover", synopsis: "failover [--to ADDR]", help: "hand the master role over to a replica, losing no acknowledged write",
+		parse: parseFailover,
+		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
+			return runFailover(cfg, log, req.To, stdout, stderr)
 		}},
 	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME", help: "operator backup commands (list --json; delete --force)",
 		parse: parseBackup,

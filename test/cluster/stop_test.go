@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // TestSIGTERMToMasterLosesNoAcknowledgedWrite sends SIGTERM to the master
@@ -36,15 +34,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	waitAcked(200)
 	// Sentinel learns of replicas from the master's INFO every 10 s: the
 	// hand-over needs it to know one.
-	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", old.SentinelPort)})
-	defer s.Close()
-	clustertest.WaitFor(t, 15*time.Second, func() error {
-		rs, err := s.Replicas(clustertest.Ctx(t, time.Second), "mymaster").Result()
-		if err != nil || len(rs) < 2 {
-			return fmt.Errorf("the master's sentinel knows %d replicas (%v)", len(rs), err)
-		}
-		return nil
-	})
+	old.WaitSentinelKnowsReplicas(15*time.Second, 2)
 	code, took := old.Term(20 * time.Second)
 	t.Logf("old master %s exited %d after %s", old.Addr(), code, took.Round(time.Millisecond))
 	if code != 0 {

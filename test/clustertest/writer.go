@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,12 +28,20 @@ type WriterOptions struct {
 	Interval time.Duration
 	// Seed picks among several passing masters, should Consul list more.
 	Seed int64
+	// Sentinels, when set, makes the writer find the master as most
+	// clients do: through these sentinels (go-redis's FailoverClient,
+	// which follows +switch-master), instead of Consul. Its keys are
+	// "sp:N" and "sw:N".
+	Sentinels []string
 }
 
 // Writer writes numbered keys, plainly ("p:N", even N) and followed by
 // WAIT 1 ("w:N", odd N) side by side, to whatever Consul lists as the
-// passing `redis`, and records each write acknowledged: a plain write by
-// its SET reply, a WAIT write only when WAIT says one replica has it.
+// passing `redis` (or the sentinels name, with WriterOptions.Sentinels),
+// and records each write acknowledged: a plain write by its SET reply, a
+// WAIT write only when WAIT says one replica has it. SET and WAIT go in
+// one pipeline, on one connection: WAIT counts the writes of its own
+// connection.
 type Writer struct {
 	c      *Cluster
 	o      WriterOptions
@@ -79,6 +88,10 @@ func (w *Writer) run(ctx context.Context) {
 
 // loop writes keys start, start+2, ... (even: plain, odd: WAIT 1).
 func (w *Writer) loop(ctx context.Context, start int) {
+	if len(w.o.Sentinels) > 0 {
+		w.sentinelLoop(ctx, start)
+		return
+	}
 	rng := rand.New(rand.NewSource(w.o.Seed + int64(start)))
 	clients := map[string]*redis.Client{}
 	defer func() {
@@ -118,20 +131,44 @@ func (w *Writer) pickMaster(ctx context.Context, rng *rand.Rand) string {
 	return net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port))
 }
 
-func (w *Writer) write(ctx context.Context, cl *redis.Client, i int) {
+// sentinelLoop is loop through the sentinels: one FailoverClient.
+func (w *Writer) sentinelLoop(ctx context.Context, start int) {
+	cl := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: w.o.Sentinels,
+		MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, PoolSize: 2})
+	defer cl.Close()
+	for i := start; ctx.Err() == nil; i += 2 {
+		w.write(ctx, cl, i)
+		_ = ctxtime.Sleep(ctx, w.o.Interval)
+	}
+}
+
+func (w *Writer) write(ctx context.Context, cl redis.Cmdable, i int) {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	waited := i%2 == 1
-	key := "p:" + strconv.Itoa(i)
-	if waited {
-		key = "w:" + strconv.Itoa(i)
+	prefix := ""
+	if len(w.o.Sentinels) > 0 {
+		prefix = "s"
 	}
-	err := cl.Set(wctx, key, i, 0).Err()
+	key := prefix + "p:" + strconv.Itoa(i)
+	if waited {
+		key = prefix + "w:" + strconv.Itoa(i)
+	}
+	var set *redis.StatusCmd
+	var wait *redis.Cmd
+	_, err := cl.Pipelined(wctx, func(p redis.Pipeliner) error {
+		set = p.Set(wctx, key, i, 0)
+		if waited {
+			wait = p.Do(wctx, "wait", 1, 1000) // go-redis's Pipeliner has no Wait
+		}
+		return nil
+	})
+	if err == nil {
+		err = set.Err()
+	}
 	if err == nil && waited {
-		var n int64
-		n, err = cl.Wait(wctx, 1, 1000).Result()
-		if err == nil && n < 1 {
-			err = fmt.Errorf("WAIT 1: no replica acknowledged")
+		if n, werr := wait.Int64(); werr != nil || n < 1 {
+			err = fmt.Errorf("WAIT 1: no replica acknowledged (%d, %v)", n, werr)
 		}
 	}
 	w.mu.Lock()
@@ -174,8 +211,9 @@ func between(acks []Ack, from, to time.Time) []Ack {
 // the value written).
 func Lost(ctx context.Context, master *redis.Client, acks []Ack) ([]Ack, error) {
 	return readBack(ctx, master, acks, func(a Ack, v any) bool {
+		_, n, _ := strings.Cut(a.Key, ":")
 		s, ok := v.(string)
-		return !ok || s != a.Key[2:]
+		return !ok || s != n
 	})
 }
 

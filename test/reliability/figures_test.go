@@ -23,14 +23,19 @@ type figures struct {
 	// disagree: samples where Consul's one passing master is not the
 	// master a majority of sentinels name (clients write where Sentinel
 	// does not replicate from).
-	disagree              int
-	twoMasterEnds         int
-	waitAcked, waitLost   int
-	plainAcked, plainLost int
-	outages, follows      []time.Duration
-	zombies, unrecovered  int
-	backupsChecked        int
-	badBackups            int
+	disagree      int
+	twoMasterEnds int
+	// consul and sentinel are the writes of the writer that finds the
+	// master through Consul and of the one that asks the sentinels
+	// (go-redis's FailoverClient).
+	consul, sentinel writeCounts
+	// fenceWindows: how long after the failover's first event the old
+	// master's writes were fenced (the raw SENTINEL FAILOVER scenario).
+	fenceWindows         []time.Duration
+	outages, follows     []time.Duration
+	zombies, unrecovered int
+	backupsChecked       int
+	badBackups           int
 }
 
 func (f *figures) add(o *figures) {
@@ -39,16 +44,28 @@ func (f *figures) add(o *figures) {
 	f.multiSamples += o.multiSamples
 	f.disagree += o.disagree
 	f.twoMasterEnds += o.twoMasterEnds
-	f.waitAcked += o.waitAcked
-	f.waitLost += o.waitLost
-	f.plainAcked += o.plainAcked
-	f.plainLost += o.plainLost
+	f.consul.add(o.consul)
+	f.sentinel.add(o.sentinel)
+	f.fenceWindows = append(f.fenceWindows, o.fenceWindows...)
 	f.outages = append(f.outages, o.outages...)
 	f.follows = append(f.follows, o.follows...)
 	f.zombies += o.zombies
 	f.unrecovered += o.unrecovered
 	f.backupsChecked += o.backupsChecked
 	f.badBackups += o.badBackups
+}
+
+// writeCounts are one writer's acknowledged and lost writes.
+type writeCounts struct {
+	waitAcked, waitLost   int
+	plainAcked, plainLost int
+}
+
+func (c *writeCounts) add(o writeCounts) {
+	c.waitAcked += o.waitAcked
+	c.waitLost += o.waitLost
+	c.plainAcked += o.plainAcked
+	c.plainLost += o.plainLost
 }
 
 // goalsMissed names the goals f misses.
@@ -60,8 +77,11 @@ func (f *figures) goalsMissed() []string {
 	if f.twoMasterEnds > 0 {
 		out = append(out, fmt.Sprintf("%d trials ended with two masters", f.twoMasterEnds))
 	}
-	if f.waitLost > 0 {
-		out = append(out, fmt.Sprintf("%d WAIT 1 writes lost", f.waitLost))
+	if f.consul.waitLost > 0 {
+		out = append(out, fmt.Sprintf("%d WAIT 1 writes lost (Consul clients)", f.consul.waitLost))
+	}
+	if f.sentinel.waitLost > 0 {
+		out = append(out, fmt.Sprintf("%d WAIT 1 writes lost (Sentinel clients)", f.sentinel.waitLost))
 	}
 	if f.zombies > 0 {
 		out = append(out, fmt.Sprintf("%d zombies", f.zombies))
@@ -85,6 +105,16 @@ func medianMax(ds []time.Duration) string {
 	return r(s[len(s)/2]) + " / " + r(s[len(s)-1])
 }
 
+// medianMaxMs is medianMax in milliseconds, for short windows.
+func medianMaxMs(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("%dms / %dms", s[len(s)/2].Milliseconds(), s[len(s)-1].Milliseconds())
+}
+
 // report reads back every acknowledged write once more, prints the table
 // and fails the test for every goal missed. It runs once.
 func (s *suite) report() {
@@ -95,14 +125,14 @@ func (s *suite) report() {
 	s.finalReadBack()
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| samples Consul's master is not Sentinel's\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t| last-backup verified / failing (0)\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| scenario\t| trials\t| samples with >=2 passing redis (goal 0)\t| samples Consul's master is not Sentinel's\t| trials ending with 2 masters (0)\t| WAIT-1 writes lost (0)\t| plain writes lost\t| Sentinel clients: WAIT-1 writes lost (0)\t| Sentinel clients: plain writes lost\t| no passing master, median / max\t| registry follows Sentinel, median / max\t| zombies (0)\t| nodes not recovered (0)\t| last-backup verified / failing (0)\t| fenced after the failover's first event, median / max\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	total := &figures{}
 	for _, name := range s.order {
 		f := s.figs[name]
 		total.add(f)
 		if f.skipped != "" && f.trials == 0 {
-			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
+			fmt.Fprintf(tw, "| %s\t| SKIPPED: %s\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\t|\n", name, f.skipped)
 			continue
 		}
 		row(tw, name, f)
@@ -140,9 +170,10 @@ func (s *suite) keepLogs() {
 }
 
 func row(tw *tabwriter.Writer, name string, f *figures) {
-	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t| %d / %d\t|\n", name, f.trials,
-		f.multiSamples, f.samples, f.disagree, f.twoMasterEnds, f.waitLost, f.waitAcked, f.plainLost, f.plainAcked,
-		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered, f.backupsChecked, f.badBackups)
+	fmt.Fprintf(tw, "| %s\t| %d\t| %d of %d\t| %d\t| %d\t| %d of %d\t| %d of %d\t| %d of %d\t| %d of %d\t| %s\t| %s\t| %d\t| %d\t| %d / %d\t| %s\t|\n", name, f.trials,
+		f.multiSamples, f.samples, f.disagree, f.twoMasterEnds, f.consul.waitLost, f.consul.waitAcked, f.consul.plainLost, f.consul.plainAcked,
+		f.sentinel.waitLost, f.sentinel.waitAcked, f.sentinel.plainLost, f.sentinel.plainAcked,
+		medianMax(f.outages), medianMax(f.follows), f.zombies, f.unrecovered, f.backupsChecked, f.badBackups, medianMaxMs(f.fenceWindows))
 }
 
 // finalReadBack reads every write acknowledged in the whole run on the
@@ -156,24 +187,26 @@ func (s *suite) finalReadBack() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plain, waited := s.writer.Acked(time.Time{}, s.lastCheck)
 	f := &figures{}
-	for _, k := range []struct {
-		acks []clustertest.Ack
-		lost *int
-	}{{plain, &f.plainLost}, {waited, &f.waitLost}} {
-		lost, err := clustertest.Lost(ctx, master.Client, k.acks)
-		if err != nil {
-			s.t.Errorf("final read-back: %v", err)
-			return
-		}
-		for _, a := range lost {
-			if !s.counted[a.Key] {
-				*k.lost++
+	for _, wr := range s.writers(f) {
+		plain, waited := wr.w.Acked(time.Time{}, s.lastCheck)
+		for _, k := range []struct {
+			acks []clustertest.Ack
+			lost *int
+		}{{plain, &wr.counts.plainLost}, {waited, &wr.counts.waitLost}} {
+			lost, err := clustertest.Lost(ctx, master.Client, k.acks)
+			if err != nil {
+				s.t.Errorf("final read-back: %v", err)
+				return
+			}
+			for _, a := range lost {
+				if !s.counted[a.Key] {
+					*k.lost++
+				}
 			}
 		}
 	}
-	if f.plainLost+f.waitLost > 0 {
+	if f.consul.plainLost+f.consul.waitLost+f.sentinel.plainLost+f.sentinel.waitLost > 0 {
 		s.figs["(read back at the end)"] = f
 		s.order = append(s.order, "(read back at the end)")
 	}

@@ -49,6 +49,8 @@ func scenarios() []scenario {
 		{name: "backup-store-stalls", short: true, shortTrials: 1, needs: needFreeze, fault: backupStoreStalls},
 		{name: "backup-store-corrupt", needs: needBackups, fault: backupStoreCorrupt},
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
+		{name: "planned-failover-command", short: true, shortTrials: 1, fault: plannedFailoverCommand},
+		{name: "planned-failover-raw", short: true, shortTrials: 1, fault: rawSentinelFailover},
 	}
 }
 

@@ -28,12 +28,14 @@ const recoverTimeout = 90 * time.Second
 
 // suite is one cluster with its writer and checker, and the figures.
 type suite struct {
-	t      *testing.T
-	st     settings
-	c      *clustertest.Cluster
-	nodes  []*clustertest.Node
-	check  *clustertest.Checker
-	writer *clustertest.Writer
+	t     *testing.T
+	st    settings
+	c     *clustertest.Cluster
+	nodes []*clustertest.Node
+	check *clustertest.Checker
+	// writer finds the master through Consul; swriter through the
+	// sentinels, as most clients do (go-redis's FailoverClient).
+	writer, swriter *clustertest.Writer
 	// down are the nodes a fault has stopped on purpose; the restart
 	// policy leaves them alone.
 	down map[*clustertest.Node]bool
@@ -152,6 +154,8 @@ func newSuite(t *testing.T, st settings) *suite {
 	t.Cleanup(s.check.Stop)
 	s.writer = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed})
 	t.Cleanup(s.writer.Stop)
+	s.swriter = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed, Sentinels: s.c.Sentinels()})
+	t.Cleanup(s.swriter.Stop)
 	s.lastCheck = time.Now().Add(-time.Minute)
 	return s
 }

@@ -163,8 +163,8 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 	s.lastCheck = end
 }
 
-// checkWrites reads back, on the master, the writes acknowledged since the
-// last check.
+// checkWrites reads back, on the master, the writes each writer
+// acknowledged since the last check.
 func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
 	master, _, err := s.health()
 	if err != nil || master == nil {
@@ -173,38 +173,58 @@ func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	plain, waited := s.writer.Acked(s.lastCheck, end)
-	plain, waited = s.excuse(tr, plain), s.excuse(tr, waited)
-	if !tr.excuseTo.IsZero() && tr.excuseFrom.Before(s.lastCheck) {
-		// A restore from an older backup (backup-store-corrupt) also loses
-		// writes that earlier trials acknowledged and checked after it.
-		p, w := s.writer.Acked(tr.excuseFrom, s.lastCheck)
-		s.excuse(tr, append(p, w...))
+	if tr.checkBulk {
+		s.checkBulk(ctx, tr, master)
+	}
+	for _, wr := range s.writers(f) {
+		s.checkWriter(ctx, tr, wr, master, end)
 	}
 	if !tr.excuseTo.IsZero() {
 		tr.note("%d writes acknowledged after the backup not checked", tr.excused)
 	}
-	if tr.checkBulk {
-		s.checkBulk(ctx, tr, master)
+}
+
+// checkWriter reads back the writes of one writer.
+func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, master *clustertest.Node, end time.Time) {
+	plain, waited := wr.w.Acked(s.lastCheck, end)
+	plain, waited = s.excuse(tr, plain), s.excuse(tr, waited)
+	if !tr.excuseTo.IsZero() && tr.excuseFrom.Before(s.lastCheck) {
+		// A restore from an older backup (backup-store-corrupt) also loses
+		// writes that earlier trials acknowledged and checked after it.
+		p, w := wr.w.Acked(tr.excuseFrom, s.lastCheck)
+		s.excuse(tr, append(p, w...))
 	}
 	lostP, err1 := clustertest.Lost(ctx, master.Client, plain)
 	lostW, err2 := clustertest.Lost(ctx, master.Client, waited)
 	if err1 != nil || err2 != nil {
-		s.t.Errorf("%s #%d: read back: %v %v", tr.scenario, tr.n, err1, err2)
+		s.t.Errorf("%s #%d: read back the %s clients' writes: %v %v", tr.scenario, tr.n, wr.name, err1, err2)
 		return
 	}
-	f.plainAcked += len(plain)
-	f.waitAcked += len(waited)
-	f.plainLost += len(lostP)
-	f.waitLost += len(lostW)
+	wr.counts.plainAcked += len(plain)
+	wr.counts.waitAcked += len(waited)
+	wr.counts.plainLost += len(lostP)
+	wr.counts.waitLost += len(lostW)
 	for _, a := range append(lostP, lostW...) {
 		s.counted[a.Key] = true
 	}
 	if len(lostW) > 0 {
-		s.t.Errorf("%s #%d (seed %d): %d writes acknowledged with WAIT 1 are lost, e.g. %s acknowledged at %s",
-			tr.scenario, tr.n, s.st.seed, len(lostW), lostW[0].Key, lostW[0].At.Format("15:04:05.000"))
+		s.t.Errorf("%s #%d (seed %d): %d writes of the %s clients acknowledged with WAIT 1 are lost, e.g. %s acknowledged at %s",
+			tr.scenario, tr.n, s.st.seed, len(lostW), wr.name, lostW[0].Key, lostW[0].At.Format("15:04:05.000"))
 	}
-	tr.note("writes lost: plain %d/%d, WAIT 1 %d/%d", len(lostP), len(plain), len(lostW), len(waited))
+	tr.note("%s clients' writes lost: plain %d/%d, WAIT 1 %d/%d", wr.name, len(lostP), len(plain), len(lostW), len(waited))
+}
+
+// namedWriter is a writer with the counts it adds to.
+type namedWriter struct {
+	name   string
+	w      *clustertest.Writer
+	counts *writeCounts
+}
+
+// writers are the suite's writers: the Consul clients and the Sentinel
+// clients, each counted in f.
+func (s *suite) writers(f *figures) []namedWriter {
+	return []namedWriter{{"Consul", s.writer, &f.consul}, {"Sentinel", s.swriter, &f.sentinel}}
 }
 
 // excuse drops the writes the trial may lose by design, and says so.
