@@ -1,7 +1,10 @@
 // Package reliability is the fault-injection suite: a real three-node
 // cluster (each node the redis-autopilot binary with its own redis-server
 // and redis-sentinel, on its own loopback address 127.0.0.2-4, in its own
-// cgroup), a writer, a checker sampling every 200 ms, and repeated faults,
+// cgroup), two writers (one finds the master through Consul, the other
+// through the sentinels with go-redis's FailoverClient, as most clients
+// do; each has its own columns), a checker sampling every 200 ms, and
+// repeated faults,
 // each trial seeded so that it can be repeated. It prints a table of
 // figures per scenario and fails when a goal is missed.
 //
