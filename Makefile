@@ -12,17 +12,19 @@ BIN         := bin/redis-autopilot
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONSUL_VER  := 1.13.9
 CONSUL_BIN  ?= /usr/local/bin/consul
+VERSITYGW_VER := 1.8.0
+VERSITYGW_BIN ?= /usr/local/bin/versitygw
 APT_PKGS    := redis-server redis-sentinel redis-tools util-linux procps iproute2 nftables gzip zstd e2fsprogs
 TEST_FLAGS  ?= -timeout 20m
 
-.PHONY: all build deps apt-deps consul test vet dev bench clean
+.PHONY: all build deps apt-deps consul versitygw test vet dev bench clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/redis-autopilot
 
-deps: apt-deps consul
+deps: apt-deps consul versitygw
 
 apt-deps:
 	@missing=""; for b in redis-server redis-sentinel redis-cli redis-check-rdb unshare nft ip zstd mkfs.ext4 fsfreeze mountpoint; do \
@@ -38,6 +40,12 @@ consul:
 	@if $(CONSUL_BIN) version 2>/dev/null | grep -q "v$(CONSUL_VER)"; then exit 0; fi; \
 	echo "building consul v$(CONSUL_VER) from the Go module proxy (tools/consul; ~2-3 minutes the first time)"; \
 	cd tools/consul && GOFLAGS=-mod=mod $(GO) build -o $(CONSUL_BIN) github.com/hashicorp/consul
+
+# versitygw is the real S3 server of the S3 store's tests (test/harness).
+versitygw:
+	@if $(VERSITYGW_BIN) --version 2>/dev/null | grep -q "v$(VERSITYGW_VER)"; then exit 0; fi; \
+	echo "building versitygw v$(VERSITYGW_VER) from the Go module proxy (tools/versitygw; ~2 minutes the first time)"; \
+	cd tools/versitygw && GOFLAGS=-mod=mod $(GO) build -ldflags "-X main.Version=v$(VERSITYGW_VER)" -o $(VERSITYGW_BIN) github.com/versity/versitygw/cmd/versitygw
 
 vet:
 	$(GO) vet ./...

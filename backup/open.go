@@ -11,8 +11,8 @@ import (
 )
 
 // OpenStore returns the store the configuration selects: the directory
-// store when BACKUP_DIR is set, else Manta when it is configured, else nil
-// with no error (backups are off).
+// store when BACKUP_DIR is set, else Manta when it is configured, else S3
+// when S3_URL is set, else nil with no error (backups are off).
 func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -34,6 +34,8 @@ func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
 			return nil, fmt.Errorf("open Manta store: %w", err)
 		}
 		return s, nil
+	case cfg.S3.Enabled():
+		return openS3(cfg, log)
 	}
 	return nil, nil
 }

@@ -114,6 +114,9 @@ type Config struct {
 	// empty when no backup can be restored, instead of failing.
 	RestoreAllowEmpty bool
 
+	// S3 (S3_URL, S3_*, AWS_SECRET_ACCESS_KEY_FILE): see config/s3.go.
+	S3 S3Config
+
 	// Manta (all of MantaUser, MantaKeyID, MantaKey set, or none)
 
 	// MantaURL (MANTA_URL) is the Manta endpoint, without trailing slash.

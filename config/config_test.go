@@ -122,6 +122,20 @@ func TestLoadGood(t *testing.T) {
 					t.Errorf("got level %s wait %s ttl %s join %q", c.LogLevel, c.MasterWaitTimeout, c.BackupTTL, c.ConsulJoin)
 				}
 			}},
+		{"s3", env{"S3_URL": "s3://my.backups/redis/prod/", "S3_ENDPOINT": "http://minio:9000/", "S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "k1"}, nil,
+			func(t *testing.T, c *Config) {
+				wantEq(t, "Bucket", c.S3.Bucket, "my.backups")
+				wantEq(t, "Prefix", c.S3.Prefix, "redis/prod/")
+				wantEq(t, "Endpoint", c.S3.Endpoint, "http://minio:9000")
+				wantEq(t, "UsePathStyle", c.S3.UsePathStyle(), true)
+				wantEq(t, "SSE", c.S3.SSE, "aws:kms")
+			}},
+		{"s3 on aws", env{"S3_URL": "s3://backups", "S3_FORCE_PATH_STYLE": "true"}, nil,
+			func(t *testing.T, c *Config) {
+				wantEq(t, "Prefix", c.S3.Prefix, "")
+				wantEq(t, "UsePathStyle", c.S3.UsePathStyle(), true)
+				wantEq(t, "String", strings.Contains(c.String(), "backups=s3://backups"), true)
+			}},
 		{"empty value means default", env{"REDIS_PORT": ""}, nil,
 			func(t *testing.T, c *Config) { wantEq(t, "RedisPort", c.RedisPort, 6379) }},
 		{"flags override env", env{"REDIS_PORT": "7000", "LOG_FORMAT": "json"}, []string{"--redis-port", "7001", "--restore-allow-empty", "-http-addr=off"},

@@ -37,7 +37,7 @@ const (
 	groupSupervisor = "Supervisor"
 )
 
-var groups = []string{groupNode, groupConsul, groupSentinel, groupBackups, groupManta, groupHTTP, groupLogging, groupSupervisor}
+var groups = []string{groupNode, groupConsul, groupSentinel, groupBackups, groupS3, groupManta, groupHTTP, groupLogging, groupSupervisor}
 
 // Field selectors, so that table rows stay one line each.
 func str(f func(*Config) *string) func(*Config, string) error {
@@ -115,7 +115,7 @@ var settings = []setting{
 		Set: into(func(c *Config) *time.Duration { return &c.SentinelFailoverTimeout }, parseSentinelTime)},
 
 	// Backups
-	{Env: "BACKUP_DIR", Group: groupBackups, Help: "Local directory to store backups in. Set either BACKUP_DIR or MANTA_*, not both; neither means no backups.",
+	{Env: "BACKUP_DIR", Group: groupBackups, Help: "Local directory to store backups in. Set only one of BACKUP_DIR, MANTA_* and S3_URL; none means no backups.",
 		Set: path(func(c *Config) *string { return &c.BackupDir })},
 	{Env: "BACKUP_TTL", Group: groupBackups, Default: "24h", Help: "The cluster takes a backup when the newest is older than this.",
 		Set: dur(func(c *Config) *time.Duration { return &c.BackupTTL })},

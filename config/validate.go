@@ -19,6 +19,9 @@ func (c *Config) Validate() error {
 	if err := c.validateManta(); err != nil {
 		return err
 	}
+	if err := c.validateS3(); err != nil {
+		return err
+	}
 	if c.Consul != nil {
 		return validateConsulTLS(&c.Consul.TLSConfig)
 	}
@@ -35,6 +38,8 @@ func (c *Config) String() string {
 		backups = "dir:" + c.BackupDir
 	case c.MantaEnabled():
 		backups = "manta:" + c.MantaURL + c.MantaBucket
+	case c.S3.Enabled():
+		backups = c.S3.URL
 	}
 	consul := "<nil>"
 	if c.Consul != nil {

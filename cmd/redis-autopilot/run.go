@@ -36,6 +36,9 @@ func childEnv() []string {
 }
 
 func secretName(name string) bool {
+	if strings.HasPrefix(name, "AWS_") { // the S3 store's credentials and profile: no child needs them
+		return true
+	}
 	for _, s := range config.SecretEnv() {
 		if name == s {
 			return true

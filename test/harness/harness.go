@@ -21,6 +21,7 @@ import (
 // installHints names the command that brings each binary onto this machine.
 var installHints = map[string]string{
 	"consul":          "make deps (builds github.com/hashicorp/consul v1.13.9 from tools/consul into /usr/local/bin)",
+	"versitygw":       "make deps (builds github.com/versity/versitygw v1.8.0 from tools/versitygw into /usr/local/bin)",
 	"redis-server":    "apt-get install -y redis-server",
 	"redis-sentinel":  "apt-get install -y redis-sentinel",
 	"redis-check-rdb": "apt-get install -y redis-server",

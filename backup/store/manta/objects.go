@@ -100,7 +100,7 @@ func (o *objects) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 		_ = out.ObjectReader.Close()
 		return nil, fmt.Errorf("get %s: a directory: %w", name, store.ErrNotFound)
 	}
-	return &exactReader{rc: out.ObjectReader, want: int64(out.ContentLength), name: name}, nil
+	return store.ExactReader(out.ObjectReader, int64(out.ContentLength), name), nil
 }
 
 // Stat implements store.Objects.

@@ -122,29 +122,8 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, s.classify(err))
 	}
-	return &exactReader{rc: out.ObjectReader, want: int64(out.ContentLength), name: name}, nil
+	return store.ExactReader(out.ObjectReader, int64(out.ContentLength), name), nil
 }
-
-// exactReader turns a body shorter than its Content-Length into an error.
-type exactReader struct {
-	rc   io.ReadCloser
-	want int64
-	got  int64
-	name string
-}
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	n, err := e.rc.Read(p)
-	e.got += int64(n)
-	if err == io.EOF && e.got < e.want {
-		err = fmt.Errorf("get %s: %d of %d bytes: %w", e.name, e.got, e.want, io.ErrUnexpectedEOF)
-	} else if err != nil && err != io.EOF {
-		err = fmt.Errorf("get %s: %w", e.name, err)
-	}
-	return n, err
-}
-
-func (e *exactReader) Close() error { return e.rc.Close() }
 
 // Delete implements store.Store: the data first, then the sidecar.
 func (s *Store) Delete(ctx context.Context, name string) error {
