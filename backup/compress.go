@@ -40,6 +40,14 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("compress %q: %w", compression, ErrCompression)
 }
 
+// maxZstdWindow bounds the window of a zstd frame we decompress, and so
+// the decoder's memory: ours are zstdChunk (2 MiB); the zstd tool's
+// levels up to 19 use at most 8 MiB (only --long and --ultra more).
+const maxZstdWindow = 8 << 20
+
+// errZstdWindow explains a refused window.
+var errZstdWindow = fmt.Errorf("the zstd window is larger than %d MiB (made with zstd --long or --ultra?): recompress it with zstd -19 or lower", maxZstdWindow>>20)
+
 // decompressor returns a reader of what r holds uncompressed. Close
 // releases the decoder (it does not close r).
 func decompressor(r io.Reader, compression string) (io.ReadCloser, error) {
@@ -55,10 +63,13 @@ func decompressor(r io.Reader, compression string) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case "zstd":
-		// WithDecoderLowmem halves the speed (measured in bench/).
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(concurrency()))
+		// WithDecoderLowmem halves the speed (measured in bench/). The
+		// window is what the decoder keeps in memory: a frame asking for
+		// more than maxZstdWindow is refused before it is allocated.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(concurrency()),
+			zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
-			return nil, fmt.Errorf("zstd reader: %w", err)
+			return nil, fmt.Errorf("zstd reader: %w", windowErr(err))
 		}
 		return zstdReadCloser{zr}, nil
 	}
@@ -69,6 +80,24 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-type zstdReadCloser struct{ *zstd.Decoder }
+// zstdReadCloser names a refused window in the decoder's errors.
+type zstdReadCloser struct{ d *zstd.Decoder }
 
-func (z zstdReadCloser) Close() error { z.Decoder.Close(); return nil }
+func (z zstdReadCloser) Close() error { z.d.Close(); return nil }
+
+func (z zstdReadCloser) Read(p []byte) (int, error) {
+	n, err := z.d.Read(p)
+	return n, windowErr(err)
+}
+
+func (z zstdReadCloser) WriteTo(w io.Writer) (int64, error) {
+	n, err := z.d.WriteTo(w)
+	return n, windowErr(err)
+}
+
+func windowErr(err error) error {
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return fmt.Errorf("%w: %w", errZstdWindow, err)
+	}
+	return err
+}

@@ -222,6 +222,7 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	if err != nil {
 		return fmt.Errorf("stat the snapshot: %w", err)
 	}
+	meta.RDBSize = fi.Size() // a restore decompresses no more than this
 	src := &counter{r: f}
 	prog := startProgress(log, o.Progress, o.ProgressInterval, "upload "+name, fi.Size(), src.n.Load)
 

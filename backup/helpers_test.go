@@ -96,6 +96,21 @@ func dirStoreAt(t *testing.T, path string) *dir.Store {
 	return s
 }
 
+// backupToDir fills a new redis with keys keys and takes a zstd backup of
+// it into a new directory store at path.
+func backupToDir(t *testing.T, log hclog.Logger, keys int) (r *harness.Redis, path string, s *dir.Store, info store.Info) {
+	t.Helper()
+	r, c := startRedis(t)
+	fill(t, r.Client, keys)
+	path = t.TempDir()
+	s = dirStoreAt(t, path)
+	info, err := Backup(testCtx(t, time.Minute), Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, path, s, info
+}
+
 // fill writes n keys of several types.
 func fill(t *testing.T, c *redis.Client, n int) {
 	t.Helper()

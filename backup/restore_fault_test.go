@@ -16,14 +16,7 @@ import (
 // backup and the check, and leave the data directory as it was.
 func TestRestoreRefusesBadBackups(t *testing.T) {
 	log, _ := testLog(t)
-	r, c := startRedis(t)
-	fill(t, r.Client, 1000)
-	path := t.TempDir()
-	s := dirStoreAt(t, path)
-	info, err := Backup(testCtx(t, time.Minute), Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, path, s, info := backupToDir(t, log, 1000)
 	good, err := os.ReadFile(filepath.Join(path, info.Name))
 	if err != nil {
 		t.Fatal(err)

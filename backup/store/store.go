@@ -74,6 +74,10 @@ type Meta struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`      // lowercase hex
 	Compression string `json:"compression"` // "", "gzip" or "zstd"
+	// RDBSize is the size of the RDB the stored bytes decompress (and
+	// decrypt) to; a restore refuses a backup that decompresses to more.
+	// 0 in sidecars written before it was recorded.
+	RDBSize int64 `json:"rdb_size,omitempty"`
 	// Encryption is "age" for an encrypted backup (the stored bytes, which
 	// Size and SHA256 describe, are then the age file), else "".
 	Encryption string `json:"encryption,omitempty"`
