@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/redis/go-redis/v9"
 )
@@ -19,11 +20,13 @@ type timeline struct {
 	writeUntil int64 // last second of the writer
 	txSecond   int64 // EXEC of a MULTI queued the second before
 	flushAt    int64 // FLUSHALL
+	endAt      int64 // the last write, alone in its second
 }
 
 // runTimeline: a writer of n=n for three seconds; a MULTI queued in one
 // second and executed in the next; a Lua script running from one second
-// into the next; a FLUSHALL in a later second, then one write.
+// into the next; a FLUSHALL in a later second, then one write, and one
+// more alone in the next second (a shipper holding it holds all).
 func runTimeline(t *testing.T, r *harness.Redis) timeline {
 	t.Helper()
 	ctx := context.Background()
@@ -48,6 +51,9 @@ return 1`
 	tl.flushAt = time.Now().Unix()
 	must(t, r.Client.FlushAll(ctx).Err())
 	must(t, r.Client.Set(ctx, "post", "1", 0).Err())
+	nextSecond(t)
+	tl.endAt = time.Now().Unix()
+	must(t, r.Client.Set(ctx, "end", "1", 0).Err())
 	return tl
 }
 
@@ -82,13 +88,25 @@ func TestRestoreToTime(t *testing.T) {
 	if len(chain.Segments) < 3 {
 		t.Fatalf("only %d segments", len(chain.Segments))
 	}
-	mid := tl.writeUntil - 1
-	t.Run("mid writer second", func(t *testing.T) {
-		p, err := Choose([]Chain{chain}, mid)
+	checkTimeline(t, sup, c.src, []Chain{chain}, tl)
+}
+
+// checkTimeline restores the timeline's chain to four times and checks
+// each: mid writer, the second before the transactions, the second
+// before FLUSHALL, and latest.
+func checkTimeline(t *testing.T, sup *supervisor.Supervisor, src Source, chains []Chain, tl timeline) {
+	t.Helper()
+	restore := func(t *testing.T, target int64) *harness.Redis {
+		t.Helper()
+		p, err := Choose(chains, target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := restoreAndStart(t, sup, c.src, p)
+		return restoreAndStart(t, sup, src, p)
+	}
+	mid := tl.writeUntil - 1
+	t.Run("mid writer second", func(t *testing.T) {
+		got := restore(t, mid)
 		k := writerKeys(t, got, tl.writes)
 		for _, w := range tl.writes {
 			if w.acked.Unix() <= mid && w.n > k {
@@ -104,21 +122,13 @@ func TestRestoreToTime(t *testing.T) {
 		t.Logf("restored to %d: %d of %d writes", mid, k, len(tl.writes))
 	})
 	t.Run("second before the transaction", func(t *testing.T) {
-		p, err := Choose([]Chain{chain}, tl.txSecond-1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := restoreAndStart(t, sup, c.src, p)
+		got := restore(t, tl.txSecond-1)
 		if pairs(t, got, "tx:1", "tx:2") != 0 || pairs(t, got, "lua:1", "lua:2") != 0 || writerKeys(t, got, tl.writes) != len(tl.writes) {
 			t.Fatal("transaction present, or writes missing")
 		}
 	})
 	t.Run("FLUSHALL rolled back", func(t *testing.T) {
-		p, err := Choose([]Chain{chain}, tl.flushAt-1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := restoreAndStart(t, sup, c.src, p)
+		got := restore(t, tl.flushAt-1)
 		if k := writerKeys(t, got, tl.writes); k != len(tl.writes) {
 			t.Fatalf("%d of %d writes", k, len(tl.writes))
 		}
@@ -127,13 +137,9 @@ func TestRestoreToTime(t *testing.T) {
 		}
 	})
 	t.Run("latest", func(t *testing.T) {
-		p, err := Choose([]Chain{chain}, Latest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := restoreAndStart(t, sup, c.src, p)
-		if n, _ := got.Client.DBSize(context.Background()).Result(); n != 1 || pairs(t, got, "post") != 1 {
-			t.Fatalf("latest holds %d keys, want only post", n)
+		got := restore(t, Latest)
+		if n, _ := got.Client.DBSize(context.Background()).Result(); n != 2 || pairs(t, got, "post", "end") != 2 {
+			t.Fatalf("latest holds %d keys, want only post and end", n)
 		}
 	})
 }

@@ -10,11 +10,15 @@ import (
 	"time"
 )
 
-// Layout of a chain in the store, under Prefix:
+// Layout of a chain in the store's Objects namespace Prefix:
 //
-//	pitr/<chain>/chain.json    ChainInfo, written first
+//	pitr/<chain>/chain.json    ChainInfo, written once the base is stored
 //	pitr/<chain>/base.rdb      the base (or base.aof), as Redis wrote it
 //	pitr/<chain>/seg-...aof    segments, see Segment.Name
+//	pitr/<chain>/end.json      ChainEnd, when the chain was closed
+//
+// With encryption on, base and segments are age files named with ".age"
+// appended; names and sha256 describe the plaintext.
 //
 // A chain is a base plus the AOF commands that follow it, shipped as
 // segments that each hold whole commands (cut outside MULTI) at byte
@@ -22,7 +26,7 @@ import (
 // wrote after the base, one after the other. Segments may overlap (a sealed
 // segment merged from small pieces is uploaded before the pieces are
 // deleted); a restore follows the offsets, never the listing's order.
-const Prefix = "pitr/"
+const Prefix = "pitr"
 
 // ErrInvalidName: a name is not a chain or segment name.
 var ErrInvalidName = errors.New("invalid point-in-time recovery object name")
@@ -64,11 +68,8 @@ func (s Segment) Name() string {
 		s.FirstSeq, s.LastSeq, s.Start, s.End, s.FirstTS, s.LastTS, s.SHA256)
 }
 
-// Key is the segment's full object name in the store.
-func (s Segment) Key() string { return ChainPrefix(s.Chain) + s.Name() }
-
-// ChainPrefix is the store prefix of a chain's objects.
-func ChainPrefix(chain string) string { return Prefix + chain + "/" }
+// Key is the segment's object name in the Prefix namespace.
+func (s Segment) Key() string { return s.Chain + "/" + s.Name() }
 
 // ParseSegmentName reads a segment's name (without the chain prefix).
 func ParseSegmentName(chain, name string) (Segment, error) {
@@ -104,9 +105,11 @@ type ChainInfo struct {
 	BaseSHA256 string `json:"base_sha256"`
 	// BaseTS is the second the base was taken (the rewrite started): the
 	// first second a restore can reach.
-	BaseTS       int64     `json:"base_ts"`
-	RedisVersion string    `json:"redis_version,omitempty"`
-	Created      time.Time `json:"created"`
+	BaseTS       int64  `json:"base_ts"`
+	RedisVersion string `json:"redis_version,omitempty"`
+	// Encrypted: base and segments are age files (".age").
+	Encrypted bool      `json:"encrypted,omitempty"`
+	Created   time.Time `json:"created"`
 	// Parent and ParentTS name the chain and time a restored node came
 	// from, when this chain's cluster was restored to a point in time.
 	Parent   string `json:"parent,omitempty"`

@@ -25,7 +25,7 @@ func TestSegmentNameRoundTrip(t *testing.T) {
 	if err != nil || got != s {
 		t.Fatalf("parsed %+v, %v; want %+v", got, err, s)
 	}
-	if !strings.HasPrefix(s.Key(), "pitr/"+id+"/seg-00000003-00000009-") {
+	if !strings.HasPrefix(s.Key(), id+"/seg-00000003-00000009-") {
 		t.Fatalf("key %q", s.Key())
 	}
 	bad := []string{

@@ -1,0 +1,379 @@
+package pitr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults of ShipperOptions.
+const (
+	DefaultInterval   = time.Second
+	DefaultSpoolLimit = 64 << 20
+	DefaultSealPieces = 60
+	DefaultSealBytes  = 16 << 20
+	// maxReadPerTick bounds what one tick reads of the incr file.
+	maxReadPerTick = 64 << 20
+	// linkEvery is how often the manifest is watched for new incr files.
+	linkEvery = 20 * time.Millisecond
+)
+
+// errBroken ends the current chain; a new one starts.
+var errBroken = errors.New("chain broken")
+
+// Node is what the shipper needs of the local redis.
+type Node interface {
+	Info(ctx context.Context, sections ...string) (redisnode.Info, error)
+	BgRewriteAOF(ctx context.Context) error
+	ConfigSet(ctx context.Context, key, value string) error
+}
+
+// ShipObserver is told what the shipper did (metrics implement it).
+type ShipObserver interface {
+	// Shipped reports the newest #TS in the store and the bytes of AOF
+	// written but not stored yet.
+	Shipped(chain string, lastTS, bytesBehind int64)
+	// ChainEnded reports a chain ending; broken when bytes were lost
+	// (store outage past the spool limit, a gap).
+	ChainEnded(chain, reason string, broken bool)
+}
+
+type noShipObserver struct{}
+
+func (noShipObserver) Shipped(string, int64, int64)    {}
+func (noShipObserver) ChainEnded(string, string, bool) {}
+
+// ShipperOptions configure a Shipper.
+type ShipperOptions struct {
+	Node    Node
+	DataDir string
+	Store   *ChainStore
+	// Holder is this node's address, recorded in chain.json.
+	Holder string
+	// Interval is PITR_INTERVAL.
+	Interval time.Duration
+	// SpoolLimit bounds the bytes kept in memory while the store fails;
+	// past it the chain is broken.
+	SpoolLimit int64
+	// SealPieces and SealBytes: pieces are merged into one sealed
+	// segment when this many are stored, or this many bytes.
+	SealPieces int
+	SealBytes  int64
+	Observer   ShipObserver
+	Log        hclog.Logger
+	Now        func() time.Time
+}
+
+func (o *ShipperOptions) validate() error {
+	if o.Node == nil || o.Store == nil || o.DataDir == "" {
+		return fmt.Errorf("%w: Node, Store and DataDir are required", ErrInvalidOptions)
+	}
+	o.Interval = cmpOr(o.Interval, DefaultInterval)
+	o.SpoolLimit = cmpOr(o.SpoolLimit, DefaultSpoolLimit)
+	o.SealPieces = cmpOr(o.SealPieces, DefaultSealPieces)
+	o.SealBytes = cmpOr(o.SealBytes, DefaultSealBytes)
+	if o.Observer == nil {
+		o.Observer = noShipObserver{}
+	}
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+func cmpOr[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Shipper ships this node's AOF as one chain at a time. Tick and Run are
+// not safe for concurrent use.
+type Shipper struct {
+	o   ShipperOptions
+	aof *aofDir
+	c   *chain
+	// linkAfter is the incr sequence the link watcher links above; -1
+	// when no chain is active.
+	linkAfter atomic.Int64
+	status    atomic.Pointer[Status]
+}
+
+// piece is a cut segment and its bytes.
+type piece struct {
+	seg  Segment
+	data []byte
+}
+
+// chain is the state of the chain being shipped.
+type chain struct {
+	info     ChainInfo
+	runID    string
+	replID   string
+	scan     *Scanner
+	buf      []byte // bytes from the last cut to scan.Offset()
+	curSeq   int64  // manifest seq of the incr file being read
+	fileBase int64  // chain offset where it starts
+	fileOff  int64  // bytes of it consumed
+	seq      int64  // last piece's sequence number
+	pending  []piece
+	spooled  int64
+	stored   []Segment // pieces stored, not sealed yet
+	shipped  int64     // chain offset stored
+	lastTS   int64
+}
+
+// NewShipper validates o.
+func NewShipper(o ShipperOptions) (*Shipper, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	a, err := newAOFDir(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Shipper{o: o, aof: a}
+	s.linkAfter.Store(-1)
+	return s, nil
+}
+
+// Decision is what one Tick did and why.
+type Decision struct {
+	Chain  string
+	Reason string
+}
+
+// Run ships every Interval until ctx ends, then ends the chain (a new
+// shipping node starts its own). It logs each decision whose reason
+// changed.
+func (s *Shipper) Run(ctx context.Context) error {
+	go s.watchLinks(ctx)
+	t := time.NewTicker(s.o.Interval)
+	defer t.Stop()
+	last := ""
+	for {
+		d, err := s.Tick(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.o.Log.Error("point-in-time shipping failed", "error", err)
+			last = ""
+		case err == nil && d.Reason != last:
+			s.o.Log.Info(d.Reason, "chain", d.Chain)
+			last = d.Reason
+		}
+		select {
+		case <-ctx.Done():
+			s.End(context.WithoutCancel(ctx), "shipping stopped on this node")
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// watchLinks hard-links new incr files as soon as the manifest names them.
+func (s *Shipper) watchLinks(ctx context.Context) {
+	t := time.NewTicker(linkEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if after := s.linkAfter.Load(); after >= 0 {
+			if _, err := s.aof.linkIncrs(after); err != nil {
+				s.o.Log.Debug("could not link new incr files", "error", err)
+			}
+		}
+	}
+}
+
+// Tick starts a chain if none is active, else reads the AOF's new bytes,
+// cuts them at the last command boundary outside MULTI, stores them, and
+// seals stored pieces into one segment when enough have gathered.
+func (s *Shipper) Tick(ctx context.Context) (Decision, error) {
+	defer s.publish()
+	if s.c == nil {
+		if err := s.startChain(ctx); err != nil {
+			s.linkAfter.Store(-1)
+			return Decision{}, fmt.Errorf("start a point-in-time chain: %w", err)
+		}
+		return Decision{Chain: s.c.info.ID, Reason: "Started a point-in-time chain with a fresh AOF base."}, nil
+	}
+	id := s.c.info.ID
+	err := s.continuity(ctx)
+	if err == nil {
+		err = s.read()
+	}
+	if err == nil {
+		s.cut()
+		err = s.upload(ctx)
+	}
+	if errors.Is(err, errBroken) {
+		s.end(ctx, err.Error(), true)
+		return Decision{Chain: id, Reason: "The chain broke (" + err.Error() + "); a new chain starts."}, nil
+	}
+	if err != nil {
+		return Decision{Chain: id, Reason: "The store failed; AOF bytes are spooled in memory until it answers."}, nil
+	}
+	if err := s.seal(ctx); err != nil {
+		s.o.Log.Warn("could not seal point-in-time pieces; they stay as they are", "error", err)
+	}
+	return Decision{Chain: id, Reason: "Shipping the AOF."}, nil
+}
+
+// End closes the current chain, if any, writing end.json.
+func (s *Shipper) End(ctx context.Context, reason string) {
+	if s.c != nil {
+		s.end(ctx, reason, false)
+	}
+}
+
+func (s *Shipper) end(ctx context.Context, reason string, broken bool) {
+	c := s.c
+	s.c = nil
+	s.linkAfter.Store(-1)
+	end := ChainEnd{Offset: c.shipped + c.spooled, LastTS: c.lastTS, Reason: reason}
+	if err := s.o.Store.PutEnd(ctx, c.info.ID, end); err != nil {
+		s.o.Log.Warn("could not write the chain's end", "chain", c.info.ID, "error", err)
+	}
+	if err := s.aof.clear(); err != nil {
+		s.o.Log.Warn("could not clear the point-in-time spool", "error", err)
+	}
+	s.o.Observer.ChainEnded(c.info.ID, reason, broken)
+}
+
+// continuity ends the chain when Redis restarted or its replication
+// history changed (a full resync replaces the dataset outside the AOF).
+func (s *Shipper) continuity(ctx context.Context) error {
+	runID, replID, replID2, err := s.ids(ctx)
+	if err != nil {
+		return err
+	}
+	c := s.c
+	switch {
+	case runID != c.runID:
+		return fmt.Errorf("%w: redis restarted", errBroken)
+	case replID != c.replID && replID2 != c.replID:
+		return fmt.Errorf("%w: redis's replication history changed (a full resync)", errBroken)
+	}
+	c.replID = replID
+	return nil
+}
+
+func (s *Shipper) ids(ctx context.Context) (runID, replID, replID2 string, err error) {
+	info, err := s.o.Node.Info(ctx, "server", "replication")
+	if err != nil {
+		return "", "", "", fmt.Errorf("INFO: %w", err)
+	}
+	return info["run_id"], info["master_replid"], info["master_replid2"], nil
+}
+
+// readFile reads the current incr file's new bytes into the scanner.
+func (s *Shipper) readFile() (size int64, err error) {
+	c := s.c
+	f, err := os.Open(s.aof.incrLink(c.curSeq))
+	if err != nil {
+		return 0, fmt.Errorf("%w: incr file %d: %w", errBroken, c.curSeq, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Size() < c.fileOff {
+		return 0, fmt.Errorf("%w: the AOF shrank (incr file %d is %d bytes, %d read)", errBroken, c.curSeq, st.Size(), c.fileOff)
+	}
+	n := min(st.Size()-c.fileOff, maxReadPerTick)
+	if n == 0 {
+		return st.Size(), nil
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, c.fileOff); err != nil {
+		return 0, fmt.Errorf("read incr file %d: %w", c.curSeq, err)
+	}
+	if _, err := c.scan.Write(b); err != nil {
+		return 0, fmt.Errorf("%w: %w", errBroken, err)
+	}
+	c.buf = append(c.buf, b...)
+	c.fileOff += n
+	return st.Size(), nil
+}
+
+// read reads the new bytes, following Redis from one incr file to the
+// next: a file is final once a newer one is in the manifest.
+func (s *Shipper) read() error {
+	c := s.c
+	for {
+		m, err := s.aof.linkIncrs(c.curSeq)
+		if err != nil {
+			return err
+		}
+		next := int64(-1)
+		for _, f := range m.Incrs() {
+			if f.Seq > c.curSeq && (next < 0 || f.Seq < next) {
+				next = f.Seq
+			}
+		}
+		size, err := s.readFile()
+		if err != nil || next < 0 || c.fileOff < size {
+			return err
+		}
+		if c.scan.InMulti() || c.scan.Boundary() != c.scan.Offset() {
+			return fmt.Errorf("%w: incr file %d ended inside a command", errBroken, c.curSeq)
+		}
+		if _, err := os.Stat(s.aof.incrLink(next)); err != nil {
+			return fmt.Errorf("%w: incr file %d was deleted before it could be linked", errBroken, next)
+		}
+		_ = os.Remove(s.aof.incrLink(c.curSeq))
+		c.curSeq, c.fileBase, c.fileOff = next, c.fileBase+c.fileOff, 0
+		s.linkAfter.Store(next)
+	}
+}
+
+// cut makes a piece of the whole commands read since the last cut.
+func (s *Shipper) cut() {
+	c := s.c
+	r := c.scan.Cut()
+	if r.Len() == 0 {
+		return
+	}
+	data := append([]byte(nil), c.buf[:r.Len()]...)
+	c.buf = append(c.buf[:0], c.buf[r.Len():]...)
+	c.seq++
+	seg := Segment{Chain: c.info.ID, FirstSeq: c.seq, LastSeq: c.seq, Range: r, SHA256: sum256(data)}
+	c.pending = append(c.pending, piece{seg, data})
+	c.spooled += int64(len(data))
+}
+
+// upload stores the pending pieces in order; past SpoolLimit of pending
+// bytes the chain is broken.
+func (s *Shipper) upload(ctx context.Context) error {
+	c := s.c
+	for len(c.pending) > 0 {
+		p := c.pending[0]
+		if err := s.o.Store.PutSegment(ctx, p.seg, bytesReader(p.data)); err != nil {
+			if c.spooled > s.o.SpoolLimit {
+				return fmt.Errorf("%w: the store failed with %d bytes spooled (limit %d): %w", errBroken, c.spooled, s.o.SpoolLimit, err)
+			}
+			s.o.Observer.Shipped(c.info.ID, c.lastTS, s.behind())
+			return err
+		}
+		c.pending = c.pending[1:]
+		c.spooled -= int64(len(p.data))
+		c.stored = append(c.stored, p.seg)
+		c.shipped, c.lastTS = p.seg.End, p.seg.LastTS
+	}
+	s.o.Observer.Shipped(c.info.ID, c.lastTS, s.behind())
+	return nil
+}

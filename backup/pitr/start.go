@@ -1,0 +1,171 @@
+package pitr
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+)
+
+// startTimeout bounds a chain's start: the rewrite and the base upload.
+const startTimeout = 30 * time.Minute
+
+// startChain begins a chain: aof-timestamp-enabled on, BGREWRITEAOF, the
+// new incr file linked at once, the base stored when the rewrite is done,
+// then chain.json. The base holds every write before the rewrite forked
+// and the new incr file every write after, so BaseTS, a second read once
+// the rewrite is done (a BGREWRITEAOF may only be scheduled when it
+// answers), begins the window.
+func (s *Shipper) startChain(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := s.aof.clear(); err != nil {
+		return err
+	}
+	if err := s.o.Node.ConfigSet(ctx, "aof-timestamp-enabled", "yes"); err != nil {
+		return fmt.Errorf("turn on aof-timestamp-enabled: %w", err)
+	}
+	if err := s.waitRewrite(ctx); err != nil {
+		return err
+	}
+	before, err := s.aof.manifest()
+	if err != nil {
+		return err
+	}
+	last := lastIncr(before)
+	s.linkAfter.Store(last)
+	if err := s.o.Node.BgRewriteAOF(ctx); err != nil {
+		return fmt.Errorf("BGREWRITEAOF: %w", err)
+	}
+	if err := s.waitRewrite(ctx); err != nil {
+		return err
+	}
+	baseTS := s.o.Now().Unix()
+	m, err := s.aof.linkIncrs(last)
+	if err != nil {
+		return err
+	}
+	incrs := m.Incrs()
+	base, hasBase := m.Base()
+	if len(incrs) != 1 || incrs[0].Seq != last+1 || !hasBase {
+		return fmt.Errorf("the rewrite did not finish cleanly (manifest %q); trying again next time", m.String())
+	}
+	if err := link(filepath.Join(s.aof.dir, base.Name), s.aof.baseLink()); err != nil {
+		return err
+	}
+	return s.storeBase(ctx, base, incrs[0].Seq, baseTS)
+}
+
+func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS int64) error {
+	id, err := NewChainID(s.o.Now())
+	if err != nil {
+		return err
+	}
+	runID, replID, _, err := s.ids(ctx)
+	if err != nil {
+		return err
+	}
+	info := ChainInfo{ID: id, Node: s.o.Holder, Base: "base.rdb", BaseTS: baseTS, Created: s.o.Now().UTC()}
+	if strings.HasSuffix(base.Name, ".aof") {
+		info.Base = "base.aof"
+	}
+	if ri, err := s.o.Node.Info(ctx, "server"); err == nil {
+		info.RedisVersion = ri.RedisVersion()
+	}
+	f, err := os.Open(s.aof.baseLink())
+	if err != nil {
+		return fmt.Errorf("open the base: %w", err)
+	}
+	defer f.Close()
+	if err := s.o.Store.PutBase(ctx, &info, f); err != nil {
+		return err
+	}
+	if err := s.o.Store.PutInfo(ctx, info); err != nil {
+		return err
+	}
+	_ = os.Remove(s.aof.baseLink())
+	s.c = &chain{info: info, runID: runID, replID: replID, scan: NewScanner(State{}), curSeq: seq, lastTS: baseTS}
+	s.linkAfter.Store(seq)
+	return nil
+}
+
+func lastIncr(m Manifest) int64 {
+	last := int64(0)
+	for _, f := range m.Incrs() {
+		last = max(last, f.Seq)
+	}
+	return last
+}
+
+// waitRewrite waits until no AOF rewrite is running or scheduled, and
+// fails when the last one failed.
+func (s *Shipper) waitRewrite(ctx context.Context) error {
+	for {
+		info, err := s.o.Node.Info(ctx, "persistence")
+		if err != nil {
+			return fmt.Errorf("INFO persistence: %w", err)
+		}
+		if info["aof_enabled"] != "1" {
+			return errors.New("appendonly is off: point-in-time recovery needs appendonly yes")
+		}
+		if info["aof_rewrite_in_progress"] == "0" && info["aof_rewrite_scheduled"] == "0" {
+			if st := info["aof_last_bgrewrite_status"]; st != "ok" {
+				return fmt.Errorf("the last AOF rewrite failed (aof_last_bgrewrite_status:%s)", st)
+			}
+			return nil
+		}
+		if err := ctxtime.Sleep(ctx, 50*time.Millisecond); err != nil {
+			return fmt.Errorf("wait for the AOF rewrite: %w", err)
+		}
+	}
+}
+
+// seal merges the stored pieces into one segment once there are
+// SealPieces of them or SealBytes, reading them back from the store (which
+// checks each against its sha256), then deletes the pieces.
+func (s *Shipper) seal(ctx context.Context) error {
+	c := s.c
+	if len(c.stored) < 2 {
+		return nil
+	}
+	size := c.stored[len(c.stored)-1].End - c.stored[0].Start
+	if len(c.stored) < s.o.SealPieces && size < s.o.SealBytes {
+		return nil
+	}
+	tmp, err := os.CreateTemp(s.aof.spool, "seal-")
+	if err != nil {
+		return fmt.Errorf("seal: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	sealed, err := Merge(ctx, c.stored, s.o.Store.OpenSegment, tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := s.o.Store.PutSegment(ctx, sealed, tmp); err != nil {
+		return err
+	}
+	for _, p := range c.stored {
+		if err := s.o.Store.DeleteSegment(ctx, p, c.info.Encrypted); err != nil {
+			s.o.Log.Warn("could not delete a sealed piece; restores skip it", "segment", p.Key(), "error", err)
+		}
+	}
+	c.stored = nil
+	return nil
+}
+
+func sum256(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
