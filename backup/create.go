@@ -121,7 +121,7 @@ func Backup(ctx context.Context, o Options) (store.Info, error) {
 	if err != nil {
 		return store.Info{}, fmt.Errorf("backup: read INFO: %w", err)
 	}
-	meta := store.Meta{Compression: o.Compression, RedisVersion: info.RedisVersion(),
+	meta := store.Meta{Compression: o.Compression, RedisVersion: info.RedisVersion(), Server: info.Server(),
 		SourceRole: o.Role, SourceReplOffset: info.MasterReplOffset(), Created: start}
 	encryptionMeta(&meta, o.Encryption)
 	if meta.SourceRole == "" {

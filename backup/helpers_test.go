@@ -21,6 +21,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
+	"github.com/autopilotpattern/redis-autopilot/test/suptest"
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 )
@@ -199,21 +200,7 @@ func names(t *testing.T, s store.Store) []string {
 // startSup starts a supervisor for the test (one per process at a time).
 func startSup(t *testing.T, log hclog.Logger) *supervisor.Supervisor {
 	t.Helper()
-	sup, err := supervisor.New(supervisor.Options{Log: log.Named("sup"), NoSignals: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := sup.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sup.StopAll(context.Background())
-		cancel()
-		<-sup.Done()
-	})
-	return sup
+	return suptest.Start(t, log.Named("sup"))
 }
 
 // mantaStore opens a Manta store on a test server through OpenStore and

@@ -296,6 +296,9 @@ func checkRDB(ctx context.Context, o RestoreOptions, path string) error {
 		Args: []string{path}, CaptureLimit: 16 << 10})
 	var exit *supervisor.ExitError
 	if errors.As(err, &exit) {
+		if ierr := incompatible(ctx, o, res.Output); ierr != nil {
+			return ierr
+		}
 		return fmt.Errorf("redis-check-rdb: %s: %w: %s", exit.Status, ErrCorrupt, checkOutput(res.Output))
 	}
 	if err != nil {

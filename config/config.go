@@ -56,6 +56,24 @@ type Config struct {
 	// RedisStopGrace (REDIS_STOP_GRACE) is how long redis gets for its
 	// final save before SIGKILL.
 	RedisStopGrace time.Duration
+	// RedisFlavor (REDIS_FLAVOR) is "redis", "valkey", or "" to use
+	// whichever is installed (redis-server first, then valkey-server).
+	RedisFlavor string
+	// RedisConfigExtra (REDIS_CONFIG_EXTRA) are the user's redis.conf
+	// directives, one a line, written after the node's; none is one the
+	// node owns. Secret: ACL lines may hold passwords.
+	RedisConfigExtra []string
+	// RedisIncludeDir (REDIS_CONFIG_INCLUDE_DIR) holds the user's *.conf
+	// files, RedisIncludeFiles, included after the generated config.
+	RedisIncludeDir   string
+	RedisIncludeFiles []string
+	// RedisUserSets names every directive RedisConfigExtra and
+	// RedisIncludeFiles set.
+	RedisUserSets []string
+	// SentinelConfigExtra (SENTINEL_CONFIG_EXTRA) are the user's
+	// sentinel.conf directives, one a line. Secret, as RedisConfigExtra.
+	SentinelConfigExtra []string
+	noIncludeDir        bool
 
 	// Consul
 
@@ -233,6 +251,9 @@ func Load(args []string, lookupEnv func(string) (string, bool)) (*Config, error)
 	}
 	if c.MantaEnabled() && c.MantaBucket == "" {
 		c.MantaBucket = "/" + c.MantaUser + "/stor/triton-redis"
+	}
+	if err := c.loadIncludeDir(); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -77,6 +77,14 @@ var settings = []setting{
 		Set: dur(func(c *Config) *time.Duration { return &c.MasterWaitTimeout })},
 	{Env: "REDIS_STOP_GRACE", Group: groupNode, Default: "60s", Help: "Time redis gets for its final save on stop before SIGKILL.",
 		Set: dur(func(c *Config) *time.Duration { return &c.RedisStopGrace })},
+	{Env: "REDIS_FLAVOR", Group: groupNode, Default: FlavorAuto, Help: "Server programs to run: redis (redis-server, redis-sentinel, redis-check-rdb), valkey (valkey-*), or auto: redis-* if installed, else valkey-*.",
+		Set: setFlavor},
+	{Env: "REDIS_CONFIG_EXTRA", Group: groupNode, Secret: true, Help: "Your own redis.conf directives, one a line (maxmemory, maxmemory-policy, save, io-threads, ...), written after the node's; directives the node owns are refused.",
+		Set: setRedisExtra},
+	{Env: "REDIS_CONFIG_INCLUDE_DIR", Group: groupNode, Help: `Directory of *.conf files included after the generated redis.conf, checked like REDIS_CONFIG_EXTRA; default /etc/redis/conf.d when it exists; "off" includes none.`,
+		Set: setIncludeDir},
+	{Env: "SENTINEL_CONFIG_EXTRA", Group: groupSentinel, Secret: true, Help: "Your own sentinel.conf directives, one a line (sentinel notification-script, loglevel, ...); directives the node owns are refused.",
+		Set: setSentinelExtra},
 
 	// Consul
 	{Env: "CONSUL", Group: groupConsul, Help: "Consul server(s) to join, comma-separated; when set, a local Consul agent runs as a coprocess.",

@@ -94,6 +94,12 @@ type RedisConf struct {
 	UnixSocket string
 	// Extra lines are appended verbatim, one directive each.
 	Extra []string
+	// User are the user's directives (REDIS_CONFIG_EXTRA), written after
+	// the node's, verbatim; Include are the user's files
+	// (REDIS_CONFIG_INCLUDE_DIR), included last. UserSets names every
+	// directive they set: the node's defaults for those (save, appendfsync,
+	// ...) are left out, since `save` lines add up rather than replace.
+	User, Include, UserSets []string
 }
 
 // Validate reports the first problem with c, wrapping ErrInvalid.
@@ -116,7 +122,7 @@ func (c RedisConf) Validate() error {
 			return fmt.Errorf("%w: replicaof %q: %v", ErrInvalid, c.ReplicaOf, err)
 		}
 	}
-	for _, l := range c.Extra {
+	for _, l := range append(append(append([]string{}, c.Extra...), c.User...), c.Include...) {
 		if err := checkLine("extra line", l); err != nil {
 			return err
 		}
@@ -133,7 +139,11 @@ func RenderRedis(w io.Writer, c RedisConf) error {
 		RedisConf
 		AnnouncePort, ReplicaPort int
 		ReplicaHost               string
-	}{RedisConf: c, AnnouncePort: c.AdvertisePort}
+		UserSet                   map[string]bool
+	}{RedisConf: c, AnnouncePort: c.AdvertisePort, UserSet: map[string]bool{}}
+	for _, d := range c.UserSets {
+		v.UserSet[strings.ToLower(d)] = true
+	}
 	if v.AnnouncePort == 0 {
 		v.AnnouncePort = c.Port
 	}
@@ -171,6 +181,9 @@ type SentinelConf struct {
 	// Password is the master's password (auth-pass) and also protects this
 	// sentinel (requirepass); Sentinel uses it with the other sentinels too.
 	Password string
+	// User are the user's directives (SENTINEL_CONFIG_EXTRA), written
+	// last, verbatim.
+	User []string
 }
 
 // DefaultMasterName is the master name the shell version used.
@@ -209,6 +222,11 @@ func (c SentinelConf) Validate() error {
 	}
 	if err := CheckSentinelTimes(c.Quorum, c.DownAfter, c.FailoverTimeout); err != nil {
 		return err
+	}
+	for _, l := range c.User {
+		if err := checkLine("extra line", l); err != nil {
+			return err
+		}
 	}
 	return checkLine("bind", c.Bind)
 }

@@ -43,6 +43,12 @@ type NodeOptions struct {
 
 	// RedisServerPath and RedisSentinelPath are the programs to run.
 	RedisServerPath, RedisSentinelPath string
+	// RedisUser, RedisInclude and RedisUserSets are the user's redis.conf
+	// directives, included files and the names they set; SentinelUser the
+	// user's sentinel.conf directives (see etc.RedisConf, etc.SentinelConf).
+	// config has refused the ones the node owns; CheckUserConfig checks the
+	// rest with the server itself.
+	RedisUser, RedisInclude, RedisUserSets, SentinelUser []string
 	// ChildEnv is the children's environment, secrets removed.
 	ChildEnv []string
 

@@ -74,6 +74,7 @@ func (n *Node) writeConfigs(plan Plan) error {
 		Port: n.o.RedisPort, Bind: n.o.BindAddr, Dir: n.o.DataDir,
 		AdvertiseAddr: n.o.AdvertiseAddr, AdvertisePort: n.o.RedisPort,
 		Password: n.o.Password, AppendOnly: true,
+		User: n.o.RedisUser, Include: n.o.RedisInclude, UserSets: n.o.RedisUserSets,
 	}
 	if plan.Role == RoleReplica {
 		rc.ReplicaOf = plan.Master
@@ -91,7 +92,10 @@ func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 	path := n.sentinelConfPath()
 	if existing, err := sentinel.ReadConf(path); err == nil && sentinel.KeepExisting(existing, MasterName, master) {
 		n.log.Info("keeping sentinel.conf with learned state", "master", master)
-		return sentinel.UpdateConf(path, MasterName, t)
+		if err := sentinel.UpdateConf(path, MasterName, t); err != nil {
+			return err
+		}
+		return appendUserLines(path, n.o.SentinelUser)
 	}
 	host, port, err := net.SplitHostPort(master)
 	if err != nil {
@@ -103,6 +107,7 @@ func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 		AnnounceIP: n.o.AdvertiseAddr, AnnouncePort: n.o.SentinelPort,
 		MasterName: MasterName, MasterAddr: host, MasterPort: p, Quorum: t.Quorum,
 		DownAfter: t.DownAfter, FailoverTimeout: t.FailoverTimeout, Password: n.o.Password,
+		User: n.o.SentinelUser,
 	}
 	if err := etc.WriteFile(path, func(w io.Writer) error { return etc.RenderSentinel(w, sc) }); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -86,6 +86,7 @@ type Meta struct {
 	// (scrypt)". Never a key. (A string keeps Meta comparable.)
 	Recipients       string    `json:"recipients,omitempty"`
 	RedisVersion     string    `json:"redis_version,omitempty"`
+	Server           string    `json:"server,omitempty"`      // "Redis 8.0.2", "Valkey 8.1.1" (whose redis_version is 7.2.4)
 	SourceRole       string    `json:"source_role,omitempty"` // "master" or "replica"
 	SourceReplOffset int64     `json:"source_repl_offset"`
 	Created          time.Time `json:"created"` // RFC 3339

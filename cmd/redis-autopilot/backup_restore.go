@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"syscall"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/hashicorp/go-hclog"
@@ -45,8 +47,13 @@ func backupRestore(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 		stopSup()
 		<-sup.Done()
 	}()
+	bins, err := redisnode.FindBinaries(redisnode.Flavor(cfg.RedisFlavor), exec.LookPath)
+	if err != nil {
+		return err
+	}
 	name, err := backup.Restore(ctx, backup.RestoreOptions{Store: st, Name: req.Name, DataDir: cfg.RedisDataDir,
-		Sup: sup, Password: cfg.RedisPassword, Log: log, Progress: terminal(stderr)})
+		Sup: sup, Password: cfg.RedisPassword, Log: log, Progress: terminal(stderr),
+		RedisServerPath: bins.Server, CheckRDBPath: bins.CheckRDB})
 	if err != nil {
 		return err
 	}

@@ -27,9 +27,10 @@ type nodeBackups struct {
 	reg   *registry.Registry
 	m     *metrics.Metrics
 	sched *backup.Scheduler
+	bins  redisnode.Binaries
 }
 
-func newNodeBackups(cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, reg *registry.Registry, m *metrics.Metrics) (*nodeBackups, error) {
+func newNodeBackups(cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, reg *registry.Registry, m *metrics.Metrics, bins redisnode.Binaries) (*nodeBackups, error) {
 	st, err := backup.OpenStore(cfg, log.Named("store"))
 	if err != nil {
 		return nil, fmt.Errorf("open the backup store: %w", err)
@@ -38,7 +39,7 @@ func newNodeBackups(cfg *config.Config, log hclog.Logger, sup *supervisor.Superv
 		log.Info("no backup store configured (BACKUP_DIR or MANTA_*): backups and restores are off")
 		return nil, nil
 	}
-	return &nodeBackups{cfg: cfg, log: log, store: st, sup: sup, reg: reg, m: m}, nil
+	return &nodeBackups{cfg: cfg, log: log, store: st, sup: sup, reg: reg, m: m, bins: bins}, nil
 }
 
 // Restore is the lifecycle's restore hook: it runs on a node elected
@@ -48,6 +49,7 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 	name, err := backup.Restore(ctx, backup.RestoreOptions{
 		Store: b.store, KV: b.reg, DataDir: b.cfg.RedisDataDir, Sup: b.sup,
 		Password: b.cfg.RedisPassword, AllowEmpty: b.cfg.RestoreAllowEmpty, Log: b.log.Named("restore"),
+		RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
 	})
 	if err != nil {
 		return err

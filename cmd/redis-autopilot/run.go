@@ -17,6 +17,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
@@ -85,6 +86,19 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	bins, err := redisnode.FindBinaries(redisnode.Flavor(cfg.RedisFlavor), exec.LookPath)
+	if err != nil {
+		log.Error("find the server programs", "error", err)
+		return exitFailure
+	}
+	log.Info("server programs", "flavor", bins.Flavor, "server", bins.Server, "sentinel", bins.Sentinel)
+	if err := checkUserConfig(ctx, cfg, sup, bins); err != nil {
+		log.Error("your configuration was refused; nothing was started", "error", err)
+		if errors.Is(err, lifecycle.ErrUserConfig) {
+			return exitUsage
+		}
+		return exitFailure
+	}
 	if len(cfg.ConsulJoin) > 0 {
 		if err := startConsulAgent(cfg, log, sup); err != nil {
 			log.Error("start the Consul agent", "error", err)
@@ -96,7 +110,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 		log.Error("create metrics", "error", err)
 		return exitFailure
 	}
-	node, backups, err := newNode(ctx, cfg, log, sup, m)
+	node, backups, err := newNode(ctx, cfg, log, sup, m, bins)
 	if err != nil {
 		log.Error("start", "error", err)
 		return exitFailure
@@ -165,7 +179,16 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	}
 }
 
-func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, m *metrics.Metrics) (*lifecycle.Node, *nodeBackups, error) {
+// checkUserConfig has the servers check REDIS_CONFIG_EXTRA, the include
+// directory's files and SENTINEL_CONFIG_EXTRA before anything starts.
+func checkUserConfig(ctx context.Context, cfg *config.Config, sup *supervisor.Supervisor, bins redisnode.Binaries) error {
+	return lifecycle.CheckUserConfig(ctx, lifecycle.UserConfigCheck{Sup: sup,
+		ServerPath: bins.Server, SentinelPath: bins.Sentinel,
+		RedisUser: cfg.RedisConfigExtra, RedisInclude: cfg.RedisIncludeFiles, RedisUserSets: cfg.RedisUserSets,
+		SentinelUser: cfg.SentinelConfigExtra})
+}
+
+func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, m *metrics.Metrics, bins redisnode.Binaries) (*lifecycle.Node, *nodeBackups, error) {
 	reg, err := registry.New(registry.Options{API: cfg.Consul, Log: log.Named("registry")})
 	if err != nil {
 		return nil, nil, err
@@ -175,7 +198,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 	if err := reg.WaitLeader(lctx); err != nil {
 		return nil, nil, err
 	}
-	backups, err := newNodeBackups(cfg, log, sup, reg, m)
+	backups, err := newNodeBackups(cfg, log, sup, reg, m, bins)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,21 +214,15 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		}
 		log.Info("advertise address detected", "addr", addr)
 	}
-	redisServer, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, nil, errors.New("redis-server is not on PATH: apt-get install -y redis-server")
-	}
-	redisSentinel, err := exec.LookPath("redis-sentinel")
-	if err != nil {
-		return nil, nil, errors.New("redis-sentinel is not on PATH: apt-get install -y redis-sentinel")
-	}
 	node, err := lifecycle.NewNode(lifecycle.NodeOptions{
 		Log: log.Named("node"), Sup: sup, Reg: reg,
 		AdvertiseAddr: addr, BindAddr: cfg.BindAddr, RedisPort: cfg.RedisPort, SentinelPort: cfg.SentinelPort,
 		DataDir: cfg.RedisDataDir, ConfigDir: cfg.RedisConfigDir, Password: cfg.RedisPassword,
 		PollInterval: cfg.PollInterval, CheckTTL: cfg.CheckTTL, MasterWait: cfg.MasterWaitTimeout,
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
-		RedisServerPath: redisServer, RedisSentinelPath: redisSentinel, ChildEnv: childEnv(),
+		RedisServerPath: bins.Server, RedisSentinelPath: bins.Sentinel, ChildEnv: childEnv(),
+		RedisUser: cfg.RedisConfigExtra, RedisInclude: cfg.RedisIncludeFiles, RedisUserSets: cfg.RedisUserSets,
+		SentinelUser:   cfg.SentinelConfigExtra,
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartMinUptime: cfg.RestartMinUptime, RestartBackoffMax: cfg.RestartBackoffMax,
 		Observe: m.ObserveStatus, Events: m, Restore: restore, ConsulJoin: cfg.ConsulJoin,
 	})

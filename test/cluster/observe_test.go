@@ -14,6 +14,7 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
 func httpCode(t *testing.T, url string) int {
@@ -144,6 +145,7 @@ func checkRoleMetric(t *testing.T, n *clustertest.Node, role string) {
 }
 
 func childPIDs(n *clustertest.Node, comm string) []int {
+	comm = harness.Program(comm)
 	var out []int
 	for _, p := range clustertest.ChildrenOf(n.Proc.Pid()) {
 		b, _ := exec.Command("cat", fmt.Sprintf("/proc/%d/comm", p)).Output()

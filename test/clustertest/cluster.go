@@ -36,9 +36,16 @@ var (
 
 // Binary builds bin/redis-autopilot once per test process, from the
 // repository the test runs in, and returns its path.
+//
+// REDIS_AUTOPILOT_BINARY names a binary built beforehand instead: make
+// matrix runs the compiled tests inside a root filesystem without Go.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv("REDIS_AUTOPILOT_BINARY"); p != "" {
+			binary = p
+			return
+		}
 		dir, err := os.MkdirTemp("", "cluster-bin-")
 		if err != nil {
 			buildErr = err
@@ -132,6 +139,7 @@ func (c *Cluster) AddNode() *Node {
 		"HTTP_ADDR=" + net.JoinHostPort(ip, strconv.Itoa(n.HTTPPort)),
 		"SENTINEL_DOWN_AFTER=2s", "SENTINEL_FAILOVER_TIMEOUT=10s",
 		"POLL_INTERVAL=1s", "CHECK_TTL=5s", "MASTER_WAIT_TIMEOUT=10s",
+		"REDIS_FLAVOR=" + flavorOrAuto(),
 	}, c.Env...)
 	if c.Opts.ConsulAgents {
 		n.Env = append(n.Env, n.agentEnv()...)
@@ -335,4 +343,12 @@ func (c *Cluster) WatchMasters(stop <-chan struct{}) <-chan int {
 		}
 	}()
 	return out
+}
+
+// flavorOrAuto is the test process's REDIS_FLAVOR for the nodes.
+func flavorOrAuto() string {
+	if f := harness.Flavor(); f != "" {
+		return f
+	}
+	return "auto"
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
 // ChildPids lists the node supervisor's children whose command name
@@ -12,6 +14,7 @@ func (n *Node) ChildPids(comm string) []int {
 	if n.Proc == nil || n.Proc.Exited() {
 		return nil
 	}
+	comm = harness.Program(comm)
 	var out []int
 	for _, p := range ChildrenOf(n.Proc.Pid()) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))

@@ -29,13 +29,32 @@ var installHints = map[string]string{
 	"unshare":         "apt-get install -y util-linux",
 }
 
+// Flavor is REDIS_FLAVOR of the test process: "valkey" runs every test
+// against valkey-server, valkey-sentinel and valkey-check-rdb (NeedBinary
+// maps the redis-* names), and the cluster tests pass it to the nodes;
+// "" or "redis" means redis-*. make matrix sets it.
+func Flavor() string { return os.Getenv("REDIS_FLAVOR") }
+
+// Program is name as Flavor() names it: with "valkey", "redis-server" is
+// "valkey-server" (also the process's comm); other names are unchanged.
+func Program(name string) string {
+	if Flavor() == "valkey" && strings.HasPrefix(name, "redis-") {
+		return "valkey-" + strings.TrimPrefix(name, "redis-")
+	}
+	return name
+}
+
 // NeedBinary returns the path of name on PATH, or fails the test with the
-// command that installs it.
+// command that installs it. With Flavor() "valkey", the redis-* programs
+// are their valkey-* namesakes.
 func NeedBinary(t testing.TB, name string) string {
 	t.Helper()
+	hint := installHints[name]
+	if p := Program(name); p != name {
+		name, hint = p, "apt-get install -y valkey-server valkey-sentinel valkey-tools"
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		hint := installHints[name]
 		if hint == "" {
 			hint = "install it and put it on PATH"
 		}
