@@ -75,3 +75,13 @@ RELIABILITY_TIMEOUT ?= 120m
 .PHONY: reliability
 reliability: deps
 	$(GO) test -tags reliability -count=1 -v -timeout $(RELIABILITY_TIMEOUT) ./test/reliability
+
+# make matrix: the cluster, backup, lifecycle, etc and cmd tests again on
+# Debian 13's Redis 8.0 and Valkey 8.1 (make test runs them on the host's
+# Redis 7.0.15): a trixie root filesystem made with debootstrap and cached
+# in MATRIX_CACHE (default /var/cache/redis-autopilot), the test binaries
+# compiled here and run inside it with unshare + chroot. Root. See
+# test/matrix/run.sh. MATRIX_BENCH=1 adds the failover benchmark per flavour.
+.PHONY: matrix
+matrix: deps
+	test/matrix/run.sh

@@ -61,7 +61,7 @@ type Config struct {
 	RedisFlavor string
 	// RedisConfigExtra (REDIS_CONFIG_EXTRA) are the user's redis.conf
 	// directives, one a line, written after the node's; none is one the
-	// node owns. Secret: ACL lines may hold passwords.
+	// node owns.
 	RedisConfigExtra []string
 	// RedisIncludeDir (REDIS_CONFIG_INCLUDE_DIR) holds the user's *.conf
 	// files, RedisIncludeFiles, included after the generated config.
@@ -71,7 +71,7 @@ type Config struct {
 	// RedisIncludeFiles set.
 	RedisUserSets []string
 	// SentinelConfigExtra (SENTINEL_CONFIG_EXTRA) are the user's
-	// sentinel.conf directives, one a line. Secret, as RedisConfigExtra.
+	// sentinel.conf directives, one a line.
 	SentinelConfigExtra []string
 	noIncludeDir        bool
 
@@ -240,7 +240,7 @@ func Load(args []string, lookupEnv func(string) (string, bool)) (*Config, error)
 		}
 		if err := s.Set(c, v); err != nil {
 			e := &Error{Var: from[s.Env], Reason: err.Error(), Err: err}
-			if !s.Secret {
+			if !s.Secret && !s.Lines {
 				e.Value = v
 			}
 			return nil, e

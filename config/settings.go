@@ -17,6 +17,7 @@ type setting struct {
 	Help    string
 	Secret  bool // environment or Env+FileSuffix only, value never printed
 	Bool    bool // the flag may be given without a value
+	Lines   bool // one item a line: errors name the line, never quote the value
 	// Set parses and validates a non-empty value and stores it in c; its
 	// error is the reason, without the variable's name or value.
 	Set func(c *Config, v string) error
@@ -79,11 +80,11 @@ var settings = []setting{
 		Set: dur(func(c *Config) *time.Duration { return &c.RedisStopGrace })},
 	{Env: "REDIS_FLAVOR", Group: groupNode, Default: FlavorAuto, Help: "Server programs to run: redis (redis-server, redis-sentinel, redis-check-rdb), valkey (valkey-*), or auto: redis-* if installed, else valkey-*.",
 		Set: setFlavor},
-	{Env: "REDIS_CONFIG_EXTRA", Group: groupNode, Secret: true, Help: "Your own redis.conf directives, one a line (maxmemory, maxmemory-policy, save, io-threads, ...), written after the node's; directives the node owns are refused.",
+	{Env: "REDIS_CONFIG_EXTRA", Group: groupNode, Lines: true, Help: "Your own redis.conf directives, one a line (maxmemory, maxmemory-policy, save, io-threads, ...), written after the node's; directives the node owns are refused. Not a secret: put ACL users' passwords in an aclfile.",
 		Set: setRedisExtra},
 	{Env: "REDIS_CONFIG_INCLUDE_DIR", Group: groupNode, Help: `Directory of *.conf files included after the generated redis.conf, checked like REDIS_CONFIG_EXTRA; default /etc/redis/conf.d when it exists; "off" includes none.`,
 		Set: setIncludeDir},
-	{Env: "SENTINEL_CONFIG_EXTRA", Group: groupSentinel, Secret: true, Help: "Your own sentinel.conf directives, one a line (sentinel notification-script, loglevel, ...); directives the node owns are refused.",
+	{Env: "SENTINEL_CONFIG_EXTRA", Group: groupSentinel, Lines: true, Help: "Your own sentinel.conf directives, one a line (sentinel notification-script, loglevel, ...); directives the node owns are refused.",
 		Set: setSentinelExtra},
 
 	// Consul

@@ -28,8 +28,7 @@ func setFlavor(c *Config, v string) error {
 }
 
 // setRedisExtra parses REDIS_CONFIG_EXTRA and refuses the directives the
-// node owns. The text may hold secrets (ACL `user` lines), so reasons name
-// the line and directive, never the value.
+// node owns; reasons name the line and the directive.
 func setRedisExtra(c *Config, v string) error {
 	ds, lines, err := etc.ParseUserLines("", v)
 	if err != nil {

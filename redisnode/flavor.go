@@ -113,3 +113,21 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// ErrPasswordRewrite: the password would not survive the server's CONFIG
+// REWRITE.
+var ErrPasswordRewrite = errors.New("password does not survive CONFIG REWRITE")
+
+// PasswordRewriteProblem reports a password flavour f's CONFIG REWRITE
+// (which Sentinel has every node run at each failover) would write so that
+// the server cannot read its redis.conf back: Valkey 8.1.1 writes
+// requirepass and masterauth without escaping `"` and `\` (checked;
+// Redis 7.0 and 8.0 escape them), so a redis-server restarted from the
+// rewritten file fails on "Unbalanced quotes" or reads another password.
+func PasswordRewriteProblem(f Flavor, password string) error {
+	if f == FlavorValkey && strings.ContainsAny(password, `"\`) {
+		return fmt.Errorf("%w: Valkey writes a password holding \" or \\ unescaped into redis.conf at every failover "+
+			"(CONFIG REWRITE) and then cannot restart from it: choose a REDIS_PASSWORD without them", ErrPasswordRewrite)
+	}
+	return nil
+}

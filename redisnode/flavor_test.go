@@ -87,3 +87,19 @@ func TestParseVersionOutput(t *testing.T) {
 		t.Error("KeyDB accepted")
 	}
 }
+
+func TestPasswordRewriteProblem(t *testing.T) {
+	for _, tc := range []struct {
+		f    Flavor
+		pw   string
+		fail bool
+	}{
+		{FlavorValkey, `p a"ss`, true}, {FlavorValkey, `back\slash`, true},
+		{FlavorValkey, `p a'ss #ü`, false}, {FlavorRedis, `p a"ss\wo'rd`, false},
+	} {
+		err := PasswordRewriteProblem(tc.f, tc.pw)
+		if (err != nil) != tc.fail || (err != nil && (!errors.Is(err, ErrPasswordRewrite) || strings.Contains(err.Error(), tc.pw))) {
+			t.Errorf("%s %q: %v", tc.f, tc.pw, err)
+		}
+	}
+}

@@ -92,6 +92,10 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 		return exitFailure
 	}
 	log.Info("server programs", "flavor", bins.Flavor, "server", bins.Server, "sentinel", bins.Sentinel)
+	if err := redisnode.PasswordRewriteProblem(bins.Flavor, cfg.RedisPassword); err != nil {
+		log.Error("REDIS_PASSWORD refused; nothing was started", "error", err)
+		return exitUsage
+	}
 	if err := checkUserConfig(ctx, cfg, sup, bins); err != nil {
 		log.Error("your configuration was refused; nothing was started", "error", err)
 		if errors.Is(err, lifecycle.ErrUserConfig) {

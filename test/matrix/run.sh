@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# make matrix: the cluster tests and the backup tests against every server
+# the image can run besides the host's: Redis 8.0 and Valkey 8.1 from Debian
+# 13 (trixie). make test runs the same tests against the host's Redis 7.0.15.
+#
+# No image is built: a trixie root filesystem is made once with debootstrap
+# and the servers of both flavours installed in it (they do not conflict),
+# cached under MATRIX_CACHE. The test binaries are compiled on the host
+# (go test -c) and run inside it with unshare (own PID and mount
+# namespaces; the host's loopback network) and chroot, the repository, the
+# binaries and Consul mounted in. Each flavour runs with REDIS_FLAVOR set:
+# the nodes and the test harness use its programs.
+#
+#   MATRIX_CACHE=/var/cache/redis-autopilot   the cached root filesystems
+#   MATRIX_FLAVORS="redis valkey"              flavours to run
+#   MATRIX_PACKAGES="./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot"
+#   MATRIX_RUN=regexp                          only these tests (-test.run)
+#   MATRIX_BENCH=1                             also the failover benchmark (one row per flavour)
+#   MATRIX_LOG=/tmp/redis-autopilot-matrix.log the full test output
+#
+# It never passes without running: when it cannot run it says so and fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="/usr/local/go/bin:$PATH" GOTOOLCHAIN=local
+
+cache=${MATRIX_CACHE:-/var/cache/redis-autopilot}
+suite=trixie
+mirror=http://deb.debian.org/debian
+servers="redis-server redis-sentinel redis-tools valkey-server valkey-sentinel valkey-tools"
+flavors=${MATRIX_FLAVORS:-redis valkey}
+packages=${MATRIX_PACKAGES:-./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot}
+log=${MATRIX_LOG:-/tmp/redis-autopilot-matrix.log}
+minbase=$cache/$suite-minbase
+rootfs=$cache/$suite-servers
+
+cannot_run() {
+	printf '\n!!!! MATRIX CANNOT RUN: %s !!!!\n\n' "$*" >&2
+	echo "MATRIX: FAIL (did not run)"
+	exit 2
+}
+
+[[ $(id -u) == 0 ]] || cannot_run "needs root (debootstrap, unshare, chroot); run: sudo make matrix"
+command -v go >/dev/null || cannot_run "go is not on PATH"
+consul=$(command -v consul) || cannot_run "consul is not on PATH: make deps"
+if ! command -v debootstrap >/dev/null; then
+	echo "matrix: installing debootstrap (apt-get install debootstrap)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
+		cannot_run "apt-get install debootstrap failed"
+fi
+
+# ensure_minbase makes $minbase with debootstrap unless a complete one is
+# cached (test/e2e builds its base image from it too).
+ensure_minbase() {
+	[[ -f $minbase/.complete ]] && return 0
+	local start=$SECONDS
+	echo "matrix: debootstrap --variant=minbase $suite (once; cached in $minbase)"
+	rm -rf "$minbase.tmp"
+	mkdir -p "$cache"
+	debootstrap --variant=minbase "$suite" "$minbase.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+		cannot_run "debootstrap $suite failed: $(tail -5 "$cache/debootstrap.log")"
+	touch "$minbase.tmp/.complete"
+	rm -rf "$minbase"
+	mv "$minbase.tmp" "$minbase"
+	echo "matrix: debootstrap took $((SECONDS - start))s"
+}
+
+# ensure_rootfs makes $rootfs, a copy of $minbase with both flavours'
+# servers installed, unless a complete one for the same packages is cached.
+ensure_rootfs() {
+	[[ -f $rootfs/.complete && $(cat "$rootfs/.complete") == "$servers" ]] && return 0
+	local start=$SECONDS
+	echo "matrix: installing $servers into $rootfs"
+	rm -rf "$rootfs.tmp"
+	cp -a "$minbase" "$rootfs.tmp"
+	rm -f "$rootfs.tmp/.complete"
+	printf '#!/bin/sh\nexit 101\n' >"$rootfs.tmp/usr/sbin/policy-rc.d"
+	chmod 755 "$rootfs.tmp/usr/sbin/policy-rc.d"
+	# shellcheck disable=SC2086 # one package a word
+	chroot "$rootfs.tmp" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $servers" \
+		>"$cache/apt.log" 2>&1 || cannot_run "apt-get install in the $suite root filesystem failed: $(tail -5 "$cache/apt.log")"
+	rm -rf "$rootfs.tmp/var/lib/apt/lists/"* "$rootfs.tmp/var/cache/apt/archives/"*.deb
+	mkdir -p "$rootfs.tmp/src" "$rootfs.tmp/matrix" "$rootfs.tmp/usr/local/bin"
+	touch "$rootfs.tmp/usr/local/bin/consul"
+	echo "$servers" >"$rootfs.tmp/.complete"
+	rm -rf "$rootfs"
+	mv "$rootfs.tmp" "$rootfs"
+	echo "matrix: install took $((SECONDS - start))s"
+}
+
+ensure_minbase
+ensure_rootfs
+chroot "$rootfs" /bin/sh -c 'redis-server --version; valkey-server --version'
+
+work=$(mktemp -d /var/tmp/redis-autopilot-matrix.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "matrix: compiling the test binaries on the host"
+go build -o "$work/redis-autopilot" ./cmd/redis-autopilot
+for pkg in $packages; do
+	go test -c -o "$work/$(basename "$pkg").test" "$pkg"
+done
+
+ports=/tmp/redis-autopilot-test-ports # test/harness's port locks, shared with the host's tests
+mkdir -p "$ports" "$rootfs$ports"
+
+# inside runs a command in the root filesystem: own PID and mount
+# namespaces, the host's network; /proc, /dev, /sys, the repository, the
+# binaries, Consul and the port locks mounted in.
+inside() {
+	unshare --pid --mount --fork --kill-child /bin/sh -euc '
+		root=$1 src=$2 work=$3 consul=$4 ports=$5; shift 5
+		mount -t proc proc "$root/proc"
+		mount --rbind /dev "$root/dev"
+		mount --rbind /sys "$root/sys"
+		mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+		mkdir -p "$root$ports"
+		mount --bind "$ports" "$root$ports"
+		mount --bind -o ro "$src" "$root/src"
+		mount --bind "$work" "$root/matrix"
+		mount --bind -o ro "$consul" "$root/usr/local/bin/consul"
+		exec chroot "$root" "$@"
+	' inside "$rootfs" "$PWD" "$work" "$consul" "$ports" "$@"
+}
+
+: >"$log"
+failed=0
+declare -A result took
+for f in $flavors; do
+	for pkg in $packages; do
+		name=$(basename "$pkg")
+		start=$SECONDS
+		args=(-test.count=1 -test.v -test.timeout=30m)
+		[[ -n ${MATRIX_RUN:-} ]] && args+=("-test.run=$MATRIX_RUN")
+		echo "matrix: $f $pkg"
+		set +e
+		inside /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp \
+			REDIS_FLAVOR="$f" REDIS_AUTOPILOT_BINARY=/matrix/redis-autopilot \
+			/bin/sh -c 'cd "/src/$1" && shift && exec "$@"' sh "$pkg" "/matrix/$name.test" "${args[@]}" \
+			> >(sed -u "s|^|[$f $name] |" >>"$log") 2>&1
+		rc=$?
+		set -e
+		took[$f $pkg]=$((SECONDS - start))
+		passed=$(grep -c "^\[$f $name\] --- PASS" "$log" || true)
+		fails=$(grep -c "^\[$f $name\] --- FAIL" "$log" || true)
+		result[$f $pkg]="$passed passed, $fails failed, exit $rc"
+		if ((rc != 0)); then
+			failed=1
+			grep "^\[$f $name\] \(--- FAIL\|.*_test.go:[0-9]*:\)" "$log" | tail -20 || true
+		fi
+	done
+	if [[ ${MATRIX_BENCH:-} == 1 ]]; then
+		echo "matrix: $f failover benchmark"
+		inside /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp \
+			REDIS_FLAVOR="$f" REDIS_AUTOPILOT_BINARY=/matrix/redis-autopilot \
+			/bin/sh -c 'cd /src/test/cluster && exec /matrix/cluster.test -test.run "^$" -test.bench Failover -test.benchtime 3x' \
+			2>&1 | sed -u "s|^|[$f bench] |" | tee -a "$log" | grep -E 'Benchmark|ns/op' || true
+	fi
+done
+
+echo
+echo "| flavour | package | result | seconds |"
+echo "|---|---|---|---|"
+total_p=0 total_f=0
+for f in $flavors; do
+	for pkg in $packages; do
+		echo "| $f | $pkg | ${result[$f $pkg]} | ${took[$f $pkg]} |"
+		r=${result[$f $pkg]}
+		total_p=$((total_p + ${r%% passed*}))
+		r=${r#*passed, }
+		total_f=$((total_f + ${r%% failed*}))
+	done
+done
+echo
+echo "matrix: $total_p passed, $total_f failed"
+if ((failed == 0 && total_p > 0)); then
+	echo "MATRIX: PASS (log $log)"
+	exit 0
+fi
+echo "MATRIX: FAIL (log $log)"
+exit 1
