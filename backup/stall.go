@@ -89,7 +89,9 @@ func watched[T any](ctx context.Context, w *stallWatch, op func(ctx context.Cont
 	}
 	done := make(chan result, 1)
 	go func() {
-		v, err := op(ctx)
+		// Bytes a store reports sending count as progress too (see
+		// store.WithProgress).
+		v, err := op(store.WithProgress(ctx, func(n int64) { w.moved.Add(n) }))
 		done <- result{v, err}
 	}()
 	tick := time.NewTicker(max(w.timeout/8, 10*time.Millisecond))

@@ -75,7 +75,7 @@ func runBench(b *testing.B) {
 	rdbSize := fileSize(b, rdb)
 	c := redisnode.Dial(r.Addr, "")
 	defer c.Close()
-	stores := map[string]store.Store{"dir": dirStore(b), "manta": mantaStore(b, log)}
+	stores := map[string]store.Store{"dir": dirStore(b), "manta": mantaStore(b, log), "s3": s3Store(b, log)}
 	names := backups(b, rep, log, c, r.Dir, rdb, rdbSize, stores)
 	restores(b, rep, log, rdb, stores, names)
 	rss(b, rep, r)
@@ -97,7 +97,8 @@ func (s series) median() float64 {
 
 func (s series) best() float64 { return slices.Max(s) }
 
-var pipelines = []struct{ store, comp string }{{"dir", "zstd"}, {"dir", "gzip"}, {"manta", "zstd"}, {"manta", "gzip"}}
+// pipelines: the first four are also restored.
+var pipelines = []struct{ store, comp string }{{"dir", "zstd"}, {"dir", "gzip"}, {"manta", "zstd"}, {"s3", "zstd"}, {"manta", "gzip"}}
 
 // backups runs rounds of: gzip -6, zstd -T0 -3, then each pipeline, and
 // reports throughput and ratios paired within a round (the machine is
@@ -143,6 +144,8 @@ func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, d
 			p.comp, p.store, o.mbps.best(), float64(o.st.RDBBytes)/float64(o.st.StoredBytes), o.vsGzip.median(), o.vsZstd.median(),
 			o.st.Bgsave.Seconds(), o.st.Verify.Seconds())
 	}
+	rep.add("| backup to S3 store (versitygw, loopback) vs directory store, zstd | | %.2f× | same round |",
+		pairRatio(ours["s3/zstd"].mbps, ours["dir/zstd"].mbps))
 	return names
 }
 
@@ -248,7 +251,7 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 	for range max(*repeat, 1) {
 		t, l := loadBaseline(b, sup, rdb)
 		base, load = append(base, t.Seconds()), append(load, l.Seconds())
-		for _, p := range pipelines[:3] {
+		for _, p := range pipelines[:4] {
 			k := p.store + "/" + p.comp
 			d := harness.TempDir(b, "rst")
 			start := time.Now()
@@ -262,11 +265,12 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 		}
 	}
 	rep.add("| baseline: redis-server loads the uncompressed RDB, then AOF rewrite | %.1fs (median) | | load alone %.1fs |", base.median(), load.median())
-	for _, p := range pipelines[:3] {
+	for _, p := range pipelines[:4] {
 		k := p.store + "/" + p.comp
 		rep.add("| restore %s from %s store (download, sha256, decompress, check-rdb ∥ load + AOF rewrite) | %.1fs (median) | %.2f× | |",
 			p.comp, p.store, secs[k].median(), ratio[k].median())
 	}
+	rep.add("| restore from S3 store vs directory store, zstd (time) | | %.2f× | same round |", pairRatio(secs["s3/zstd"], secs["dir/zstd"]))
 }
 
 // rss runs `redis-autopilot backup now` and `backup restore` as child

@@ -19,8 +19,19 @@ import (
 // restores the backup as the first master and the keys are equal.
 func TestBackupRoundTripThroughTheBinary(t *testing.T) {
 	backups := harness.TempDir(t, "backups-")
-	c := clustertest.New(t, "BACKUP_DIR="+backups)
-	a := c.AddNode().Start()
+	backupRoundTrip(t, []string{"BACKUP_DIR=" + backups})
+	files, _ := filepath.Glob(filepath.Join(backups, "dump-*"))
+	if len(files) == 0 {
+		t.Fatalf("no backup in %s", backups)
+	}
+}
+
+// backupRoundTrip runs the round trip with a store env selects and
+// returns the old and the new node.
+func backupRoundTrip(t *testing.T, env []string) (a, b *clustertest.Node) {
+	t.Helper()
+	c := clustertest.New(t, env...)
+	a = c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
 	ctx := clustertest.Ctx(t, 60*time.Second)
 	want := map[string]string{}
@@ -43,15 +54,11 @@ func TestBackupRoundTripThroughTheBinary(t *testing.T) {
 		t.Fatalf("last-backup not written: %v\n%s", err, out)
 	}
 	t.Logf("backup %s", last.Value)
-	files, _ := filepath.Glob(filepath.Join(backups, "dump-*"))
-	if len(files) == 0 {
-		t.Fatalf("no backup in %s", backups)
-	}
 
 	// Lose the cluster: the node, its data, and Consul.
 	a.KillAll()
-	c2 := clustertest.New(t, "BACKUP_DIR="+backups)
-	b := c2.AddNode().Start()
+	c2 := clustertest.New(t, env...)
+	b = c2.AddNode().Start()
 	c2.WaitTopology(60*time.Second, b.Addr(), 0, 1)
 	if !strings.Contains(b.Log(), string(last.Value)) {
 		t.Errorf("the new node's log does not name the backup it restored:\n%s", b.Proc.Tail(30))
@@ -68,6 +75,7 @@ func TestBackupRoundTripThroughTheBinary(t *testing.T) {
 	if n, _ := b.Client.DBSize(ctx).Result(); n != int64(len(want)+1) {
 		t.Fatalf("%d keys after restore, want %d", n, len(want)+1)
 	}
+	return a, b
 }
 
 // TestSIGUSR2TakesABackupAndMetricsFollow: SIGUSR2 makes the node take a

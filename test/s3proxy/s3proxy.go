@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Kind says what a fault does.
@@ -54,6 +55,7 @@ type Fault struct {
 type Request struct {
 	Method, Path, Query string
 	Fault               Kind // 0: forwarded
+	Time                time.Time
 }
 
 // Proxy is a running proxy, closed by t.Cleanup.
@@ -139,7 +141,7 @@ func (p *Proxy) take(r *http.Request) *Fault {
 		got = &c
 		break
 	}
-	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: time.Now()}
 	if got != nil {
 		rec.Fault = got.Kind
 	}
@@ -208,6 +210,15 @@ func (t *truncWriter) Write(b []byte) (int, error) {
 	_ = http.NewResponseController(t.ResponseWriter).Flush()
 	hangUp(t.ResponseWriter, false)
 	return n, io.ErrClosedPipe
+}
+
+// FlushError flushes until the connection is cut (a hijacked response
+// must not be flushed).
+func (t *truncWriter) FlushError() error {
+	if t.cut {
+		return io.ErrClosedPipe
+	}
+	return http.NewResponseController(t.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.

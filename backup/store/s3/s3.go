@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -134,7 +135,8 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 configuration: %w", err)
 	}
-	if cfg.Region == "" { // neither S3_REGION nor AWS_REGION nor a profile's
+	cfg.HTTPClient = progressClient{cfg.HTTPClient} // after the SDK's own set-up (AWS_CA_BUNDLE)
+	if cfg.Region == "" {                           // neither S3_REGION nor AWS_REGION nor a profile's
 		cfg.Region = DefaultRegion
 	}
 	o.Region = cfg.Region
@@ -205,4 +207,28 @@ func (s *Store) uploadExtras(in *s3.PutObjectInput, data bool) {
 	if s.o.SSEKMSKeyID != "" {
 		in.SSEKMSKeyId = aws.String(s.o.SSEKMSKeyID)
 	}
+}
+
+// progressClient reports the request bytes it sends to the function
+// store.WithProgress put in the request's context: the uploader drains its
+// reader up to Concurrency parts before they are sent, and a stall
+// watchdog must see those parts leave.
+type progressClient struct{ next aws.HTTPClient }
+
+func (c progressClient) Do(r *http.Request) (*http.Response, error) {
+	if f := store.Progress(r.Context()); f != nil && r.Body != nil && r.Body != http.NoBody {
+		r.Body = countingBody{r.Body, f}
+	}
+	return c.next.Do(r)
+}
+
+type countingBody struct {
+	io.ReadCloser
+	f func(int64)
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.f(int64(n))
+	return n, err
 }
