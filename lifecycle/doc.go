@@ -5,8 +5,11 @@
 // passing `redis` in Consul, then waiting for a registered but unhealthy
 // one, and only then the bootstrap lock. The reconcile tick (Decide) keeps
 // the Consul registration equal to what Redis and the Sentinels say; it runs
-// every poll interval and at once on +switch-master. Stop hands the master
-// role over before shutting down.
+// every poll interval and at once on +switch-master; the master fences its
+// writes at the first event of a failover of it, from any registered
+// sentinel (events.go). Stop hands the master role over before shutting
+// down; PlannedFailover (`redis-autopilot failover`) runs the same
+// hand-over (handover.go) from any node.
 //
 // The role is never stored: it is derived on every tick from INFO
 // replication and the Sentinels' majority view. Decisions carry an English

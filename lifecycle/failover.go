@@ -100,6 +100,11 @@ func PlannedFailover(ctx context.Context, o PlannedOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNotHandedOver, err)
 	}
+	kctx, kcancel = context.WithTimeout(ctx, 15*time.Second)
+	if err := waitReplicaRolesSeen(kctx, all, o.Password); err != nil {
+		o.Log.Warn("going on; the failover may be aborted", "error", err)
+	}
+	kcancel()
 	return plannedHandOver(ctx, o, h)
 }
 
@@ -133,7 +138,7 @@ func plannedHandOver(ctx context.Context, o PlannedOptions, h *handover) (string
 		err = finishPlanned(ctx, o, h, newMaster)
 	}
 	release()
-	if err != nil && !h.requested {
+	if err != nil && (!h.requested || errors.Is(err, errFailoverAborted)) {
 		uctx, cancel := context.WithTimeout(context.Background(), o.FenceTimeout)
 		defer cancel()
 		if uerr := waitFence(uctx, h.redis, false); uerr != nil {
@@ -227,6 +232,37 @@ func waitFence(ctx context.Context, rc *redisnode.Client, on bool) error {
 				return fmt.Errorf("read %s on %s: %w", fenceSetting, rc.Addr(), err)
 			}
 			return fmt.Errorf("%s on %s is %q: %w", fenceSetting, rc.Addr(), cur[fenceSetting], serr)
+		}
+	}
+}
+
+// waitReplicaRolesSeen waits until no sentinel that answers still takes
+// one of the master's replicas for a master. A sentinel reads a replica's
+// INFO every 10 s: right after a failover it may not yet have seen the old
+// master turn replica, and when that node is promoted again it takes it
+// for a master that has reported so for longer than 8 s and re-points it
+// at once, which aborts the failover (found by the reliability suite's
+// planned-failover-command, with failovers 10 s apart).
+func waitReplicaRolesSeen(ctx context.Context, addrs []string, password string) error {
+	for {
+		stale := ""
+		for _, a := range addrs {
+			c := sentinel.Dial(a, password)
+			actx, cancel := context.WithTimeout(ctx, time.Second)
+			rs, err := c.Replicas(actx, MasterName)
+			cancel()
+			c.Close()
+			for _, r := range rs {
+				if err == nil && !r.Down() && r.Fields["role-reported"] == "master" {
+					stale = fmt.Sprintf("sentinel %s still takes the replica %s for a master", a, r.Addr())
+				}
+			}
+		}
+		if stale == "" {
+			return nil
+		}
+		if serr := ctxtime.Sleep(ctx, 200*time.Millisecond); serr != nil {
+			return fmt.Errorf("%s: %w", stale, serr)
 		}
 	}
 }

@@ -13,6 +13,10 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
+// errFailoverAborted: the sentinel asked for SENTINEL FAILOVER ended the
+// failover without switching (its log says why: -failover-abort-*).
+var errFailoverAborted = errors.New("the sentinel aborted the failover")
+
 // handoverPoll is how often the hand-over looks at offsets and Sentinel.
 var handoverPoll = 50 * time.Millisecond
 
@@ -113,6 +117,11 @@ func (h *handover) waitHandedOver(ctx context.Context) (string, error) {
 		actx, cancel := context.WithTimeout(ctx, h.askTimeout)
 		m, _, err := sentinel.AskMajority(actx, addrs, MasterName, h.password)
 		cancel()
+		if err != nil || m == h.master {
+			if aerr := h.aborted(ctx); aerr != nil {
+				return "", aerr
+			}
+		}
 		if err == nil && m != h.master {
 			if h.to != "" && m != h.to {
 				return m, fmt.Errorf("the sentinels promoted %s, not %s", m, h.to)
@@ -124,6 +133,21 @@ func (h *handover) waitHandedOver(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("wait for a majority of the %d sentinels to name a new master: %w", len(addrs), serr)
 		}
 	}
+}
+
+// aborted returns errFailoverAborted when the sentinel that was asked to
+// fail over, the failover's leader, no longer flags it in progress while
+// its entry still has the old master: the flag is set before SENTINEL
+// FAILOVER answers, and the entry moves to the new master when it ends.
+func (h *handover) aborted(ctx context.Context) error {
+	if !h.requested {
+		return nil
+	}
+	in, err := h.sent.Master(ctx, MasterName)
+	if err != nil || in.Addr() != h.master || in.HasFlag("failover_in_progress") {
+		return nil
+	}
+	return fmt.Errorf("%w of %s (see its log for -failover-abort-*)", errFailoverAborted, h.master)
 }
 
 func onlineReplicas(info redisnode.Info) []redisnode.Replica {
