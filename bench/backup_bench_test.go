@@ -163,11 +163,11 @@ func loadDataset(b *testing.B, rep *report) (*harness.Redis, string) {
 	}
 	f.Close()
 	start := time.Now()
-	run(b, nil, "sh", "-c", fmt.Sprintf("redis-cli -p %d --pipe < %s", r.Port, gen))
+	run(b, nil, "sh", "-c", fmt.Sprintf("%s -p %d --pipe < %s", harness.Program("redis-cli"), r.Port, gen))
 	rep.add("| load %d keys via redis-cli --pipe | %.1fs | | |", keys, time.Since(start).Seconds())
 	os.Remove(gen)
 	start = time.Now()
-	run(b, nil, "redis-cli", "-p", strconv.Itoa(r.Port), "save") // no client read timeout
+	run(b, nil, harness.Program("redis-cli"), "-p", strconv.Itoa(r.Port), "save") // no client read timeout
 	rep.add("| SAVE | %.1fs | | |", time.Since(start).Seconds())
 	return r, filepath.Join(r.Dir, "dump.rdb")
 }
@@ -196,7 +196,7 @@ func loadBaseline(b *testing.B, sup *supervisor.Supervisor, rdb string) (total, 
 	}
 	ctx := context.Background()
 	start := time.Now()
-	child, err := sup.Add(supervisor.ChildSpec{Command: supervisor.Command{Name: "baseline", Path: "redis-server", Args: []string{conf}}})
+	child, err := sup.Add(supervisor.ChildSpec{Command: supervisor.Command{Name: "baseline", Path: harness.NeedBinary(b, "redis-server"), Args: []string{conf}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -256,7 +256,8 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 			d := harness.TempDir(b, "rst")
 			start := time.Now()
 			if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Store: stores[p.store], Name: names[k],
-				DataDir: d, Sup: sup, Log: log}); err != nil {
+				DataDir: d, Sup: sup, Log: log, RedisServerPath: harness.NeedBinary(b, "redis-server"),
+				CheckRDBPath: harness.NeedBinary(b, "redis-check-rdb")}); err != nil {
 				b.Fatal(err)
 			}
 			took := time.Since(start).Seconds()
@@ -276,8 +277,11 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 // rss runs `redis-autopilot backup now` and `backup restore` as child
 // processes and reports their peak RSS (wait4's ru_maxrss).
 func rss(b *testing.B, rep *report, r *harness.Redis) {
-	bin := filepath.Join(b.TempDir(), "redis-autopilot")
-	run(b, nil, "go", "build", "-o", bin, "github.com/autopilotpattern/redis-autopilot/cmd/redis-autopilot")
+	bin := os.Getenv("REDIS_AUTOPILOT_BINARY") // make matrix: built beforehand
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "redis-autopilot")
+		run(b, nil, "go", "build", "-o", bin, "github.com/autopilotpattern/redis-autopilot/cmd/redis-autopilot")
+	}
 	consul := harness.StartConsul(b)
 	bdir := b.TempDir()
 	env := append(os.Environ(), "REDIS_PORT="+strconv.Itoa(r.Port), "REDIS_DATA_DIR="+r.Dir, "BACKUP_DIR="+bdir,

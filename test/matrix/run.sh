@@ -15,7 +15,8 @@
 #   MATRIX_FLAVORS="redis valkey"              flavours to run
 #   MATRIX_PACKAGES="./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot"
 #   MATRIX_RUN=regexp                          only these tests (-test.run)
-#   MATRIX_BENCH=1                             also the failover benchmark (one row per flavour)
+#   MATRIX_BENCH=1                             also the failover and backup benchmarks: one row per
+#                                              flavour, and one for the host's Redis (MATRIX_BENCH_MB=50)
 #   MATRIX_LOG=/tmp/redis-autopilot-matrix.log the full test output
 #
 # It never passes without running: when it cannot run it says so and fails.
@@ -87,6 +88,32 @@ ensure_rootfs() {
 	echo "matrix: install took $((SECONDS - start))s"
 }
 
+# metric prints the value before unit in a go benchmark line.
+metric() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) print $(i-1)}'; }
+
+# bench runs the failover benchmark (3 runs) and the backup benchmark
+# (MATRIX_BENCH_MB, default 50) for flavour $1, on the host ($2 = host) or
+# inside the root filesystem, and adds one row to $work/bench.md.
+bench() {
+	local f=$1 where=$2 out=$work/bench-$1-$2.log run=(inside /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+		HOME=/root TMPDIR=/tmp REDIS_FLAVOR="$1" REDIS_AUTOPILOT_BINARY=/matrix/redis-autopilot) dir=/matrix bin=/src
+	if [[ $where == host ]]; then
+		run=(env REDIS_FLAVOR="$f" REDIS_AUTOPILOT_BINARY="$work/redis-autopilot") dir=$work bin=$PWD
+	fi
+	echo "matrix: $f benchmarks ($where)"
+	"${run[@]}" /bin/sh -c "cd $bin/test/cluster && $dir/cluster.test -test.run '^\$' -test.bench Failover -test.benchtime 3x -test.timeout 30m" >"$out" 2>&1 || true
+	"${run[@]}" /bin/sh -c "cd $bin/bench && $dir/bench.test -test.run '^\$' -test.bench BenchmarkBackup -test.benchtime 1x -test.timeout 60m -dataset-mb ${MATRIX_BENCH_MB:-50}" >>"$out" 2>&1 || true
+	cat "$out" >>"$log"
+	local fo
+	fo=$(grep '^BenchmarkFailover' "$out" | head -1)
+	printf '| %s | %s | %s ms | %s ms | %s | %s | %s |\n' "$f ($where)" \
+		"$("${run[@]}" "$f-server" --version 2>/dev/null | cut -d' ' -f1,3)" \
+		"$(metric start-master-ms <<<"$fo")" "$(metric consul-switch-ms <<<"$fo")" \
+		"$(grep -m1 '^| backup pipeline zstd → dir store' "$out" | cut -d'|' -f3 | xargs)" \
+		"$(grep -m1 '^| restore zstd from dir store' "$out" | cut -d'|' -f3,4 | xargs)" \
+		"$(grep -m1 '^| baseline: redis-server loads' "$out" | cut -d'|' -f3 | xargs)" >>"$work/bench.md"
+}
+
 ensure_minbase
 ensure_rootfs
 chroot "$rootfs" /bin/sh -c 'redis-server --version; valkey-server --version'
@@ -98,6 +125,10 @@ go build -o "$work/redis-autopilot" ./cmd/redis-autopilot
 for pkg in $packages; do
 	go test -c -o "$work/$(basename "$pkg").test" "$pkg"
 done
+if [[ ${MATRIX_BENCH:-} == 1 ]]; then
+	go test -c -o "$work/cluster.test" ./test/cluster
+	go test -c -o "$work/bench.test" ./bench
+fi
 
 ports=/tmp/redis-autopilot-test-ports # test/harness's port locks, shared with the host's tests
 mkdir -p "$ports" "$rootfs$ports"
@@ -148,11 +179,7 @@ for f in $flavors; do
 		fi
 	done
 	if [[ ${MATRIX_BENCH:-} == 1 ]]; then
-		echo "matrix: $f failover benchmark"
-		inside /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp \
-			REDIS_FLAVOR="$f" REDIS_AUTOPILOT_BINARY=/matrix/redis-autopilot \
-			/bin/sh -c 'cd /src/test/cluster && exec /matrix/cluster.test -test.run "^$" -test.bench Failover -test.benchtime 3x' \
-			2>&1 | sed -u "s|^|[$f bench] |" | tee -a "$log" | grep -E 'Benchmark|ns/op' || true
+		bench "$f" inside
 	fi
 done
 
@@ -169,6 +196,13 @@ for f in $flavors; do
 		total_f=$((total_f + ${r%% failed*}))
 	done
 done
+if [[ ${MATRIX_BENCH:-} == 1 ]]; then
+	bench redis host
+	echo
+	echo "| flavour | server | start to passing master (median of 3) | SIGKILL of master to new master in Consul | backup zstd → dir | restore zstd from dir (ratio to the server's own load + AOF rewrite) | the server's own load + AOF rewrite |"
+	echo "|---|---|---|---|---|---|---|"
+	cat "$work/bench.md"
+fi
 echo
 echo "matrix: $total_p passed, $total_f failed"
 if ((failed == 0 && total_p > 0)); then
