@@ -50,6 +50,7 @@ func TestLoadBad(t *testing.T) {
 		{"restart limit", env{"RESTART_LIMIT": "x"}, nil, "RESTART_LIMIT", "whole number", nil},
 		{"compression", env{"BACKUP_COMPRESSION": "lz4"}, nil, "BACKUP_COMPRESSION", "zstd, gzip", nil},
 		{"bool", env{"RESTORE_ALLOW_EMPTY": "maybe"}, nil, "RESTORE_ALLOW_EMPTY", "yes or no", nil},
+		{"no such user", env{"REDIS_USER": "no-such-user-here"}, nil, "REDIS_USER", "not a user of this system", nil},
 		{"log level", env{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL", "DEBUG", nil},
 		{"log format", env{"LOG_FORMAT": "xml"}, nil, "LOG_FORMAT", "text, json", nil},
 		{"advertise not IP", env{"ADVERTISE_ADDR": "my-host"}, nil, "ADVERTISE_ADDR", "IP address", nil},

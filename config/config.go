@@ -46,6 +46,11 @@ type Config struct {
 	// RedisPassword (REDIS_PASSWORD) sets requirepass, masterauth and
 	// sentinel auth-pass; empty means no authentication. Secret.
 	RedisPassword string
+	// RedisUser (REDIS_USER) is the user redis-server and redis-sentinel
+	// run as; empty means redis when PID 1 is root and that user exists
+	// (see cmd/redis-autopilot), "root" keeps them root. Load checks that
+	// the user exists.
+	RedisUser string
 	// PollInterval (POLL_INTERVAL) is the health/reconcile tick.
 	PollInterval time.Duration
 	// CheckTTL (CHECK_TTL) is the Consul TTL check; it exceeds PollInterval.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/etc"
+	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 )
 
 // into adapts a parser into a setting's set function that stores the
@@ -64,6 +65,14 @@ func parseQuorum(v string) (int, error) {
 		return 0, fmt.Errorf("must be a whole number from 1 to %d", etc.MaxQuorum)
 	}
 	return n, nil
+}
+
+// parseUser accepts a user name or uid the system knows.
+func parseUser(v string) (string, error) {
+	if _, err := runas.Lookup(v); err != nil {
+		return "", errors.New("is not a user of this system (see /etc/passwd); unset it for the default, redis")
+	}
+	return v, nil
 }
 
 func parsePort(v string) (int, error) {

@@ -70,6 +70,8 @@ var settings = []setting{
 		Set: path(func(c *Config) *string { return &c.RedisConfigDir })},
 	{Env: "REDIS_PASSWORD", Group: groupNode, Secret: true, Help: "Password for redis (requirepass, masterauth) and sentinel auth-pass; empty means none.",
 		Set: str(func(c *Config) *string { return &c.RedisPassword })},
+	{Env: "REDIS_USER", Group: groupNode, Help: "User redis-server and redis-sentinel run as (PID 1 stays root). Unset: redis when PID 1 is root and that user exists and can reach the data and config directories, else PID 1's user; root keeps them root.",
+		Set: into(func(c *Config) *string { return &c.RedisUser }, parseUser)},
 	{Env: "POLL_INTERVAL", Group: groupNode, Default: "5s", Help: "Health check and reconcile tick.",
 		Set: dur(func(c *Config) *time.Duration { return &c.PollInterval })},
 	{Env: "CHECK_TTL", Group: groupNode, Default: "25s", Help: "TTL of the Consul service checks; must exceed POLL_INTERVAL.",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
@@ -51,6 +52,10 @@ type NodeOptions struct {
 	RedisUser, RedisInclude, RedisUserSets, SentinelUser []string
 	// ChildEnv is the children's environment, secrets removed.
 	ChildEnv []string
+	// ChildUser, when set, is the user redis-server and redis-sentinel run
+	// as; the node gives it the data and config directories and the
+	// config files (0600). nil runs them as the supervisor's user.
+	ChildUser *runas.User
 
 	RedisStopGrace    time.Duration
 	RestartLimit      int

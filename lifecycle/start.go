@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/etc"
+	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
@@ -63,12 +64,14 @@ func (n *Node) start(ctx context.Context, plan Plan) error {
 	return n.holdLockUntilPassing(ctx)
 }
 
+// writeConfigs prepares the directories (0700, tightened if looser, and
+// with everything in them given to ChildUser: a restore just wrote the
+// data as root) and writes redis.conf and sentinel.conf.
 func (n *Node) writeConfigs(plan Plan) error {
-	if err := os.MkdirAll(n.o.ConfigDir, 0o700); err != nil {
-		return fmt.Errorf("create config dir: %w", err)
-	}
-	if err := os.MkdirAll(n.o.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	for _, d := range []string{n.o.ConfigDir, n.o.DataDir} {
+		if err := runas.PrepareDir(d, 0o700, n.o.ChildUser); err != nil {
+			return err
+		}
 	}
 	rc := etc.RedisConf{
 		Port: n.o.RedisPort, Bind: n.o.BindAddr, Dir: n.o.DataDir,
@@ -82,7 +85,32 @@ func (n *Node) writeConfigs(plan Plan) error {
 	if err := etc.WriteFile(n.redisConfPath(), func(w io.Writer) error { return etc.RenderRedis(w, rc) }); err != nil {
 		return fmt.Errorf("write %s: %w", n.redisConfPath(), err)
 	}
-	return n.writeSentinelConf(n.tunables(context.Background()), plan.Master)
+	if err := runas.Own(n.redisConfPath(), n.o.ChildUser); err != nil {
+		return err
+	}
+	if err := n.writeSentinelConf(n.tunables(context.Background()), plan.Master); err != nil {
+		return err
+	}
+	return runas.Own(n.sentinelConfPath(), n.o.ChildUser)
+}
+
+// repairSentinelConf runs before every start of redis-sentinel: Sentinel
+// 7.0 rewrites auth-pass unquoted, and a password with a space, a quote
+// or a newline then made its restart after a crash (or kill -9) fail with
+// FATAL CONFIG FILE ERROR, crash loop, and take the node down.
+func (n *Node) repairSentinelConf() error {
+	path := n.sentinelConfPath()
+	changed, err := sentinel.RepairConf(path, MasterName, n.o.Password)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if changed {
+		n.log.Info("quoted the auth-pass line Sentinel rewrote unquoted", "path", path)
+	}
+	return runas.Own(path, n.o.ChildUser)
 }
 
 // writeSentinelConf keeps a sentinel.conf that Sentinel rewrote with
@@ -90,6 +118,9 @@ func (n *Node) writeConfigs(plan Plan) error {
 // tunables; otherwise it writes a fresh one.
 func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 	path := n.sentinelConfPath()
+	if err := n.repairSentinelConf(); err != nil {
+		n.log.Warn("repair sentinel.conf; writing a new one", "error", err)
+	}
 	if existing, err := sentinel.ReadConf(path); err == nil && sentinel.KeepExisting(existing, MasterName, master) {
 		n.log.Info("keeping sentinel.conf with learned state", "master", master)
 		if err := sentinel.UpdateConf(path, MasterName, t); err != nil {
@@ -118,7 +149,7 @@ func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 func (n *Node) childSpec(name, bin, conf string, grace time.Duration) supervisor.ChildSpec {
 	return supervisor.ChildSpec{
 		Command: supervisor.Command{Name: name, Path: bin, Args: []string{conf}, Env: n.o.ChildEnv,
-			Dir: n.o.DataDir, StopGrace: grace},
+			Dir: n.o.DataDir, StopGrace: grace, Credential: n.o.ChildUser.Credential()},
 		Restart: supervisor.RestartAlways, MaxRestarts: n.o.RestartLimit, BackoffMax: n.o.RestartBackoffMax,
 		MinUptime: n.o.RestartMinUptime,
 	}
@@ -138,7 +169,9 @@ func (n *Node) startRedis(ctx context.Context) error {
 }
 
 func (n *Node) startSentinel(ctx context.Context) error {
-	c, err := n.o.Sup.Add(n.childSpec("redis-sentinel", n.o.RedisSentinelPath, n.sentinelConfPath(), 5*time.Second))
+	spec := n.childSpec("redis-sentinel", n.o.RedisSentinelPath, n.sentinelConfPath(), 5*time.Second)
+	spec.BeforeStart = n.repairSentinelConf
+	c, err := n.o.Sup.Add(spec)
 	if err != nil {
 		return fmt.Errorf("start redis-sentinel: %w", err)
 	}

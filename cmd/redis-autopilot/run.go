@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
@@ -59,6 +60,7 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 	// Files we and our children create are private: Sentinel rewrites
 	// sentinel.conf (which holds the password) with the process umask.
 	syscall.Umask(0o077)
+	warnInsecure(cfg, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor"), Env: childEnv()})
@@ -218,13 +220,18 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		}
 		log.Info("advertise address detected", "addr", addr)
 	}
+	user, err := childUser(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("redis and sentinel run as", "user", user)
 	node, err := lifecycle.NewNode(lifecycle.NodeOptions{
 		Log: log.Named("node"), Sup: sup, Reg: reg,
 		AdvertiseAddr: addr, BindAddr: cfg.BindAddr, RedisPort: cfg.RedisPort, SentinelPort: cfg.SentinelPort,
 		DataDir: cfg.RedisDataDir, ConfigDir: cfg.RedisConfigDir, Password: cfg.RedisPassword,
 		PollInterval: cfg.PollInterval, CheckTTL: cfg.CheckTTL, MasterWait: cfg.MasterWaitTimeout,
 		Quorum: cfg.SentinelQuorum, DownAfter: cfg.SentinelDownAfter, FailoverTimeout: cfg.SentinelFailoverTimeout,
-		RedisServerPath: bins.Server, RedisSentinelPath: bins.Sentinel, ChildEnv: childEnv(),
+		RedisServerPath: bins.Server, RedisSentinelPath: bins.Sentinel, ChildEnv: childEnv(), ChildUser: user,
 		RedisUser: cfg.RedisConfigExtra, RedisInclude: cfg.RedisIncludeFiles, RedisUserSets: cfg.RedisUserSets,
 		SentinelUser:   cfg.SentinelConfigExtra,
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartMinUptime: cfg.RestartMinUptime, RestartBackoffMax: cfg.RestartBackoffMax,
@@ -241,8 +248,8 @@ func startConsulAgent(cfg *config.Config, log hclog.Logger, sup *supervisor.Supe
 		return errors.New("CONSUL is set but no consul binary is on PATH: install consul, or unset CONSUL and set CONSUL_HTTP_ADDR")
 	}
 	for _, d := range []string{cfg.ConsulDataDir, cfg.ConsulConfigDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
+		if err := runas.PrepareDir(d, 0o700, nil); err != nil {
+			return err
 		}
 	}
 	// The node registers its services anew on every start. Services and

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,5 +79,53 @@ func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestOddPasswordSurvivesSentinelKill: a password with a space, a quote
+// and a newline. Sentinel 7.0 rewrites `sentinel auth-pass` unquoted; the
+// node makes the file valid again before every start, so after kill -9
+// the sentinel comes back (before, it crash looped on FATAL CONFIG FILE
+// ERROR, echoing the password into the log, and the node exited), and no
+// line of the password ever reaches the log.
+func TestOddPasswordSurvivesSentinelKill(t *testing.T) {
+	const secret = "pa ss\"word-one\nsecond-line"
+	c := clustertest.New(t, "REDIS_PASSWORD="+secret)
+	n := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
+	conf := filepath.Join(n.Dir, "etc", "sentinel.conf")
+	clustertest.WaitFor(t, 10*time.Second, func() error { // the case this test is about
+		if b, _ := os.ReadFile(conf); !strings.Contains(string(b), "sentinel auth-pass mymaster "+secret+"\n") {
+			return fmt.Errorf("sentinel has not rewritten auth-pass unquoted yet")
+		}
+		return nil
+	})
+	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", n.SentinelPort), Password: secret, MaxRetries: -1})
+	defer s.Close()
+	for i := 0; i < 2; i++ { // twice: the repaired file is rewritten again at each start
+		old := sentinelPid(t, n)
+		if old == 0 {
+			t.Fatal("no redis-sentinel child")
+		}
+		syscall.Kill(old, syscall.SIGKILL)
+		clustertest.WaitFor(t, 20*time.Second, func() error {
+			if p := sentinelPid(t, n); p == 0 || p == old {
+				return fmt.Errorf("sentinel not restarted yet")
+			}
+			return s.Ping(clustertest.Ctx(t, time.Second)).Err()
+		})
+	}
+	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
+	if n.Proc.Exited() {
+		t.Fatalf("the node exited:\n%s", n.Proc.Tail(20))
+	}
+	log := n.Log()
+	for _, frag := range []string{"pa ss", "word-one", "second-line"} {
+		if strings.Contains(log, frag) {
+			t.Errorf("the log holds %q, part of the password", frag)
+		}
+	}
+	if strings.Contains(log, "FATAL CONFIG FILE ERROR") {
+		t.Errorf("sentinel refused its config:\n%s", n.Proc.Tail(20))
 	}
 }

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,4 +49,88 @@ func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBadConsulSentinelKeysAreIgnored: out-of-range Consul overrides
+// (a failover-timeout over Sentinel's 2^31-1 ms, a quorum of 0, a quorum
+// above the sentinels there are) are logged and ignored at start and on
+// SIGHUP; the sentinel runs, and still starts after kill -9 from the file
+// it rewrote. Before the range check the node's sentinel crash looped on
+// "negative or zero time parameter" and the node exited.
+func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
+	c := clustertest.New(t)
+	kv := c.Consul.Client.KV()
+	put := func(k, v string) {
+		t.Helper()
+		if _, err := kv.Put(&api.KVPair{Key: k, Value: []byte(v)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("service/redis-sentinel/failover-timeout", "3000000000")
+	put("service/redis-sentinel/quorum", "0")
+	n := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
+	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", n.SentinelPort), MaxRetries: -1})
+	defer s.Close()
+	want := func(when string, fields map[string]string) {
+		t.Helper()
+		clustertest.WaitFor(t, 15*time.Second, func() error {
+			m, err := s.Master(clustertest.Ctx(t, 2*time.Second), "mymaster").Result()
+			if err != nil {
+				return err
+			}
+			for k, v := range fields {
+				if m[k] != v {
+					return fmt.Errorf("%s: sentinel %s is %s, want %s", when, k, m[k], v)
+				}
+			}
+			return nil
+		})
+	}
+	want("at start", map[string]string{"failover-timeout": "10000", "quorum": "2"})
+	for _, key := range []string{"service/redis-sentinel/failover-timeout", "service/redis-sentinel/quorum"} {
+		if !strings.Contains(n.Log(), key) {
+			t.Errorf("the log does not name the ignored key %s", key)
+		}
+	}
+
+	put("service/redis-sentinel/quorum", "5") // one sentinel: never agreed
+	put("service/redis-sentinel/failover-timeout", "720h")
+	if err := n.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.WaitFor(t, 10*time.Second, func() error {
+		if !strings.Contains(n.Log(), "reloaded sentinel settings") {
+			return fmt.Errorf("no reload logged yet")
+		}
+		return nil
+	})
+	want("after SIGHUP", map[string]string{"failover-timeout": "10000", "quorum": "2"})
+	if !strings.Contains(n.Log(), "exceeds the 1 sentinels") {
+		t.Errorf("the log does not say why quorum 5 was ignored")
+	}
+
+	old := sentinelPid(t, n)
+	syscall.Kill(old, syscall.SIGKILL)
+	clustertest.WaitFor(t, 20*time.Second, func() error {
+		if p := sentinelPid(t, n); p == 0 || p == old {
+			return fmt.Errorf("sentinel not restarted yet")
+		}
+		return s.Ping(clustertest.Ctx(t, time.Second)).Err()
+	})
+	want("after kill -9", map[string]string{"failover-timeout": "10000", "quorum": "2"})
+	if n.Proc.Exited() {
+		t.Fatalf("the node exited:\n%s", n.Proc.Tail(20))
+	}
+}
+
+// sentinelPid is the pid of the node's redis-sentinel child, or 0.
+func sentinelPid(t *testing.T, n *clustertest.Node) int {
+	t.Helper()
+	for _, p := range clustertest.ChildrenOf(n.Proc.Pid()) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(b), "sentinel") {
+			return p
+		}
+	}
+	return 0
 }
