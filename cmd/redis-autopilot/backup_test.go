@@ -15,6 +15,17 @@ import (
 // now, list (table and JSON), delete's refusal, restore's refusals and a
 // restore into an empty data directory, delete --force.
 func TestBackupCommands(t *testing.T) {
+	t.Run("dir", func(t *testing.T) { testBackupCommands(t, env{"BACKUP_DIR": t.TempDir()}) })
+	t.Run("s3", func(t *testing.T) { testBackupCommands(t, s3Env(harness.StartS3(t, "cmd"), "cmd")) })
+}
+
+// s3Env selects the S3 store on srv's bucket.
+func s3Env(srv *harness.S3, bucket string) env {
+	return env{"S3_URL": "s3://" + bucket + "/redis", "S3_ENDPOINT": srv.Endpoint, "S3_REGION": srv.Region,
+		"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
+}
+
+func testBackupCommands(t *testing.T, storeEnv env) {
 	const password = "cmd-Secret-pw"
 	consul := harness.StartConsul(t)
 	r := harness.StartRedis(t, harness.RedisOptions{Password: password})
@@ -23,7 +34,10 @@ func TestBackupCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := env{"REDIS_PORT": strconv.Itoa(r.Port), "REDIS_DATA_DIR": r.Dir, "REDIS_PASSWORD": password,
-		"BACKUP_DIR": t.TempDir(), "CONSUL_HTTP_ADDR": consul.HTTPAddr, "BACKUP_COMPRESSION": "zstd"}
+		"CONSUL_HTTP_ADDR": consul.HTTPAddr, "BACKUP_COMPRESSION": "zstd"}
+	for k, v := range storeEnv {
+		e[k] = v
+	}
 	step := func(wantCode int, wantOut string, args ...string) string {
 		t.Helper()
 		code, out, errOut := runCmd(t, e, args...)
@@ -65,4 +79,39 @@ func TestBackupCommands(t *testing.T) {
 		t.Fatalf("last-backup still %q after deleting it", kv.Value)
 	}
 	step(exitFailure, "not found", "backup", "delete", name)
+}
+
+// The S3 store's errors at the command line: a missing bucket and a wrong
+// secret fail with the bucket or the key id named (never the secret), and
+// two stores at once is exit 2 naming both.
+func TestBackupCommandsS3Errors(t *testing.T) {
+	srv := harness.StartS3(t, "cmd")
+	for _, tc := range []struct {
+		name     string
+		edit     env
+		code     int
+		want     string
+		notWants []string
+	}{
+		{"missing bucket", env{"S3_URL": "s3://no-such-bucket/redis"}, exitFailure, "no-such-bucket", nil},
+		{"wrong secret", env{"AWS_SECRET_ACCESS_KEY": "wrong-" + srv.SecretKey}, exitFailure, srv.AccessKey, []string{srv.SecretKey}},
+		{"two stores", env{"BACKUP_DIR": t.TempDir()}, exitUsage, "S3_URL", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := s3Env(srv, "cmd")
+			for k, v := range tc.edit {
+				e[k] = v
+			}
+			code, out, errOut := runCmd(t, e, "backup", "list")
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Fatalf("exit %d, want %d with %q\nstdout: %s\nstderr: %s", code, tc.code, tc.want, out, errOut)
+			}
+			for _, nw := range tc.notWants {
+				if strings.Contains(out+errOut, nw) {
+					t.Errorf("the output shows a secret: %s", out+errOut)
+				}
+			}
+			t.Log(strings.TrimSpace(errOut))
+		})
+	}
 }
