@@ -68,8 +68,20 @@ func fetch(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.I
 
 // download copies the stored bytes of the backup to path, checking them
 // against the store's size and the sidecar's sha256 (a legacy backup has
-// none).
+// none). It runs under a stall watch: abandoned, it goes on in the
+// background until the store answers or its context's end reaches it,
+// writing at most into path, which the restore removes with its staging
+// directory.
 func download(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info, path string) error {
+	w := watchOf(o.Store, o.StallTimeout, "download "+info.Name)
+	w.wait()
+	_, err := watched(ctx, w, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, downloadTo(ctx, o, log, info, path, w)
+	})
+	return err
+}
+
+func downloadTo(ctx context.Context, o RestoreOptions, log hclog.Logger, info store.Info, path string, w *stallWatch) error {
 	rc, err := o.Store.Get(ctx, info.Name)
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
@@ -80,7 +92,7 @@ func download(ctx context.Context, o RestoreOptions, log hclog.Logger, info stor
 		return fmt.Errorf("download: %w", err)
 	}
 	defer f.Close()
-	src := &counter{r: rc}
+	src := &counter{r: w.reader(rc)}
 	prog := startProgress(log, o.Progress, o.ProgressInterval, "download "+info.Name, info.Size, src.n.Load)
 	d := store.NewDigester(src)
 	// One byte more than the store lists tells a longer object apart.

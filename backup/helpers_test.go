@@ -3,8 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -208,14 +206,7 @@ func startSup(t *testing.T, log hclog.Logger) *supervisor.Supervisor {
 func mantaStore(t *testing.T, log hclog.Logger, sink *logSink) (store.Store, *mantaserver.Server, string) {
 	t.Helper()
 	srv := mantaserver.New(t, mantaserver.Options{})
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := srv.AddKey(srv.Account, "", key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, fp, _ := srv.NewKey(t)
 	cfg := &config.Config{MantaURL: srv.URL, MantaUser: srv.Account, MantaKeyID: fp, MantaKey: key,
 		MantaBucket: "/" + srv.Account + "/stor/redis-backups"}
 	s, err := OpenStore(cfg, log)

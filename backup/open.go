@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"cmp"
 	"fmt"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
@@ -28,7 +30,7 @@ func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
 		s, err := manta.New(manta.Options{
 			URL: cfg.MantaURL, User: cfg.MantaUser, Subuser: cfg.MantaSubuser, Role: cfg.MantaRole,
 			KeyID: cfg.MantaKeyID, Signer: cfg.MantaKey, Bucket: cfg.MantaBucket,
-			Logger: log.Named("manta"),
+			ResponseTimeout: mantaResponseTimeout(cfg), Logger: log.Named("manta"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open Manta store: %w", err)
@@ -38,4 +40,12 @@ func OpenStore(cfg *config.Config, log hclog.Logger) (store.Store, error) {
 		return openS3(cfg, log)
 	}
 	return nil, nil
+}
+
+// mantaResponseTimeout bounds every Manta request's wait for an answer:
+// twice BACKUP_STALL_TIMEOUT, so that where a stall watch runs (uploads,
+// read-backs, restores) it names the stall first, and a request nothing
+// watches (list, delete) ends too.
+func mantaResponseTimeout(cfg *config.Config) time.Duration {
+	return 2 * cmp.Or(cfg.BackupStallTimeout, DefaultStallTimeout)
 }

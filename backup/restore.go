@@ -80,7 +80,12 @@ type RestoreOptions struct {
 	// LoadTimeout bounds the private redis's load and AOF rewrite;
 	// default DefaultLoadTimeout.
 	LoadTimeout time.Duration
-	Log         hclog.Logger
+	// StallTimeout (BACKUP_STALL_TIMEOUT) bounds how long the restore may
+	// wait on the store without progress (finding the backup, the
+	// download); default DefaultStallTimeout. A stall is ErrStalled, and
+	// the data directory is left as it was.
+	StallTimeout time.Duration
+	Log          hclog.Logger
 	// Progress and ProgressInterval as in Options.
 	Progress         io.Writer
 	ProgressInterval time.Duration
@@ -104,6 +109,9 @@ func (o *RestoreOptions) validate() error {
 	if o.LoadTimeout <= 0 {
 		o.LoadTimeout = DefaultLoadTimeout
 	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
+	}
 	if o.Log == nil {
 		o.Log = hclog.NewNullLogger()
 	}
@@ -118,6 +126,7 @@ func Restore(ctx context.Context, o RestoreOptions) (string, error) {
 	if err := o.validate(); err != nil {
 		return "", err
 	}
+	o.Store = stallGuard{o.Store, o.StallTimeout}
 	if has, err := redisnode.HasData(o.DataDir); err != nil || has {
 		if err == nil {
 			err = ErrDataExists

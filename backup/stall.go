@@ -31,6 +31,7 @@ var ErrStalled = errors.New("backup store stalled")
 type stallWatch struct {
 	timeout time.Duration
 	store   string       // the store, for the error
+	outcome string       // what was abandoned, for the error; default: a backup
 	moved   atomic.Int64 // bytes the store took from us or gave us
 	waiting atomic.Int32 // > 0 while we wait on the store
 }
@@ -72,9 +73,13 @@ func (s stallWriter) Write(p []byte) (int, error) {
 }
 
 func (w *stallWatch) err() error {
-	return fmt.Errorf("%s made no progress for %v (BACKUP_STALL_TIMEOUT): %w; this backup was abandoned and last-backup was not changed; "+
+	outcome := w.outcome
+	if outcome == "" {
+		outcome = "this backup was abandoned and last-backup was not changed"
+	}
+	return fmt.Errorf("%s made no progress for %v (BACKUP_STALL_TIMEOUT): %w; %s; "+
 		"check that the store answers (a hung mount, an unreachable Manta), or raise BACKUP_STALL_TIMEOUT if it is only slow",
-		w.store, w.timeout, ErrStalled)
+		w.store, w.timeout, ErrStalled, outcome)
 }
 
 // watched runs op on its own goroutine and returns its result, or w's

@@ -52,7 +52,7 @@ func backupRestore(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 		return err
 	}
 	name, err := backup.Restore(ctx, backup.RestoreOptions{Store: st, Name: req.Name, DataDir: cfg.RedisDataDir,
-		Sup: sup, Password: cfg.RedisPassword, Log: log, Progress: terminal(stderr),
+		Sup: sup, Password: cfg.RedisPassword, StallTimeout: cfg.BackupStallTimeout, Log: log, Progress: terminal(stderr),
 		RedisServerPath: bins.Server, CheckRDBPath: bins.CheckRDB})
 	if err != nil {
 		return err

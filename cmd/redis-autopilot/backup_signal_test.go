@@ -1,11 +1,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -49,16 +44,7 @@ func TestBackupNowSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := mantaserver.New(t, mantaserver.Options{})
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := srv.AddKey(srv.Account, "", key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	_, fp, keyPEM := srv.NewKey(t)
 	srv.Inject(mantaserver.Fault{Method: "PUT", PathPrefix: "/" + srv.Account + "/stor/triton-redis/dump-",
 		Kind: mantaserver.Slow, Rate: 8 << 10})
 
@@ -73,7 +59,7 @@ func TestBackupNowSIGTERM(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	err = harness.Wait(30*time.Second, func() error {
+	err := harness.Wait(30*time.Second, func() error {
 		for _, q := range srv.Requests() {
 			if q.Method == "PUT" && strings.Contains(q.Path, "/dump-") && !strings.HasSuffix(q.Path, ".json") {
 				return nil

@@ -48,8 +48,8 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 	start := time.Now()
 	name, err := backup.Restore(ctx, backup.RestoreOptions{
 		Store: b.store, KV: b.reg, DataDir: b.cfg.RedisDataDir, Sup: b.sup,
-		Password: b.cfg.RedisPassword, AllowEmpty: b.cfg.RestoreAllowEmpty, Log: b.log.Named("restore"),
-		RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
+		Password: b.cfg.RedisPassword, AllowEmpty: b.cfg.RestoreAllowEmpty, StallTimeout: b.cfg.BackupStallTimeout,
+		Log: b.log.Named("restore"), RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
 	})
 	if err != nil {
 		return err

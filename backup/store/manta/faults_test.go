@@ -206,3 +206,30 @@ func assertNoSecret(t *testing.T, text string, key *rsa.PrivateKey) {
 		}
 	}
 }
+
+// A Manta that takes requests and never answers fails each call after
+// ResponseTimeout, whatever the caller's context allows (before, a stalled
+// list or restore waited forever).
+func TestResponseTimeout(t *testing.T) {
+	s, srv := newStore(t, func(o *Options, _ *mantaserver.Server) { o.ResponseTimeout = time.Second })
+	if err := s.Put(context.Background(), name, bytes.NewReader([]byte("REDIS0011")), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(mantaserver.Fault{PathPrefix: bucket, Kind: mantaserver.Stall})
+	calls := map[string]func(ctx context.Context) error{
+		"Get":  func(ctx context.Context) error { _, err := s.Get(ctx, name); return err },
+		"Stat": func(ctx context.Context) error { _, err := s.Stat(ctx, name); return err },
+		"List": func(ctx context.Context) error { _, err := s.List(ctx); return err },
+	}
+	for what, call := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		start := time.Now()
+		err := call(ctx)
+		cancel()
+		took := time.Since(start)
+		if err == nil || took > 10*time.Second {
+			t.Errorf("%s on a Manta that never answers: %v after %v, want an error after about 1s", what, err, took)
+		}
+		t.Logf("%s: %v after %v", what, err, took.Round(time.Millisecond))
+	}
+}

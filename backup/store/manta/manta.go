@@ -18,6 +18,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/hashicorp/go-hclog"
@@ -43,6 +44,12 @@ type Options struct {
 	Bucket string
 	// HTTPClient replaces triton-go's default client (timeouts, TLS).
 	HTTPClient *http.Client
+	// ResponseTimeout bounds the wait for a response's headers once a
+	// request (with its body) is sent; 0 waits as long as the context
+	// allows. Ignored with HTTPClient (set its transport's instead).
+	// A Manta that accepts a connection and never answers would
+	// otherwise hold its caller forever.
+	ResponseTimeout time.Duration
 	// PageSize is the directory listing page, 1..1024; default 1024.
 	PageSize int
 	// Logger gets debug lines; default: none.
@@ -99,7 +106,7 @@ func New(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manta client: %w", err)
 	}
-	sc.Client.HTTPClient = withHeaders(sc.Client.HTTPClient, o.HTTPClient, o.Role)
+	sc.Client.HTTPClient = withHeaders(sc.Client.HTTPClient, o.HTTPClient, o.Role, o.ResponseTimeout)
 	s := &Store{
 		objects: sc.Objects(), dirs: sc.Dir(), bucket: bucket, pageSize: o.PageSize,
 		keyID: o.KeyID, user: o.User, role: o.Role, log: o.Logger,
@@ -123,12 +130,17 @@ func (s *Store) path(name string) string { return s.bucket + "/" + name }
 
 // withHeaders returns a client whose transport adds Role (when set) and
 // asks for the identity encoding, so Go never transparently gunzips a
-// .gz object that was stored with a Content-Encoding.
-func withHeaders(def, given *http.Client, role string) *http.Client {
+// .gz object that was stored with a Content-Encoding. The default
+// client's transport gets the response timeout.
+func withHeaders(def, given *http.Client, role string, timeout time.Duration) *http.Client {
 	c := *def
 	if given != nil {
 		c = *given
 		c.CheckRedirect = def.CheckRedirect // triton-go follows no redirects
+	} else if t, ok := c.Transport.(*http.Transport); ok && timeout > 0 {
+		t = t.Clone()
+		t.ResponseHeaderTimeout = timeout
+		c.Transport = t
 	}
 	next := c.Transport
 	if next == nil {
