@@ -136,6 +136,10 @@ type Config struct {
 	// RestoreAllowEmpty (RESTORE_ALLOW_EMPTY) lets a new master start
 	// empty when no backup can be restored, instead of failing.
 	RestoreAllowEmpty bool
+	// PITR (PITR) ships the AOF for point-in-time recovery when a backup
+	// store is configured; PITRInterval (PITR_INTERVAL) is how often.
+	PITR         bool
+	PITRInterval time.Duration
 
 	// S3 (S3_URL, S3_*, AWS_SECRET_ACCESS_KEY_FILE): see config/s3.go.
 	S3 S3Config

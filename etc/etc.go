@@ -90,6 +90,9 @@ type RedisConf struct {
 	// AppendOnly turns on the AOF. The node always wants true; the restore
 	// flow starts redis with false and turns it on at runtime.
 	AppendOnly bool
+	// AOFTimestamps writes aof-timestamp-enabled yes (#TS annotations in
+	// the AOF, for point-in-time recovery). The node owns this directive.
+	AOFTimestamps bool
 	// UnixSocket, when set, also listens on this socket (mode 0700).
 	UnixSocket string
 	// Extra lines are appended verbatim, one directive each.

@@ -83,7 +83,7 @@ func TestRedisConfStartsRealRedis(t *testing.T) {
 	}
 	sock := filepath.Join(dir, "redis.sock")
 	c := RedisConf{Port: harness.FreePort(t), Bind: "127.0.0.1", Dir: dir, AdvertiseAddr: "127.0.0.1",
-		Password: testPassword, AppendOnly: true, UnixSocket: sock, Extra: []string{"maxmemory-policy noeviction", "repl-diskless-sync-delay 0"}}
+		Password: testPassword, AppendOnly: true, AOFTimestamps: true, UnixSocket: sock, Extra: []string{"maxmemory-policy noeviction", "repl-diskless-sync-delay 0"}}
 	rc := startRedis(t, c)
 	ctx := context.Background()
 	want := map[string]string{
@@ -91,6 +91,7 @@ func TestRedisConfStartsRealRedis(t *testing.T) {
 		"requirepass": testPassword, "masterauth": testPassword, "protected-mode": "no",
 		"replica-announce-ip": "127.0.0.1", "replica-announce-port": fmt.Sprint(c.Port),
 		"maxmemory-policy": "noeviction", "unixsocket": sock, "save": "3600 1 300 100 60 10000",
+		"aof-timestamp-enabled": "yes",
 	}
 	for k, v := range want {
 		got, err := rc.ConfigGet(ctx, k).Result()
@@ -135,6 +136,9 @@ func TestRedisConfRestoreMode(t *testing.T) {
 	got, err := rc.ConfigGet(ctx, "appendonly").Result()
 	if err != nil || got["appendonly"] != "no" {
 		t.Fatalf("appendonly = %q, %v; want no", got["appendonly"], err)
+	}
+	if ts, _ := rc.ConfigGet(ctx, "aof-timestamp-enabled").Result(); ts["aof-timestamp-enabled"] != "no" {
+		t.Fatalf("aof-timestamp-enabled = %q without AOFTimestamps, want no", ts["aof-timestamp-enabled"])
 	}
 	if port, _ := rc.ConfigGet(ctx, "port").Result(); port["port"] != "0" {
 		t.Fatalf("port = %q, want 0 (no TCP)", port["port"])

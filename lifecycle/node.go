@@ -33,6 +33,8 @@ type NodeOptions struct {
 	DataDir       string
 	ConfigDir     string
 	Password      string
+	// AOFTimestamps turns on aof-timestamp-enabled in redis.conf (PITR).
+	AOFTimestamps bool
 
 	PollInterval time.Duration
 	CheckTTL     time.Duration

@@ -76,7 +76,7 @@ func (n *Node) writeConfigs(plan Plan) error {
 	rc := etc.RedisConf{
 		Port: n.o.RedisPort, Bind: n.o.BindAddr, Dir: n.o.DataDir,
 		AdvertiseAddr: n.o.AdvertiseAddr, AdvertisePort: n.o.RedisPort,
-		Password: n.o.Password, AppendOnly: true,
+		Password: n.o.Password, AppendOnly: true, AOFTimestamps: n.o.AOFTimestamps,
 		User: n.o.RedisUser, Include: n.o.RedisInclude, UserSets: n.o.RedisUserSets,
 	}
 	if plan.Role == RoleReplica {

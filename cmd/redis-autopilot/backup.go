@@ -140,6 +140,7 @@ func backupList(ctx context.Context, cfg *config.Config, log hclog.Logger, st st
 		return enc.Encode(entries)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer listChains(ctx, st, stdout, stderr)
 	fmt.Fprintln(tw, "NAME\tTIME\tSIZE\tCOMPRESSION\tSTATUS\tSHA256\tLAST")
 	for _, e := range entries {
 		mark := ""

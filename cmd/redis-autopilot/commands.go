@@ -28,6 +28,7 @@ type backupRequest struct {
 	Name   string // the backup, for restore and delete
 	Force  bool   // delete --force: even the one last-backup names
 	JSON   bool   // list --json
+	To     string // restore --to TIME|latest: point-in-time recovery
 }
 
 // command is one subcommand: its help line, how to parse its own
@@ -59,7 +60,7 @@ var commands = []*command{
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runFailover(cfg, log, req.To, stdout, stderr)
 		}},
-	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME", help: "operator backup commands (list --json; delete --force)",
+	{name: "backup", synopsis: "backup now|list|restore NAME|restore --to TIME|delete NAME", help: "operator backup commands (list --json; delete --force; restore --to RFC3339|latest)",
 		parse: parseBackup,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runBackup(cfg, log, req.Backup, stdout, stderr)
@@ -119,11 +120,20 @@ func parseBackup(args []string) (request, []string, error) {
 	fs := newFlagSet("backup")
 	fs.BoolVar(&req.Backup.Force, "force", false, "delete even the backup last-backup names")
 	fs.BoolVar(&req.Backup.JSON, "json", false, "list as JSON")
+	fs.StringVar(&req.Backup.To, "to", "", "restore to a point in time (RFC 3339 or latest)")
 	args, err := takeFlags(fs, args)
 	if err != nil {
 		return req, nil, err
 	}
-	if req.Backup.Action == "restore" || req.Backup.Action == "delete" {
+	if req.Backup.To != "" && req.Backup.Action != "restore" {
+		return req, nil, errors.New("--to goes with restore only")
+	}
+	if req.Backup.To != "" {
+		if _, err := parseTarget(req.Backup.To); err != nil {
+			return req, nil, err
+		}
+	}
+	if (req.Backup.Action == "restore" && req.Backup.To == "") || req.Backup.Action == "delete" {
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return req, nil, fmt.Errorf("%s needs the backup's NAME", req.Backup.Action)
 		}

@@ -135,6 +135,10 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 			log.Error("start the backup scheduler", "error", err)
 			stop()
 		}
+		if err := backups.startPITR(ctx, node.Self()); err != nil {
+			log.Error("start point-in-time shipping", "error", err)
+			stop()
+		}
 	}
 	for {
 		select {
@@ -236,6 +240,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 		SentinelUser:   cfg.SentinelConfigExtra,
 		RedisStopGrace: cfg.RedisStopGrace, RestartLimit: cfg.RestartLimit, RestartMinUptime: cfg.RestartMinUptime, RestartBackoffMax: cfg.RestartBackoffMax,
 		Observe: m.ObserveStatus, Events: m, Restore: restore, ConsulJoin: cfg.ConsulJoin,
+		AOFTimestamps: backups != nil && cfg.PITR,
 	})
 	return node, backups, err
 }
