@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 )
 
 // DefaultStallTimeout is Options.StallTimeout's default
@@ -93,11 +94,13 @@ func watched[T any](ctx context.Context, w *stallWatch, op func(ctx context.Cont
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	go func() { // the store's client reads a peer's replies: a panic is its error
+		var r result
+		defer func() { done <- r }()
+		defer guard.Catch(&r.err, "backup store operation")
 		// Bytes a store reports sending count as progress too (see
 		// store.WithProgress).
-		v, err := op(store.WithProgress(ctx, func(n int64) { w.moved.Add(n) }))
-		done <- result{v, err}
+		r.v, r.err = op(store.WithProgress(ctx, func(n int64) { w.moved.Add(n) }))
 	}()
 	tick := time.NewTicker(max(w.timeout/8, 10*time.Millisecond))
 	defer tick.Stop()

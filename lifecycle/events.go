@@ -68,6 +68,10 @@ func (n *Node) watchSentinel(ctx context.Context) {
 	go func() {
 		defer n.recoverPeer("local sentinel events")
 		for e := range events {
+			if e.Type == sentinel.EventFailed {
+				n.log.Error("sentinel events ended; failovers are seen at the next poll only", "sentinel", n.selfSent, "error", e.Payload)
+				continue
+			}
 			n.log.Info("sentinel event", "event", e.Type, "detail", e.Payload)
 			n.o.Events.SentinelEvent(e.Type)
 			if n.sentinelEvent(n.selfSent, e) && n.alarmed() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -150,6 +151,8 @@ type Node struct {
 	eventAlarms map[string]eventAlarm
 	// planned is the planned failover FailoverLockKey names.
 	planned planned
+	// badPeers are the sentinels whose last reply was rejected (logged once).
+	badPeers map[string]bool
 }
 
 // NewNode checks o and returns a Node.
@@ -221,16 +224,14 @@ func (n *Node) Kick() {
 // order (hand-over, deregistration, children). It returns nil after an
 // orderly stop.
 func (n *Node) Run(ctx context.Context) error {
-	err := n.startLoop(ctx)
-	if err == nil {
-		n.watchSentinel(ctx)
-		go n.watchPlanned(ctx)
-		n.reconcile(ctx)
+	err := n.run(ctx)
+	if errors.Is(err, guard.ErrPanic) {
+		n.log.Error("the node panicked; stopping in order", "error", err, "stack", panicStack(err))
 	}
 	// The stop's own deadline starts now, not when the node started.
 	stopCtx, cancel := context.WithTimeout(context.Background(), n.o.HandoverTimeout+n.o.RedisStopGrace+10*time.Second)
 	defer cancel()
-	serr := n.Stop(stopCtx)
+	serr := n.safeStop(stopCtx)
 	n.redis.Close()
 	n.sent.Close()
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -311,7 +312,7 @@ func (n *Node) reconcile(ctx context.Context) {
 		case <-t.C:
 		case <-n.kick:
 		}
-		if d, err := n.Tick(ctx); err == nil && d.Pass {
+		if d, err := n.safeTick(ctx); err == nil && d.Pass {
 			passed = true
 		}
 	}

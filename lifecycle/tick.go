@@ -36,7 +36,9 @@ func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error)
 func (n *Node) askView(ctx context.Context, addrs []string) (sentinel.View, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.askTimeout())
 	defer cancel()
-	return sentinel.Ask(ctx, addrs, MasterName, n.o.Password)
+	v, err := sentinel.Ask(ctx, addrs, MasterName, n.o.Password)
+	n.reportBadPeers(v.Answers)
+	return v, err
 }
 
 // askTimeout bounds one round of questions to the sentinels.

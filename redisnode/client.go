@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/resplimit"
 )
 
 // ErrNotReady is wrapped by WaitReady's error when ctx ends first.
@@ -26,13 +28,17 @@ type Client struct {
 // Dial returns a client for addr ("host:port", or a unix socket path
 // starting with "/") using password ("" for none). It does not connect until
 // the first command. Every command is bounded by its ctx, plus a 5 s read
-// timeout except Shutdown, which waits for the final save as long as ctx allows.
+// timeout except Shutdown, which waits for the final save as long as ctx
+// allows. Every reply is bounded by resplimit.Redis (a master named by
+// Consul or Sentinel is a peer like any other): one that declares more is
+// an error wrapping resplimit.ErrRejected.
 func Dial(addr, password string) *Client {
+	const dialTimeout = 5 * time.Second
 	opt := redis.Options{
 		Addr: addr, Password: password, Network: "tcp",
 		DisableIdentity: true, ContextTimeoutEnabled: true,
-		MaxRetries: -1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second,
-		PoolSize: 2,
+		MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: 5 * time.Second,
+		PoolSize: 2, Dialer: resplimit.Dialer(resplimit.Redis, dialTimeout),
 	}
 	if strings.HasPrefix(addr, "/") {
 		opt.Network = "unix"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -203,6 +204,13 @@ func (l *Lock) abandon(ctx context.Context) {
 // margin for this node to stop acting as the holder first.
 func (l *Lock) renew() {
 	defer l.wg.Done()
+	var perr error
+	defer func() {
+		if perr != nil {
+			l.lose(perr)
+		}
+	}()
+	defer guard.Catch(&perr, "renew the session")
 	ttl := l.r.sessionTTL
 	wait, last := ttl/2, time.Now()
 	for {
@@ -242,6 +250,13 @@ func (l *Lock) renew() {
 // when a query fails.
 func (l *Lock) watch() {
 	defer l.wg.Done()
+	var perr error
+	defer func() {
+		if perr != nil {
+			l.lose(perr)
+		}
+	}()
+	defer guard.Catch(&perr, "watch the lock")
 	var index uint64
 	for {
 		pair, meta, err := l.watchOnce(index)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/resplimit"
 )
 
 // ErrNoMaster means the sentinel does not monitor a master of that name.
@@ -23,15 +25,20 @@ type Client struct {
 
 // Dial returns a client for the sentinel at addr ("host:port"), with
 // password ("" for none). It connects on the first command. Each command is
-// bounded by its ctx and by a 5 s dial/read timeout.
+// bounded by its ctx and by a 5 s dial/read timeout, and each reply by
+// resplimit.Sentinel: whoever can register a `redis-sentinel` in Consul is
+// asked, and a reply that declares more is an error wrapping
+// resplimit.ErrRejected, never an allocation.
 func Dial(addr, password string) *Client {
 	return &Client{addr: addr, password: password, sc: redis.NewSentinelClient(options(addr, password))}
 }
 
 func options(addr, password string) *redis.Options {
+	const dialTimeout = 5 * time.Second
 	return &redis.Options{
 		Addr: addr, Password: password, DisableIdentity: true, ContextTimeoutEnabled: true,
-		MaxRetries: -1, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, PoolSize: 2,
+		MaxRetries: -1, DialTimeout: dialTimeout, ReadTimeout: 5 * time.Second, PoolSize: 2,
+		Dialer: resplimit.Dialer(resplimit.Sentinel, dialTimeout),
 	}
 }
 

@@ -10,12 +10,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 )
 
 // EventReconnected is the Type of a synthetic Event that Subscribe sends
 // after it re-established a lost connection: events may have been missed,
 // so the receiver should re-read the master (GetMasterAddr).
 const EventReconnected = "reconnected"
+
+// EventFailed is the Type of the last Event of a subscription that ended
+// on a panic while reading the sentinel (Payload says what): the channel
+// is closed after it, and failovers are seen at the next poll only.
+const EventFailed = "failed"
 
 // Event is one message on a Sentinel event channel, such as +sdown, -sdown,
 // +odown, +switch-master, +failover-end, +tilt, or EventReconnected.
@@ -135,6 +142,13 @@ const (
 // its connection is lost.
 func (c *Client) pump(ctx context.Context, ps *redis.PubSub, ch chan<- Event) {
 	defer close(ch)
+	var perr error
+	defer func() {
+		if perr != nil {
+			send(ctx, ch, Event{Type: EventFailed, Payload: perr.Error()})
+		}
+	}()
+	defer guard.Catch(&perr, "read the events of sentinel "+c.addr)
 	var mu sync.Mutex                       // guards ps against the closer below
 	stop := context.AfterFunc(ctx, func() { // a blocked read ignores ctx: close it
 		mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 )
 
 // ErrNoMajority is wrapped by the *NoMajorityError AskMajority returns.
@@ -116,17 +118,7 @@ func Ask(ctx context.Context, addrs []string, name, password string) (View, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := Dial(addr, password)
-			defer c.Close()
-			m, err := c.GetMasterAddr(ctx, name)
-			answers[i] = Answer{Sentinel: addr, Master: m, Err: err}
-			if err == nil {
-				// The flags are advisory: a sentinel that named a master
-				// and then did not answer SENTINEL MASTER still votes.
-				if in, ferr := c.Master(ctx, name); ferr == nil {
-					answers[i].Entry, answers[i].Flags = in.Addr(), in.Flags
-				}
-			}
+			answers[i] = askOne(ctx, addr, name, password)
 		}()
 	}
 	wg.Wait()
@@ -147,4 +139,29 @@ func Ask(ctx context.Context, addrs []string, name, password string) (View, erro
 		return v, nil
 	}
 	return v, &NoMajorityError{Name: name, Answers: answers}
+}
+
+// askOne asks the sentinel at addr. A panic while reading its replies is
+// its answer, as an error wrapping guard.ErrPanic: a sentinel is anyone who
+// registered one in Consul.
+func askOne(ctx context.Context, addr, name, password string) (a Answer) {
+	var perr error
+	defer func() {
+		if perr != nil {
+			a = Answer{Sentinel: addr, Err: perr}
+		}
+	}()
+	defer guard.Catch(&perr, "ask sentinel "+addr)
+	c := Dial(addr, password)
+	defer c.Close()
+	m, err := c.GetMasterAddr(ctx, name)
+	a = Answer{Sentinel: addr, Master: m, Err: err}
+	if err == nil {
+		// The flags are advisory: a sentinel that named a master
+		// and then did not answer SENTINEL MASTER still votes.
+		if in, ferr := c.Master(ctx, name); ferr == nil {
+			a.Entry, a.Flags = in.Addr(), in.Flags
+		}
+	}
+	return a
 }

@@ -33,8 +33,10 @@
 // decides, and stops children in order with [Supervisor.StopAll]. The other
 // signals arrive as a [Request] on [Supervisor.Requests]:
 //
-//	SIGTERM, SIGINT  RequestStop    an orderly stop: the node runs its preStop,
-//	                                calls StopAll and exits 0
+//	SIGTERM, SIGINT, RequestStop    an orderly stop: the node runs its preStop,
+//	SIGQUIT                         calls StopAll and exits 0 (SIGQUIT too: Go's
+//	                                default, a goroutine dump and exit 2, would
+//	                                leave redis and sentinel running)
 //	SIGHUP           RequestReload  re-read what can be re-read (log level,
 //	                                Consul-overridable sentinel settings)
 //	SIGUSR1          RequestStatus  dump the node's status to the log

@@ -91,7 +91,7 @@ func TestPID1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("find the test binary: %v", err)
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			runPID1(t, unshare, self, sig)
 		})

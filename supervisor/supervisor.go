@@ -18,7 +18,7 @@ type Request int
 
 // The requests, with the signals that make them (see the package doc).
 const (
-	RequestStop   Request = iota + 1 // SIGTERM, SIGINT
+	RequestStop   Request = iota + 1 // SIGTERM, SIGINT, SIGQUIT
 	RequestReload                    // SIGHUP
 	RequestStatus                    // SIGUSR1
 	RequestBackup                    // SIGUSR2
@@ -41,6 +41,7 @@ func (r Request) String() string {
 var requestSignals = map[os.Signal]Request{
 	syscall.SIGTERM: RequestStop,
 	syscall.SIGINT:  RequestStop,
+	syscall.SIGQUIT: RequestStop, // not Go's goroutine dump and exit 2: children would be orphaned
 	syscall.SIGHUP:  RequestReload,
 	syscall.SIGUSR1: RequestStatus,
 	syscall.SIGUSR2: RequestBackup,

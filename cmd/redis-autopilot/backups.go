@@ -10,6 +10,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/backup"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -77,6 +78,7 @@ func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
 	b.sched = s
 	go func() {
 		defer rc.Close()
+		defer guard.Log(b.log, "the backup scheduler panicked; no scheduled backups until the node restarts")
 		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
 			b.log.Error("backup scheduler stopped", "error", err)
 		}

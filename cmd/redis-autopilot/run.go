@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -85,9 +86,12 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 	return code
 }
 
-func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) int {
+func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) (code int) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	done := make(chan error, 1) // node.Run's end, once it started
+	var started bool
+	defer lastResort(log, cfg, stop, &started, done, &code)
 	bins, err := redisnode.FindBinaries(redisnode.Flavor(cfg.RedisFlavor), exec.LookPath)
 	if err != nil {
 		log.Error("find the server programs", "error", err)
@@ -127,8 +131,8 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 		return exitFailure
 	}
 	defer srv.Shutdown(context.Background())
-	code := exitOK
-	done := make(chan error, 1)
+	code = exitOK
+	started = true
 	go func() { done <- node.Run(ctx) }()
 	if backups != nil {
 		if err := backups.startScheduler(ctx, node.Self()); err != nil {
@@ -289,4 +293,32 @@ func startConsulAgent(cfg *config.Config, log hclog.Logger, sup *supervisor.Supe
 		log.Info("consul agent started", "join", strings.Join(cfg.ConsulJoin, ","))
 	}
 	return err
+}
+
+// lastResort, deferred by runSupervised, turns a panic of its goroutine
+// into the ordered stop: the node's context ends, node.Run hands over,
+// deregisters and stops redis with its final save, and runNode stops the
+// children left; the exit code is 1. Panics in the node's own goroutines
+// are recovered there (node.Run returns them as errors).
+func lastResort(log hclog.Logger, cfg *config.Config, stop context.CancelFunc, started *bool, done <-chan error, code *int) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	log.Error("panic; stopping in order", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	stop()
+	*code = exitFailure
+	if !*started {
+		return
+	}
+	t := time.NewTimer(cfg.RedisStopGrace + 2*time.Minute) // node.Run bounds the hand-over itself
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error("node stopped", "error", err)
+		}
+	case <-t.C:
+		log.Error("the node did not stop in time after the panic; stopping the children")
+	}
 }
