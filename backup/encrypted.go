@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -74,4 +75,53 @@ func encryptTo(w io.Writer, keys *crypt.Keys) (out io.Writer, finish func() erro
 		return nil, nil, err
 	}
 	return aw, aw.Close, nil
+}
+
+// Decode writes the RDB that backup name holds to w: decrypted with keys
+// when it is encrypted, decompressed, its stored bytes checked against
+// the sidecar's size and sha256 (a legacy backup has none to check). It
+// returns the RDB's size. On error, what w already got must be thrown
+// away. It is `redis-autopilot backup decrypt`: reading a backup needs no
+// running node.
+func Decode(ctx context.Context, s store.Store, name string, keys *crypt.Keys, w io.Writer) (int64, error) {
+	info, err := statBackup(ctx, s, name)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case info.MetaErr != nil:
+		return 0, fmt.Errorf("%s: sidecar unreadable: %w: %w", name, ErrCorrupt, info.MetaErr)
+	case info.Meta != nil && info.Meta.Size != info.Size:
+		return 0, fmt.Errorf("%s: stored size %d, sidecar says %d (truncated?): %w", name, info.Size, info.Meta.Size, ErrCorrupt)
+	}
+	rc, err := s.Get(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("download %s: %w", name, err)
+	}
+	defer rc.Close()
+	d := store.NewDigester(rc)
+	zr, err := OpenPlain(d, name, keys)
+	if errors.Is(err, ErrKey) {
+		return 0, fmt.Errorf("%s: %w", name, keyError(info, keys, err))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	defer zr.Close()
+	n, err := io.Copy(w, zr)
+	if err == nil {
+		_, err = io.Copy(io.Discard, d) // what follows the compressed stream
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s: decode: %w", name, err)
+	}
+	if m := info.Meta; m != nil {
+		if _, err := d.Complete(store.Meta{Size: m.Size, SHA256: m.SHA256}); err != nil {
+			return n, fmt.Errorf("%s against its sidecar: %w: %w", name, ErrCorrupt, err)
+		}
+		if m.RDBSize > 0 && n != m.RDBSize {
+			return n, fmt.Errorf("%s: decoded %d bytes, its sidecar records an RDB of %d: %w", name, n, m.RDBSize, ErrCorrupt)
+		}
+	}
+	return n, nil
 }

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -133,6 +134,14 @@ type Config struct {
 	// backup's upload or verification read-back may get no progress from
 	// the store before it is abandoned.
 	BackupStallTimeout time.Duration
+	// BackupEncryption (BACKUP_ENCRYPTION_KEY or _FILE, with
+	// BACKUP_ENCRYPTION_RECIPIENTS added by Validate) encrypts new backups
+	// and decrypts encrypted ones; nil means backups are not encrypted.
+	// Secret: it prints only its public keys.
+	BackupEncryption *crypt.Keys
+	// BackupEncryptionRecipients (BACKUP_ENCRYPTION_RECIPIENTS) are the
+	// extra age recipients (age1...) new backups are encrypted for.
+	BackupEncryptionRecipients []string
 	// RestoreAllowEmpty (RESTORE_ALLOW_EMPTY) lets a new master start
 	// empty when no backup can be restored, instead of failing.
 	RestoreAllowEmpty bool

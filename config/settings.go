@@ -142,6 +142,10 @@ var settings = []setting{
 		Set: into(func(c *Config) *bool { return &c.PITR }, parseBool)},
 	{Env: "PITR_INTERVAL", Group: groupBackups, Default: "1s", Help: "How often new AOF bytes are shipped for point-in-time recovery.",
 		Set: dur(func(c *Config) *time.Duration { return &c.PITRInterval })},
+	{Env: "BACKUP_ENCRYPTION_KEY", Group: groupBackups, Secret: true, Help: "Encrypts every new backup with age: an age identity (AGE-SECRET-KEY-1..., from age-keygen) or a passphrase of 16+ characters; several one a line (the first encrypts, all decrypt: key rotation).",
+		Set: setBackupKey},
+	{Env: "BACKUP_ENCRYPTION_RECIPIENTS", Group: groupBackups, Help: "Extra age recipients (age1..., comma-separated) new backups are encrypted for, e.g. an offline recovery key; needs BACKUP_ENCRYPTION_KEY.",
+		Set: into(func(c *Config) *[]string { return &c.BackupEncryptionRecipients }, parseList)},
 	{Env: "RESTORE_ALLOW_EMPTY", Group: groupBackups, Default: "false", Bool: true, Help: "Start as an empty master when no backup can be restored, instead of failing.",
 		Set: into(func(c *Config) *bool { return &c.RestoreAllowEmpty }, parseBool)},
 

@@ -22,6 +22,9 @@ func (c *Config) Validate() error {
 	if err := c.validateS3(); err != nil {
 		return err
 	}
+	if err := c.validateEncryption(); err != nil {
+		return err
+	}
 	if c.Consul != nil {
 		return validateConsulTLS(&c.Consul.TLSConfig)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/backup"
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
@@ -24,8 +26,9 @@ import (
 // errNoStore: neither BACKUP_DIR nor Manta is configured.
 var errNoStore = errors.New("no backup store configured: set BACKUP_DIR, or MANTA_USER and the other MANTA_* variables")
 
-// runBackup runs `backup now|list|restore NAME|delete NAME`. SIGINT and
-// SIGTERM cancel what is running; a cancelled upload leaves nothing.
+// runBackup runs `backup now|list|restore NAME|delete NAME|decrypt NAME`.
+// SIGINT and SIGTERM cancel what is running; a cancelled upload leaves
+// nothing.
 func runBackup(cfg *config.Config, log hclog.Logger, req backupRequest, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -40,6 +43,7 @@ func runBackup(cfg *config.Config, log hclog.Logger, req backupRequest, stdout, 
 	}
 	run := map[string]func(context.Context, *config.Config, hclog.Logger, store.Store, backupRequest, io.Writer, io.Writer) error{
 		"now": backupNow, "list": backupList, "restore": backupRestore, "delete": backupDelete,
+		"decrypt": backupDecrypt,
 	}[req.Action]
 	if run == nil {
 		fmt.Fprintf(stderr, "backup: unknown action %q\n", req.Action)
@@ -88,8 +92,8 @@ func backupNow(ctx context.Context, cfg *config.Config, log hclog.Logger, st sto
 	defer rc.Close()
 	holder, _ := os.Hostname()
 	sch, err := backup.NewScheduler(backup.SchedulerOptions{
-		Backup: backup.Options{Redis: rc, DataDir: cfg.RedisDataDir, Store: st,
-			Compression: cfg.BackupCompression, StallTimeout: cfg.BackupStallTimeout, Progress: terminal(stderr)},
+		Backup: backup.Options{Redis: rc, DataDir: cfg.RedisDataDir, Store: st, Compression: cfg.BackupCompression,
+			Encryption: cfg.BackupEncryption, StallTimeout: cfg.BackupStallTimeout, Progress: terminal(stderr)},
 		Registry: reg, Node: backup.RedisNodeState(rc), Holder: holder,
 		Interval: cfg.BackupInterval, TTL: cfg.BackupTTL, Keep: cfg.BackupKeep, Log: log,
 	})
@@ -111,7 +115,8 @@ type listEntry struct {
 	Size        int64       `json:"size"`
 	SHA256      string      `json:"sha256,omitempty"`
 	Compression string      `json:"compression"`
-	Status      string      `json:"status"` // good, legacy (no sidecar) or bad: reason
+	Encryption  string      `json:"encryption"` // "age" or "" (also in the name: .age)
+	Status      string      `json:"status"`     // good, legacy (no sidecar) or bad: reason
 	LastBackup  bool        `json:"last_backup"`
 	Meta        *store.Meta `json:"meta,omitempty"`
 }
@@ -141,14 +146,14 @@ func backupList(ctx context.Context, cfg *config.Config, log hclog.Logger, st st
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	defer listChains(ctx, st, stdout, stderr)
-	fmt.Fprintln(tw, "NAME\tTIME\tSIZE\tCOMPRESSION\tSTATUS\tSHA256\tLAST")
+	fmt.Fprintln(tw, "NAME\tTIME\tSIZE\tCOMPRESSION\tENCRYPTION\tSTATUS\tSHA256\tLAST")
 	for _, e := range entries {
 		mark := ""
 		if e.LastBackup {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Name, e.Time.Format(time.RFC3339), e.Size,
-			e.Compression, e.Status, e.SHA256, mark)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Time.Format(time.RFC3339), e.Size,
+			e.Compression, cmp.Or(e.Encryption, "none"), e.Status, e.SHA256, mark)
 	}
 	return tw.Flush()
 }
@@ -157,6 +162,9 @@ func entryOf(i store.Info, last string) listEntry {
 	t, comp, _ := store.ParseName(i.Name)
 	e := listEntry{Name: i.Name, Time: t, Size: i.Size, Compression: comp, Status: "good",
 		LastBackup: i.Name == last, Meta: i.Meta}
+	if store.Encrypted(i.Name) {
+		e.Encryption = crypt.Scheme
+	}
 	switch {
 	case i.MetaErr != nil:
 		e.Status = "bad: " + i.MetaErr.Error()

@@ -49,7 +49,8 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 	start := time.Now()
 	name, err := backup.Restore(ctx, backup.RestoreOptions{
 		Store: b.store, KV: b.reg, DataDir: b.cfg.RedisDataDir, Sup: b.sup,
-		Password: b.cfg.RedisPassword, AllowEmpty: b.cfg.RestoreAllowEmpty, StallTimeout: b.cfg.BackupStallTimeout,
+		Password: b.cfg.RedisPassword, Encryption: b.cfg.BackupEncryption, AllowEmpty: b.cfg.RestoreAllowEmpty,
+		StallTimeout: b.cfg.BackupStallTimeout,
 		Log: b.log.Named("restore"), RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
 	})
 	if err != nil {
@@ -65,8 +66,8 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
 	rc := redisnode.Dial(localAddr(b.cfg, b.cfg.RedisPort), b.cfg.RedisPassword)
 	s, err := backup.NewScheduler(backup.SchedulerOptions{
-		Backup: backup.Options{Redis: rc, DataDir: b.cfg.RedisDataDir, Store: b.store,
-			Compression: b.cfg.BackupCompression, StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("backup")},
+		Backup: backup.Options{Redis: rc, DataDir: b.cfg.RedisDataDir, Store: b.store, Compression: b.cfg.BackupCompression,
+			Encryption: b.cfg.BackupEncryption, StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("backup")},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Holder: self,
 		Interval: b.cfg.BackupInterval, TTL: b.cfg.BackupTTL, Keep: b.cfg.BackupKeep,
 		Log: b.log.Named("backup"), Observer: b.m,

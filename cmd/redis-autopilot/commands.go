@@ -22,10 +22,10 @@ type request struct {
 	To     string        // failover --to ADDR
 }
 
-// backupRequest is `backup now|list|restore NAME|delete NAME`.
+// backupRequest is `backup now|list|restore NAME|delete NAME|decrypt NAME`.
 type backupRequest struct {
-	Action string // "now", "list", "restore" or "delete"
-	Name   string // the backup, for restore and delete
+	Action string // "now", "list", "restore", "delete" or "decrypt"
+	Name   string // the backup, for restore, delete and decrypt
 	Force  bool   // delete --force: even the one last-backup names
 	JSON   bool   // list --json
 	To     string // restore --to TIME|latest: point-in-time recovery
@@ -60,7 +60,7 @@ var commands = []*command{
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runFailover(cfg, log, req.To, stdout, stderr)
 		}},
-	{name: "backup", synopsis: "backup now|list|restore NAME|restore --to TIME|delete NAME", help: "operator backup commands (list --json; delete --force; restore --to RFC3339|latest)",
+	{name: "backup", synopsis: "backup now|list|restore NAME|restore --to TIME|delete NAME|decrypt NAME", help: "operator backup commands (list --json; delete --force; restore --to RFC3339|latest; decrypt NAME > dump.rdb)",
 		parse: parseBackup,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runBackup(cfg, log, req.Backup, stdout, stderr)
@@ -104,7 +104,8 @@ func parseDev(args []string) (request, []string, error) {
 	return req, rest, err
 }
 
-// parseBackup takes the action and, for restore and delete, the name.
+// parseBackup takes the action and, for restore, delete and decrypt, the
+// name.
 func parseBackup(args []string) (request, []string, error) {
 	var req request
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -113,7 +114,7 @@ func parseBackup(args []string) (request, []string, error) {
 	req.Backup.Action, args = args[0], args[1:]
 	switch req.Backup.Action {
 	case "now", "list":
-	case "restore", "delete":
+	case "restore", "delete", "decrypt":
 	default:
 		return req, nil, fmt.Errorf("unknown action %q", req.Backup.Action)
 	}
@@ -133,7 +134,7 @@ func parseBackup(args []string) (request, []string, error) {
 			return req, nil, err
 		}
 	}
-	if (req.Backup.Action == "restore" && req.Backup.To == "") || req.Backup.Action == "delete" {
+	if (req.Backup.Action == "restore" && req.Backup.To == "") || req.Backup.Action == "delete" || req.Backup.Action == "decrypt" {
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return req, nil, fmt.Errorf("%s needs the backup's NAME", req.Backup.Action)
 		}
