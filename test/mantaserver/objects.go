@@ -84,6 +84,19 @@ func (s *Server) Objects() []string {
 	return out
 }
 
+// Object returns the data of the committed object at p (an absolute
+// Manta path), for tests that look at what a client stored.
+func (s *Server) Object(p string) ([]byte, bool) {
+	s.mu.Lock()
+	n := s.nodes[path.Clean(p)]
+	s.mu.Unlock()
+	if n == nil || n.dir {
+		return nil, false
+	}
+	b, err := os.ReadFile(n.file)
+	return b, err == nil
+}
+
 func (s *Server) put(w http.ResponseWriter, r *http.Request, p string, f *Fault) {
 	switch ct := r.Header.Get("Content-Type"); {
 	case ct == dirType:
