@@ -50,8 +50,8 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 	name, err := backup.Restore(ctx, backup.RestoreOptions{
 		Store: b.store, KV: b.reg, DataDir: b.cfg.RedisDataDir, Sup: b.sup,
 		Password: b.cfg.RedisPassword, Encryption: b.cfg.BackupEncryption, AllowEmpty: b.cfg.RestoreAllowEmpty,
-		StallTimeout: b.cfg.BackupStallTimeout,
-		Log:          b.log.Named("restore"), RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
+		StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("restore"),
+		RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
 	})
 	if err != nil {
 		return err

@@ -60,7 +60,7 @@ var commands = []*command{
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runFailover(cfg, log, req.To, stdout, stderr)
 		}},
-	{name: "backup", synopsis: "backup now|list|restore NAME|restore --to TIME|delete NAME|decrypt NAME", help: "operator backup commands (list --json; delete --force; restore --to RFC3339|latest; decrypt NAME > dump.rdb)",
+	{name: "backup", synopsis: "backup now|list|restore NAME|delete NAME|decrypt NAME|restore --to TIME", help: "operator backup commands (list --json; delete --force; restore --to RFC3339|latest; decrypt NAME > dump.rdb)",
 		parse: parseBackup,
 		run: func(cfg *config.Config, log hclog.Logger, req request, stdout, stderr io.Writer) int {
 			return runBackup(cfg, log, req.Backup, stdout, stderr)
