@@ -311,6 +311,7 @@ func (n *Node) reconcile(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-n.kick:
+			guard.TestPoint("reconcile")
 		}
 		if d, err := n.safeTick(ctx); err == nil && d.Pass {
 			passed = true

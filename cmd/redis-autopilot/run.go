@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
@@ -170,6 +171,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 				}
 				cancel()
 			case supervisor.RequestStatus:
+				guard.TestPoint("status")
 				st := node.Status()
 				log.Info("status", "role", st.Role, "master", st.Master, "registered_as", st.Registered,
 					"passing", st.Passing, "reason", st.Reason)

@@ -44,3 +44,14 @@ func Log(log hclog.Logger, msg string, args ...any) {
 		log.Error(msg, append(args, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))...)
 	}
 }
+
+// testPanic is set by a build with the panictest tag (testpanic.go).
+var testPanic func(where string)
+
+// TestPoint does nothing, except in a build with the panictest tag that
+// was told to panic at where (see testpanic.go).
+func TestPoint(where string) {
+	if testPanic != nil {
+		testPanic(where)
+	}
+}

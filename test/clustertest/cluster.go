@@ -91,6 +91,8 @@ type Node struct {
 	Env          []string
 	Proc         *harness.Process
 	Client       *redis.Client
+	// Binary, when set, is run instead of the one Binary builds.
+	Binary string
 
 	cgroup  string // its cgroup v2 directory, with Options.Cgroups
 	logKept bool   // its log was kept for a failed test
@@ -158,7 +160,11 @@ func (c *Cluster) AddNode() *Node {
 // Start starts (or restarts) the node's process.
 func (n *Node) Start() *Node {
 	n.c.t.Helper()
-	po := harness.ProcessOptions{Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: Binary(n.c.t), Env: n.Env}
+	bin := n.Binary
+	if bin == "" {
+		bin = Binary(n.c.t)
+	}
+	po := harness.ProcessOptions{Name: n.Name, LogPath: filepath.Join(n.Dir, "node.log"), Path: bin, Env: n.Env}
 	if n.c.Opts.Cgroups {
 		po = n.inCgroup(po)
 	}

@@ -1,0 +1,75 @@
+package cluster
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// TestPanicEndsInTheOrderedStop builds the binary with the panictest tag
+// and makes it panic, after SIGUSR1, in the node's goroutine (its
+// reconcile loop) and in run's own goroutine (its request loop): each time
+// the node deregisters, redis makes its final save, no child is left
+// behind, and the exit code is 1. Before, a panic killed PID 1 at once and
+// left redis and sentinel running, registered, without a final save.
+func TestPanicEndsInTheOrderedStop(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "redis-autopilot-panictest")
+	build := exec.Command("go", "build", "-tags", "panictest", "-o", bin, "./cmd/redis-autopilot")
+	build.Dir = harness.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build with -tags panictest: %v\n%s", err, out)
+	}
+	for _, where := range []string{"reconcile", "status"} {
+		t.Run(where, func(t *testing.T) {
+			c := clustertest.New(t)
+			armed := filepath.Join(t.TempDir(), "armed")
+			n := c.AddNode()
+			n.Binary = bin
+			n.Env = append(n.Env, "REDIS_AUTOPILOT_TEST_PANIC="+where, "REDIS_AUTOPILOT_TEST_PANIC_ARMED="+armed)
+			n.Start()
+			c.WaitTopology(40*time.Second, n.Addr(), 0, 1)
+			if err := n.Client.Set(clustertest.Ctx(t, 5*time.Second), "kept", "by the final save", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			children := clustertest.ChildrenOf(n.Proc.Pid())
+			if err := os.WriteFile(armed, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Proc.Signal(syscall.SIGUSR1); err != nil { // status, and a tick at once
+				t.Fatal(err)
+			}
+			select {
+			case <-n.Proc.Done():
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the node did not exit within 60s of the panic:\n%s", n.Proc.Tail(40))
+			}
+			log := n.Log()
+			for _, want := range []string{"test panic at " + where, "stopping in order", "DB saved on disk", `registry changed: from=registered to="(none)"`} {
+				if !strings.Contains(log, want) {
+					t.Errorf("the log does not say %q:\n%s", want, n.Proc.Tail(40))
+				}
+			}
+			if code := n.Proc.ExitCode(); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if left := c.Instances("redis", false); len(left) != 0 {
+				t.Errorf("still registered as redis: %v", left)
+			}
+			if left := c.Instances("redis-sentinel", false); len(left) != 0 {
+				t.Errorf("still registered as redis-sentinel: %v", left)
+			}
+			for _, p := range children {
+				if syscall.Kill(p, 0) == nil {
+					t.Errorf("child %d outlived the node", p)
+				}
+			}
+		})
+	}
+}
