@@ -1,14 +1,21 @@
-# redis-autopilot container image: Redis 7, Sentinel and a Consul agent from
-# Debian / the Go module proxy, supervised by redis-autopilot as PID 1.
+# redis-autopilot container image: Redis 8 (or Valkey 8, or Redis 7), Sentinel
+# and a Consul agent from Debian / the Go module proxy, supervised by
+# redis-autopilot as PID 1.
 #
-#   docker build -t redis-autopilot .
+#   docker build -t redis-autopilot .                                   # Debian 13, Redis 8.0
+#   docker build --build-arg FLAVOR=valkey -t redis-autopilot:valkey .  # Debian 13, Valkey 8.1
+#   docker build --build-arg BASE=debian:bookworm-slim -t redis-autopilot:redis7 .  # Debian 12, Redis 7.0
+#
+# FLAVOR (redis or valkey) picks the server packages (redis-server,
+# redis-sentinel, redis-tools or valkey-server, valkey-sentinel,
+# valkey-tools) and sets REDIS_FLAVOR in the image. Debian 12 has no Valkey.
 #
 # Both base images are build arguments so the image also builds where no
 # image registry is reachable (see test/e2e: a debootstrap'ed Debian base
-# imported as localhost/debian:bookworm):
+# imported as localhost/debian:trixie):
 #
-#   podman build --format docker --build-arg BASE=localhost/debian:bookworm \
-#       --build-arg GO_BASE=localhost/debian:bookworm -t redis-autopilot .
+#   podman build --format docker --build-arg BASE=localhost/debian:trixie \
+#       --build-arg GO_BASE=localhost/debian:trixie -t redis-autopilot .
 #
 # GO_BASE may be any Debian-based image: when it has no Go (or another
 # version), the builder installs Debian's golang-go only to download the Go
@@ -17,8 +24,8 @@
 # No BuildKit features are used; layers are ordered so that dependency
 # downloads and the Consul build are cached until their go.mod/go.sum change.
 
-ARG GO_BASE=debian:bookworm-slim
-ARG BASE=debian:bookworm-slim
+ARG GO_BASE=debian:trixie-slim
+ARG BASE=debian:trixie-slim
 
 # ---------------------------------------------------------------- builder
 FROM ${GO_BASE} AS builder
@@ -29,9 +36,10 @@ ENV GOTOOLCHAIN=local \
     GOFLAGS=-buildvcs=false \
     PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# The Go toolchain. Debian bookworm's golang-go (1.19) predates GOTOOLCHAIN,
-# so the toolchain module is fetched with `go mod download` and unpacked to
-# /usr/local/go by hand (what GOTOOLCHAIN=go1.x does for Go >= 1.21).
+# The Go toolchain. Debian's golang-go (1.19 in bookworm, 1.24 in trixie) is
+# only a bootstrap: the toolchain module is fetched with `go mod download`
+# and unpacked to /usr/local/go by hand (what GOTOOLCHAIN=go1.x does for
+# Go >= 1.21; done by hand so that bookworm's 1.19 works too).
 RUN set -eu; \
     if [ "$(go env GOVERSION 2>/dev/null || true)" = "go${GO_VERSION}" ]; then exit 0; fi; \
     export DEBIAN_FRONTEND=noninteractive; \
@@ -76,25 +84,34 @@ RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
 # ---------------------------------------------------------------- image
 FROM ${BASE}
 
-# redis-tools brings redis-check-rdb/redis-check-aof (used to verify backups)
-# and redis-cli (operators' tool); redis-server depends on it anyway.
-# policy-rc.d keeps the packages' maintainer scripts from starting services
-# during the build.
+ARG FLAVOR=redis
+# The node runs these programs (redis-autopilot's REDIS_FLAVOR setting).
+ENV REDIS_FLAVOR=${FLAVOR}
+
+# <flavor>-tools brings <flavor>-check-rdb/-check-aof (used to verify
+# backups) and <flavor>-cli (operators' tool); the server depends on it
+# anyway. policy-rc.d keeps the packages' maintainer scripts from starting
+# services during the build. /etc/redis/conf.d is REDIS_CONFIG_INCLUDE_DIR:
+# mount your *.conf files there.
 RUN set -eu; \
+    case "${FLAVOR}" in redis|valkey) ;; *) echo "FLAVOR must be redis or valkey, not ${FLAVOR}" >&2; exit 1;; esac; \
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update -qq; \
+    if ! apt-cache show "${FLAVOR}-server" >/dev/null 2>&1; then \
+        echo "this base image's Debian has no ${FLAVOR}-server (Valkey needs Debian 13 trixie or newer)" >&2; exit 1; \
+    fi; \
     apt-get install -y -qq --no-install-recommends \
-        redis-server redis-sentinel redis-tools ca-certificates >/dev/null; \
+        "${FLAVOR}-server" "${FLAVOR}-sentinel" "${FLAVOR}-tools" ca-certificates >/dev/null; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d; \
-    mkdir -p /data /etc/redis /opt/consul/data /opt/consul/config; \
-    redis-server --version
+    mkdir -p /data /etc/redis/conf.d /opt/consul/data /opt/consul/config; \
+    "${FLAVOR}-server" --version
 
 COPY --from=builder /out/consul /out/redis-autopilot /usr/local/bin/
 
 LABEL org.opencontainers.image.title="redis-autopilot" \
-      org.opencontainers.image.description="Redis 7 with Sentinel and Consul, supervised by redis-autopilot" \
+      org.opencontainers.image.description="Redis or Valkey with Sentinel and Consul, supervised by redis-autopilot" \
       org.opencontainers.image.source="https://github.com/autopilotpattern/redis-autopilot"
 
 # 6379 redis, 26379 sentinel, 8008 metrics and status (HTTP_ADDR).

@@ -30,7 +30,7 @@ func TestBackupDirStore(t *testing.T) {
 				t.Fatalf("name %s: compression %q, %v", info.Name, gotComp, err)
 			}
 			if !info.Good() || info.Meta.Compression != comp || info.Meta.SourceRole != "master" ||
-				!strings.HasPrefix(info.Meta.RedisVersion, "7.") {
+				info.Meta.RedisVersion == "" || !strings.HasSuffix(info.Meta.Server, info.Meta.RedisVersion) && !strings.HasPrefix(info.Meta.Server, "Valkey ") {
 				t.Fatalf("info %+v meta %+v", info, info.Meta)
 			}
 			rdb, err := os.ReadFile(filepath.Join(r.Dir, "dump.rdb"))

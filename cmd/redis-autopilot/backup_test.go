@@ -33,7 +33,7 @@ func testBackupCommands(t *testing.T, storeEnv env) {
 	if err := r.Client.HSet(ctx, "h", "a", "1", "b", "2").Err(); err != nil {
 		t.Fatal(err)
 	}
-	e := env{"REDIS_PORT": strconv.Itoa(r.Port), "REDIS_DATA_DIR": r.Dir, "REDIS_PASSWORD": password,
+	e := env{"REDIS_FLAVOR": harness.Flavor(), "REDIS_PORT": strconv.Itoa(r.Port), "REDIS_DATA_DIR": r.Dir, "REDIS_PASSWORD": password,
 		"CONSUL_HTTP_ADDR": consul.HTTPAddr, "BACKUP_COMPRESSION": "zstd"}
 	for k, v := range storeEnv {
 		e[k] = v

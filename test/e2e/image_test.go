@@ -12,7 +12,7 @@ import (
 
 const (
 	// baseImage is the Debian base both Dockerfile stages are built from.
-	baseImage = "localhost/debian:bookworm"
+	baseImage = "localhost/debian:trixie"
 	// testImage is the image under test.
 	testImage = "localhost/redis-autopilot:e2e"
 	// hostCAs holds the extra CA certificates this host trusts. They are
@@ -20,10 +20,13 @@ const (
 	// Go module proxy) works behind the same TLS-intercepting proxy as the
 	// host. Only this test's base image gets them, never the Dockerfile.
 	hostCAs = "/usr/local/share/ca-certificates"
+	// cachedMinbase is make matrix's debootstrap of trixie (test/matrix/run.sh).
+	cachedMinbase = "/var/cache/redis-autopilot/trixie-minbase"
 )
 
-// ensureBaseImage makes localhost/debian:bookworm with debootstrap unless it
-// exists: no image registry is reachable here.
+// ensureBaseImage makes localhost/debian:trixie unless it exists: from make
+// matrix's cached debootstrap when there is one, else with debootstrap (no
+// image registry is reachable here).
 func ensureBaseImage(t *testing.T, p podman) {
 	t.Helper()
 	if _, err := p.run("image", "exists", baseImage); err == nil {
@@ -35,12 +38,20 @@ func ensureBaseImage(t *testing.T, p podman) {
 		t.Fatalf("make rootfs dir: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	root := filepath.Join(dir, "bookworm")
-	out, err := exec.Command("debootstrap", "--variant=minbase", "bookworm", root, "http://deb.debian.org/debian").CombinedOutput()
-	if err != nil {
-		t.Fatalf("debootstrap bookworm: %v\n%s", err, lastLines(string(out), 20))
+	root := filepath.Join(dir, "trixie")
+	if _, err := os.Stat(filepath.Join(cachedMinbase, ".complete")); err == nil {
+		t.Logf("base image from make matrix's %s", cachedMinbase)
+		if out, err := exec.Command("cp", "-a", cachedMinbase, root).CombinedOutput(); err != nil {
+			t.Fatalf("copy %s: %v\n%s", cachedMinbase, err, out)
+		}
+		os.Remove(filepath.Join(root, ".complete"))
+	} else {
+		out, err := exec.Command("debootstrap", "--variant=minbase", "trixie", root, "http://deb.debian.org/debian").CombinedOutput()
+		if err != nil {
+			t.Fatalf("debootstrap trixie: %v\n%s", err, lastLines(string(out), 20))
+		}
 	}
-	// Trim what debian:bookworm-slim does not ship either: package lists
+	// Trim what debian:trixie-slim does not ship either: package lists
 	// and downloaded .debs (about 80 MB).
 	for _, glob := range []string{"var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb"} {
 		matches, _ := filepath.Glob(filepath.Join(root, glob))
@@ -140,8 +151,10 @@ consul version | head -1; redis-server --version; redis-autopilot version`
 		t.Fatalf("image contents: %v\n%s", err, out)
 	}
 	t.Logf("image contents: %s", out)
-	if want := "Consul v1.13.9"; !strings.Contains(out, want) {
-		t.Errorf("image ships %q, want %s", out, want)
+	for _, want := range []string{"Consul v1.13.9", "Redis server v=8."} { // the default image: Debian 13's Redis 8
+		if !strings.Contains(out, want) {
+			t.Errorf("image ships %q, want %s", out, want)
+		}
 	}
 	size := p.must("image", "inspect", "--format", "{{.Size}}", testImage)
 	t.Logf("image %s size: %s bytes", testImage, size)
