@@ -137,10 +137,11 @@ mkdir -p "$ports" "$rootfs$ports"
 
 # inside runs a command in the root filesystem: own PID and mount
 # namespaces, the host's network; /proc, /dev, /sys, the repository, the
-# binaries, Consul and the port locks mounted in.
+# binaries, Consul, versitygw (the S3 tests' server) and the port locks
+# mounted in.
 inside() {
 	unshare --pid --mount --fork --kill-child /bin/sh -euc '
-		root=$1 src=$2 work=$3 consul=$4 ports=$5; shift 5
+		root=$1 src=$2 work=$3 consul=$4 ports=$5 versitygw=$6; shift 6
 		mount -t proc proc "$root/proc"
 		mount --rbind /dev "$root/dev"
 		mount --rbind /sys "$root/sys"
@@ -150,8 +151,12 @@ inside() {
 		mount --bind -o ro "$src" "$root/src"
 		mount --bind "$work" "$root/matrix"
 		mount --bind -o ro "$consul" "$root/usr/local/bin/consul"
+		if [ -n "$versitygw" ]; then
+			touch "$root/usr/local/bin/versitygw"
+			mount --bind -o ro "$versitygw" "$root/usr/local/bin/versitygw"
+		fi
 		exec chroot "$root" "$@"
-	' inside "$rootfs" "$PWD" "$work" "$consul" "$ports" "$@"
+	' inside "$rootfs" "$PWD" "$work" "$consul" "$ports" "$(command -v versitygw || true)" "$@"
 }
 
 : >"$log"
