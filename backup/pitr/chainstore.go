@@ -48,11 +48,15 @@ func (c *ChainStore) ext() string {
 // put stores r under name, encrypted when Keys are set.
 func (c *ChainStore) put(ctx context.Context, name string, r io.Reader, encrypt bool) error {
 	if encrypt && c.Keys != nil {
+		// plain is the caller's reader: the goroutine must not read r,
+		// which is the pipe's read end from the next line on (both ends
+		// in one goroutine each deadlocked the first encrypted put).
+		plain := r
 		pr, pw := io.Pipe()
 		go func() {
 			w, err := c.Keys.Encrypt(pw)
 			if err == nil {
-				if _, err = io.Copy(w, r); err == nil {
+				if _, err = io.Copy(w, plain); err == nil {
 					err = w.Close()
 				}
 			}

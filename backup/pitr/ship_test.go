@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
@@ -16,11 +17,18 @@ import (
 // until the test ends.
 func startShipper(t *testing.T, r *harness.Redis, o ShipperOptions) (*Shipper, *ChainStore, func()) {
 	t.Helper()
-	st, err := dir.New(dir.Options{Dir: harness.TempDir(t, "store-")})
+	return startShipperTo(t, harness.TempDir(t, "store-"), nil, r, o)
+}
+
+// startShipperTo is startShipper into the directory store at root,
+// encrypting with keys when they are set.
+func startShipperTo(t *testing.T, root string, keys *crypt.Keys, r *harness.Redis, o ShipperOptions) (*Shipper, *ChainStore, func()) {
+	t.Helper()
+	st, err := dir.New(dir.Options{Dir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := NewChainStore(st, nil)
+	cs, err := NewChainStore(st, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

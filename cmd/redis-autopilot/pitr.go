@@ -23,7 +23,7 @@ func (b *nodeBackups) startPITR(ctx context.Context, self string) error {
 		b.log.Info("point-in-time recovery is off (PITR=false)")
 		return nil
 	}
-	cs, err := pitr.NewChainStore(b.store, nil)
+	cs, err := pitr.NewChainStore(b.store, b.cfg.BackupEncryption)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func restoreToTime(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 	if err != nil {
 		return err
 	}
-	cs, err := pitr.NewChainStore(st, nil)
+	cs, err := pitr.NewChainStore(st, cfg.BackupEncryption)
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,7 @@ func restoreToTime(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 
 // listChains prints each point-in-time chain's recoverable window after
 // the backups (text output only).
+// Listing reads only names and chain.json, which are never encrypted.
 func listChains(ctx context.Context, st store.Store, stdout, stderr io.Writer) {
 	cs, err := pitr.NewChainStore(st, nil)
 	var chains []pitr.Chain
