@@ -15,27 +15,14 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/suptest"
 	"github.com/hashicorp/go-hclog"
 )
 
 // startSup starts a supervisor for the test (one per process at a time).
 func startSup(t *testing.T) *supervisor.Supervisor {
 	t.Helper()
-	sup, err := supervisor.New(supervisor.Options{Log: hclog.NewNullLogger(), NoSignals: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := sup.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sup.StopAll(context.Background())
-		cancel()
-		<-sup.Done()
-	})
-	return sup
+	return suptest.Start(t, hclog.NewNullLogger())
 }
 
 // memSource holds a chain's objects in memory.
