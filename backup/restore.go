@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/internal/fsync"
 	"io"
 	"os"
 	"path/filepath"
@@ -247,7 +248,7 @@ func restoreInto(ctx context.Context, o RestoreOptions, log hclog.Logger, info s
 	if err := os.Rename(filepath.Join(staging, aofDir), filepath.Join(o.DataDir, aofDir)); err != nil {
 		return fmt.Errorf("move the AOF into place: %w", err)
 	}
-	return syncDir(o.DataDir)
+	return fsync.Dir(o.DataDir)
 }
 
 // removeStaging removes what an interrupted restore left.
@@ -260,18 +261,6 @@ func removeStaging(dataDir string) error {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("remove a stale staging directory: %w", err)
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

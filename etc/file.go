@@ -2,6 +2,7 @@ package etc
 
 import (
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/internal/fsync"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,14 +39,5 @@ func WriteFile(path string, render func(io.Writer) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsync.Dir(dir)
 }

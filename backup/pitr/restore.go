@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/internal/fsync"
 	"io"
 	"os"
 	"path/filepath"
@@ -108,14 +109,14 @@ func Restore(ctx context.Context, o RestoreOptions, p Plan) error {
 	if err := checkAOF(ctx, o, manifest); err != nil {
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return err
 	}
 	if err := os.Rename(dir, filepath.Join(o.DataDir, AOFDir)); err != nil {
 		return fmt.Errorf("move the AOF into place: %w", err)
 	}
 	o.Log.Info("restored to a point in time", "chain", p.Chain.Info.ID, "segments", len(p.Segments), "target", targetString(p.Target))
-	return syncDir(o.DataDir)
+	return fsync.Dir(o.DataDir)
 }
 
 func targetString(ts int64) string {
@@ -195,18 +196,6 @@ func writeFile(path string, fill func(io.Writer) error) error {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // checkAOF runs redis-check-aof with args; it must exit 0 and say that

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/internal/fsync"
 	"io"
 	"io/fs"
 	"os"
@@ -129,19 +130,10 @@ func writeIn(ctx context.Context, dir, name string, r io.Reader) (err error) {
 	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fsync.Dir(dir)
 }
 
-func (s *Store) syncDir() error { return syncDir(s.dir) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func (s *Store) syncDir() error { return fsync.Dir(s.dir) }
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/autopilotpattern/redis-autopilot/internal/fsync"
 	"io"
 	"io/fs"
 	"os"
@@ -109,7 +110,7 @@ func (o *objects) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("delete %s: %w", name, notFound(err))
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := fsync.Dir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
