@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/autopilotpattern/redis-autopilot/devcluster"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // devRun is one `redis-autopilot dev` process of a test, on ports shifted
@@ -29,17 +29,17 @@ type devRun struct {
 	proc   *harness.Process
 }
 
-func startDev(t *testing.T, nodes int) *devRun {
+func startDev(t *testing.T, count int) *devRun {
 	t.Helper()
 	for _, b := range []string{"consul", "redis-server", "redis-sentinel"} {
 		harness.NeedBinary(t, b)
 	}
-	bin := clustertest.Binary(t)
+	bin := nodes.Binary(t)
 	dir := harness.TempDir(t, "dev-")
-	offset, layout := freeLayout(t, filepath.Join(dir, "state"), nodes)
+	offset, layout := freeLayout(t, filepath.Join(dir, "state"), count)
 	d := &devRun{t: t, layout: layout, out: filepath.Join(dir, "dev.out")}
 	d.proc = harness.StartProcess(t, harness.ProcessOptions{Name: "dev", LogPath: d.out, Path: bin,
-		Args: []string{"dev", "--nodes", strconv.Itoa(nodes), "--dir", layout.Dir, "--port-offset", strconv.Itoa(offset)},
+		Args: []string{"dev", "--nodes", strconv.Itoa(count), "--dir", layout.Dir, "--port-offset", strconv.Itoa(offset)},
 		Env:  []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -233,7 +233,7 @@ func killLeftovers(l devcluster.Layout) {
 // needs: a clear message naming each missing program and its install
 // command, exit 1, and no state directory made.
 func TestDevMissingBinaries(t *testing.T) {
-	bin := clustertest.Binary(t)
+	bin := nodes.Binary(t)
 	tests := []struct {
 		name    string
 		have    []string

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestPasswordProtectsRedisAndSentinel: REDIS_PASSWORD sets requirepass,
@@ -20,14 +20,14 @@ import (
 // environment, or a file others can read.
 func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
 	const secret = "s3cret-Pa55-word"
-	c := clustertest.New(t, "REDIS_PASSWORD="+secret)
+	c := nodes.New(t, "REDIS_PASSWORD="+secret)
 	a := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
 	b := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 1, 2)
-	ctx := clustertest.Ctx(t, 60*time.Second)
+	ctx := nodes.Ctx(t, 60*time.Second)
 
-	for _, n := range []*clustertest.Node{a, b} {
+	for _, n := range []*nodes.Node{a, b} {
 		for _, port := range []int{n.RedisPort, n.SentinelPort} {
 			anon := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
 			err := anon.Ping(ctx).Err()
@@ -46,7 +46,7 @@ func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
 	if err := ma.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	clustertest.WaitFor(t, 10*time.Second, func() error {
+	nodes.WaitFor(t, 10*time.Second, func() error {
 		if v, err := rb.Get(ctx, "k").Result(); err != nil || v != "v" {
 			return fmt.Errorf("replica has %q (%v)", v, err)
 		}
@@ -59,11 +59,11 @@ func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
 	}
 	c.WaitTopology(40*time.Second, b.Addr(), 1, 2)
 
-	for _, n := range []*clustertest.Node{a, b} {
+	for _, n := range []*nodes.Node{a, b} {
 		if strings.Contains(n.Log(), secret) {
 			t.Errorf("%s's log holds the password", n.Name)
 		}
-		for _, pid := range clustertest.ChildrenOf(n.Proc.Pid()) {
+		for _, pid := range nodes.ChildrenOf(n.Proc.Pid()) {
 			for _, f := range []string{"cmdline", "environ"} {
 				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f)); strings.Contains(string(b), secret) {
 					t.Errorf("%s's child %d has the password in its %s", n.Name, pid, f)
@@ -90,11 +90,11 @@ func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
 // line of the password ever reaches the log.
 func TestOddPasswordSurvivesSentinelKill(t *testing.T) {
 	const secret = "pa ss\"word-one\nsecond-line"
-	c := clustertest.New(t, "REDIS_PASSWORD="+secret)
+	c := nodes.New(t, "REDIS_PASSWORD="+secret)
 	n := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
 	conf := filepath.Join(n.Dir, "etc", "sentinel.conf")
-	clustertest.WaitFor(t, 10*time.Second, func() error { // the case this test is about
+	nodes.WaitFor(t, 10*time.Second, func() error { // the case this test is about
 		if b, _ := os.ReadFile(conf); !strings.Contains(string(b), "sentinel auth-pass mymaster "+secret+"\n") {
 			return fmt.Errorf("sentinel has not rewritten auth-pass unquoted yet")
 		}
@@ -108,11 +108,11 @@ func TestOddPasswordSurvivesSentinelKill(t *testing.T) {
 			t.Fatal("no redis-sentinel child")
 		}
 		syscall.Kill(old, syscall.SIGKILL)
-		clustertest.WaitFor(t, 20*time.Second, func() error {
+		nodes.WaitFor(t, 20*time.Second, func() error {
 			if p := sentinelPid(t, n); p == 0 || p == old {
 				return fmt.Errorf("sentinel not restarted yet")
 			}
-			return s.Ping(clustertest.Ctx(t, time.Second)).Err()
+			return s.Ping(nodes.Ctx(t, time.Second)).Err()
 		})
 	}
 	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)

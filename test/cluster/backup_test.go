@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/metrics"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestBackupRoundTripThroughTheBinary writes keys, takes a backup with
@@ -28,12 +28,12 @@ func TestBackupRoundTripThroughTheBinary(t *testing.T) {
 
 // backupRoundTrip runs the round trip with a store env selects and
 // returns the old and the new node.
-func backupRoundTrip(t *testing.T, env []string) (a, b *clustertest.Node) {
+func backupRoundTrip(t *testing.T, env []string) (a, b *nodes.Node) {
 	t.Helper()
-	c := clustertest.New(t, env...)
+	c := nodes.New(t, env...)
 	a = c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
-	ctx := clustertest.Ctx(t, 60*time.Second)
+	ctx := nodes.Ctx(t, 60*time.Second)
 	want := map[string]string{}
 	for i := 0; i < 500; i++ {
 		k, v := fmt.Sprintf("key:%d", i), strings.Repeat(fmt.Sprint(i), 1+i%50)
@@ -57,7 +57,7 @@ func backupRoundTrip(t *testing.T, env []string) (a, b *clustertest.Node) {
 
 	// Lose the cluster: the node, its data, and Consul.
 	a.KillAll()
-	c2 := clustertest.New(t, env...)
+	c2 := nodes.New(t, env...)
 	b = c2.AddNode().Start()
 	c2.WaitTopology(60*time.Second, b.Addr(), 0, 1)
 	if !strings.Contains(b.Log(), string(last.Value)) {
@@ -82,25 +82,25 @@ func backupRoundTrip(t *testing.T, env []string) (a, b *clustertest.Node) {
 // backup now; last-backup is written and /metrics shows the attempt.
 func TestSIGUSR2TakesABackupAndMetricsFollow(t *testing.T) {
 	backups := harness.TempDir(t, "backups-")
-	c := clustertest.New(t, "BACKUP_DIR="+backups)
+	c := nodes.New(t, "BACKUP_DIR="+backups)
 	a := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
-	if err := a.Client.Set(clustertest.Ctx(t, 5*time.Second), "k", "v", 0).Err(); err != nil {
+	if err := a.Client.Set(nodes.Ctx(t, 5*time.Second), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	before := float64(time.Now().Unix())
 	if err := a.Proc.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	clustertest.WaitFor(t, 30*time.Second, func() error {
+	nodes.WaitFor(t, 30*time.Second, func() error {
 		kv, _, err := c.Consul.Client.KV().Get("service/redis/last-backup", nil)
 		if err != nil || kv == nil {
 			return fmt.Errorf("no last-backup yet (%v)", err)
 		}
 		return nil
 	})
-	clustertest.WaitFor(t, 10*time.Second, func() error {
-		s, err := metrics.Scrape(clustertest.Ctx(t, 5*time.Second), nodeURL{a}.get("/metrics"))
+	nodes.WaitFor(t, 10*time.Second, func() error {
+		s, err := metrics.Scrape(nodes.Ctx(t, 5*time.Second), nodeURL{a}.get("/metrics"))
 		if err != nil {
 			return err
 		}

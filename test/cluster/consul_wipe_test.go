@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestWipedConsulServerIsRepopulated kills the Consul server and starts it
@@ -14,7 +14,7 @@ import (
 // suite). The nodes see that the catalog lost them, join again and
 // register again: the cluster is listed whole within 20 s.
 func TestWipedConsulServerIsRepopulated(t *testing.T) {
-	c := clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: true, ConsulAgents: true, RestartableConsul: true})
+	c := nodes.NewWithOptions(t, nodes.Options{NodeIPs: true, BindAll: true, ConsulAgents: true, RestartableConsul: true})
 	c.StartNodes(3)
 	top := c.WaitTopology(90*time.Second, "", 2, 3)
 	c.KillConsul()

@@ -2,7 +2,7 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 	"os"
 	"strconv"
 	"strings"
@@ -23,18 +23,18 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 	}
 	for i := 1; i <= rounds; i++ {
 		t.Run(fmt.Sprintf("round %d", i), func(t *testing.T) {
-			c := clustertest.New(t)
+			c := nodes.New(t)
 			stop := make(chan struct{})
 			most := c.WatchMasters(stop)
-			nodes := c.StartNodes(3)
+			started := c.StartNodes(3)
 			top := c.WaitTopology(45*time.Second, "", 2, 3)
 			close(stop)
 			if m := <-most; m > 1 {
 				t.Fatalf("Consul listed %d passing redis masters at once", m)
 			}
 			masters := 0
-			for _, n := range nodes {
-				info, err := n.Client.Info(clustertest.Ctx(t, 2*time.Second), "replication").Result()
+			for _, n := range started {
+				info, err := n.Client.Info(nodes.Ctx(t, 2*time.Second), "replication").Result()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -54,7 +54,7 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 // another node takes over, and when the frozen one wakes it steps back.
 // There is never a second passing master.
 func TestLockHolderStallsDuringBootstrap(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	stop := make(chan struct{})
 	most := c.WatchMasters(stop)
 	// The holder's Consul check would pass within a tick of taking the

@@ -18,9 +18,9 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 var encryptedName = regexp.MustCompile(`dump-[0-9]{14}\.rdb\.zst\.age`)
@@ -133,10 +133,10 @@ func TestEncryptedBackupRoundTripThroughTheBinary(t *testing.T) {
 }
 
 func roundTrip(t *testing.T, st encryptedStore, env []string, secret string, extra bool) {
-	c := clustertest.New(t, env...)
+	c := nodes.New(t, env...)
 	a := c.AddNode().Start()
 	c.WaitTopology(60*time.Second, a.Addr(), 0, 1)
-	ctx := clustertest.Ctx(t, 2*time.Minute)
+	ctx := nodes.Ctx(t, 2*time.Minute)
 	want := map[string]string{"canary": canary}
 	for i := 0; i < 200; i++ {
 		want[fmt.Sprintf("key:%d", i)] = strings.Repeat(fmt.Sprint(i), 1+i%30)
@@ -170,7 +170,7 @@ func roundTrip(t *testing.T, st encryptedStore, env []string, secret string, ext
 	if extra {
 		refusedWithoutKey(t, env, name)
 	}
-	c2 := clustertest.New(t, env...)
+	c2 := nodes.New(t, env...)
 	b := c2.AddNode().Start()
 	c2.WaitTopology(90*time.Second, b.Addr(), 0, 1)
 	if !strings.Contains(b.Log(), name) {
@@ -188,9 +188,9 @@ func roundTrip(t *testing.T, st encryptedStore, env []string, secret string, ext
 
 // childrenHaveNoKey: the environments of the node's children (redis,
 // sentinel) hold no BACKUP_ENCRYPTION_ variable.
-func childrenHaveNoKey(t *testing.T, n *clustertest.Node) {
+func childrenHaveNoKey(t *testing.T, n *nodes.Node) {
 	t.Helper()
-	kids := clustertest.ChildrenOf(n.Proc.Pid())
+	kids := nodes.ChildrenOf(n.Proc.Pid())
 	if len(kids) == 0 {
 		t.Fatal("the node has no children to check")
 	}
@@ -216,7 +216,7 @@ func refusedWithoutKey(t *testing.T, env []string, name string) {
 			keyless = append(keyless, e)
 		}
 	}
-	c := clustertest.New(t, keyless...)
+	c := nodes.New(t, keyless...)
 	n := c.AddNode().Start()
 	select {
 	case <-n.Proc.Done():

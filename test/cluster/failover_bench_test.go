@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // BenchmarkFailover measures, with SENTINEL_DOWN_AFTER=2s and the default
@@ -27,7 +27,7 @@ import (
 func BenchmarkFailover(b *testing.B) {
 	var startM, startR, sent, cons []float64
 	for i := 0; i < b.N; i++ {
-		c := clustertest.New(b, "POLL_INTERVAL=5s", "CHECK_TTL=25s")
+		c := nodes.New(b, "POLL_INTERVAL=5s", "CHECK_TTL=25s")
 		t0 := time.Now()
 		m := c.AddNode().Start()
 		c.WaitTopology(60*time.Second, m.Addr(), 0, 1)
@@ -40,8 +40,8 @@ func BenchmarkFailover(b *testing.B) {
 		c.WaitTopology(60*time.Second, m.Addr(), 2, 3)
 		// The survivors' sentinels must know the replicas before the kill.
 		s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r1.SentinelPort)})
-		clustertest.WaitFor(b, 30*time.Second, func() error {
-			rs, err := s.Replicas(clustertest.Ctx(b, time.Second), "mymaster").Result()
+		nodes.WaitFor(b, 30*time.Second, func() error {
+			rs, err := s.Replicas(nodes.Ctx(b, time.Second), "mymaster").Result()
 			if err != nil || len(rs) < 2 {
 				return fmt.Errorf("sentinel knows %d replicas", len(rs))
 			}
@@ -50,9 +50,9 @@ func BenchmarkFailover(b *testing.B) {
 		kill := time.Now()
 		m.KillAll()
 		var sentAt, consAt time.Time
-		clustertest.WaitFor(b, 60*time.Second, func() error {
+		nodes.WaitFor(b, 60*time.Second, func() error {
 			if sentAt.IsZero() {
-				if a, err := s.GetMasterAddrByName(clustertest.Ctx(b, time.Second), "mymaster").Result(); err == nil && net.JoinHostPort(a[0], a[1]) != m.Addr() {
+				if a, err := s.GetMasterAddrByName(nodes.Ctx(b, time.Second), "mymaster").Result(); err == nil && net.JoinHostPort(a[0], a[1]) != m.Addr() {
 					sentAt = time.Now()
 				}
 			}

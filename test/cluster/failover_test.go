@@ -9,15 +9,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // waitAcked waits until w has n more WAIT 1 writes acknowledged than it
 // had when called.
-func waitAcked(t *testing.T, w *clustertest.Writer, n int) {
+func waitAcked(t *testing.T, w *nodes.Writer, n int) {
 	t.Helper()
 	_, before := w.Acked(time.Time{}, time.Now())
-	clustertest.WaitFor(t, 20*time.Second, func() error {
+	nodes.WaitFor(t, 20*time.Second, func() error {
 		if _, waited := w.Acked(time.Time{}, time.Now()); len(waited) < len(before)+n {
 			return fmt.Errorf("%d WAIT 1 writes acknowledged so far, want %d", len(waited), len(before)+n)
 		}
@@ -27,11 +27,11 @@ func waitAcked(t *testing.T, w *clustertest.Writer, n int) {
 
 // checkNoneLost stops w and reads back every WAIT 1 write it had
 // acknowledged on master.
-func checkNoneLost(t *testing.T, w *clustertest.Writer, master *clustertest.Node) {
+func checkNoneLost(t *testing.T, w *nodes.Writer, master *nodes.Node) {
 	t.Helper()
 	w.Stop()
 	_, waited := w.Acked(time.Time{}, time.Now())
-	lost, err := clustertest.Lost(clustertest.Ctx(t, 30*time.Second), master.Client, waited)
+	lost, err := nodes.Lost(nodes.Ctx(t, 30*time.Second), master.Client, waited)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func checkNoneLost(t *testing.T, w *clustertest.Writer, master *clustertest.Node
 // First, --to naming a node that is not a replica is refused, and the
 // master goes on serving.
 func TestFailoverCommand(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
@@ -59,11 +59,11 @@ func TestFailoverCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "is not an online replica") {
 		t.Fatalf("failover --to the master: exit %d, stdout %q, stderr %q; want exit 1 and a clear error", code, out, errOut)
 	}
-	if err := old.Client.Set(clustertest.Ctx(t, 2*time.Second), "after-refusal", "1", 0).Err(); err != nil {
+	if err := old.Client.Set(nodes.Ctx(t, 2*time.Second), "after-refusal", "1", 0).Err(); err != nil {
 		t.Fatalf("the master does not serve after a refused failover: %v", err)
 	}
 
-	w := c.StartWriter(clustertest.WriterOptions{Sentinels: c.Sentinels()})
+	w := c.StartWriter(nodes.WriterOptions{Sentinels: c.Sentinels()})
 	defer w.Stop()
 	waitAcked(t, w, 200)
 	start := time.Now()
@@ -73,11 +73,11 @@ func TestFailoverCommand(t *testing.T) {
 		t.Fatalf("failover: exit %d, printed %q; want 0 and the new master", code, out)
 	}
 	c.WaitTopology(20*time.Second, out, 2, 3)
-	ctx := clustertest.Ctx(t, 5*time.Second)
+	ctx := nodes.Ctx(t, 5*time.Second)
 	if role, err := old.Client.Do(ctx, "ROLE").Slice(); err != nil || role[0] != "slave" {
 		t.Errorf("the old master is not a replica after the command: ROLE %v, %v", role, err)
 	}
-	clustertest.WaitFor(t, 5*time.Second, func() error {
+	nodes.WaitFor(t, 5*time.Second, func() error {
 		v, err := old.Client.ConfigGet(ctx, "min-replicas-to-write").Result()
 		if err != nil || v["min-replicas-to-write"] == "1000000" {
 			return fmt.Errorf("the old master's writes are still fenced: %v %v", v, err)
@@ -96,28 +96,28 @@ func TestFailoverCommand(t *testing.T) {
 // (+failover-state-wait-promotion follows its REPLICAOF NO ONE). No
 // acknowledged write is lost.
 func TestRawSentinelFailoverIsFencedAtTheFirstEvent(t *testing.T) {
-	c := clustertest.New(t)
-	nodes := c.StartNodes(3)
+	c := nodes.New(t)
+	started := c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
-	w := c.StartWriter(clustertest.WriterOptions{Sentinels: c.Sentinels()})
+	w := c.StartWriter(nodes.WriterOptions{Sentinels: c.Sentinels()})
 	defer w.Stop()
-	ev, err := clustertest.WatchEvents(c.Sentinels())
+	ev, err := nodes.WatchEvents(c.Sentinels())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ev.Stop()
-	leader := nodes[rand.Intn(len(nodes))]
+	leader := started[rand.Intn(len(started))]
 	s := redis.NewSentinelClient(&redis.Options{Addr: leader.SentinelAddr()})
 	defer s.Close()
 	leader.WaitSentinelKnowsReplicas(20*time.Second, 2)
 	waitAcked(t, w, 200)
 	fw := old.WatchFence()
-	if err := s.Failover(clustertest.Ctx(t, 5*time.Second), "mymaster").Err(); err != nil {
+	if err := s.Failover(nodes.Ctx(t, 5*time.Second), "mymaster").Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER on %s: %v", leader.SentinelAddr(), err)
 	}
 	var newMaster string
-	clustertest.WaitFor(t, 30*time.Second, func() error {
+	nodes.WaitFor(t, 30*time.Second, func() error {
 		// The old master turns replica about 8 s later (Sentinel's wait):
 		// whether it is listed yet does not matter here.
 		m := c.Instances("redis", true)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestFailedOverMasterIsFencedUntilDemoted freezes the master's redis until
@@ -20,7 +20,7 @@ import (
 // fences them (min-replicas-to-write) at its next tick, and lifts the fence
 // once Sentinel has made it a replica.
 func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
@@ -39,7 +39,7 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 	}()
 	// The frozen redis fails its check at the node's next tick, long
 	// before the check's TTL (5 s) would lapse: clients stop writing to it.
-	clustertest.WaitFor(t, 3*time.Second, func() error {
+	nodes.WaitFor(t, 3*time.Second, func() error {
 		if m := c.Instances("redis", true); len(m) == 1 && m[0] == old.Addr() {
 			return fmt.Errorf("the frozen master %s still passes in Consul", old.Addr())
 		}
@@ -54,8 +54,8 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 
 	// Until Sentinel demotes it, a write to the old master must be refused.
 	var fencedSeen bool
-	clustertest.WaitFor(t, 30*time.Second, func() error {
-		ctx := clustertest.Ctx(t, 2*time.Second)
+	nodes.WaitFor(t, 30*time.Second, func() error {
+		ctx := nodes.Ctx(t, 2*time.Second)
 		err := old.Client.Set(ctx, "fence-probe", "1", 0).Err()
 		switch {
 		case err != nil && strings.Contains(err.Error(), "NOREPLICAS"):
@@ -93,17 +93,17 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 // the last master (named in Consul's KV) instead of taking the bootstrap
 // lock at once, so the write it alone holds survives.
 func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
-	c := clustertest.New(t)
-	nodes := c.StartNodes(3)
+	c := nodes.New(t)
+	started := c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	master := c.Node(top.Masters[0])
-	var replicas []*clustertest.Node
-	for _, n := range nodes {
+	var replicas []*nodes.Node
+	for _, n := range started {
 		if n != master {
 			replicas = append(replicas, n)
 		}
 	}
-	ctx := clustertest.Ctx(t, 30*time.Second)
+	ctx := nodes.Ctx(t, 30*time.Second)
 	if err := master.Client.Set(ctx, "before", "everywhere", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
 			t.Fatalf("replica %s exited %d", r.Addr(), code)
 		}
 	}
-	clustertest.WaitFor(t, 15*time.Second, func() error {
-		return master.Client.Set(clustertest.Ctx(t, time.Second), "after", "master only", 0).Err()
+	nodes.WaitFor(t, 15*time.Second, func() error {
+		return master.Client.Set(nodes.Ctx(t, time.Second), "after", "master only", 0).Err()
 	})
 	if code, _ := master.Term(20 * time.Second); code != 0 {
 		t.Fatalf("master exited %d", code)
@@ -134,7 +134,7 @@ func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
 		return nil
 	}
 	// Until both wait, or one of them is elected (the bug).
-	clustertest.WaitFor(t, 20*time.Second, func() error {
+	nodes.WaitFor(t, 20*time.Second, func() error {
 		if len(c.Topology().Masters) > 0 {
 			return nil
 		}
@@ -148,9 +148,9 @@ func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
 	}
 	master.Start()
 	c.WaitTopology(60*time.Second, master.Addr(), 2, 3)
-	for _, n := range nodes {
-		clustertest.WaitFor(t, 20*time.Second, func() error {
-			ctx := clustertest.Ctx(t, time.Second)
+	for _, n := range started {
+		nodes.WaitFor(t, 20*time.Second, func() error {
+			ctx := nodes.Ctx(t, time.Second)
 			for key, want := range map[string]string{"before": "everywhere", "after": "master only"} {
 				got, err := n.Client.Get(ctx, key).Result()
 				if errors.Is(err, redis.Nil) || (err == nil && got != want) {
@@ -171,10 +171,10 @@ func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
 // check, well before the check's TTL (5 s) would lapse, while the sentinels
 // on the majority side fail over. Healed, it is demoted and lifts its fence.
 func TestPartitionedMasterFailsItsCheckBeforeTheTTL(t *testing.T) {
-	if err := clustertest.CgroupsAvailable(); err != nil {
+	if err := nodes.CgroupsAvailable(); err != nil {
 		t.Skipf("partitions need cgroup v2 and root: %v", err)
 	}
-	c := clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, Cgroups: true})
+	c := nodes.NewWithOptions(t, nodes.Options{NodeIPs: true, Cgroups: true})
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
@@ -183,7 +183,7 @@ func TestPartitionedMasterFailsItsCheckBeforeTheTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := time.Now()
-	clustertest.WaitFor(t, 3500*time.Millisecond, func() error {
+	nodes.WaitFor(t, 3500*time.Millisecond, func() error {
 		if m := c.Instances("redis", true); len(m) == 1 && m[0] == old.Addr() {
 			return fmt.Errorf("the cut-off master %s still passes in Consul", old.Addr())
 		}
@@ -199,10 +199,10 @@ func TestPartitionedMasterFailsItsCheckBeforeTheTTL(t *testing.T) {
 }
 
 // waitFenceLifted waits until n's redis has min-replicas-to-write 0 again.
-func waitFenceLifted(t *testing.T, n *clustertest.Node) {
+func waitFenceLifted(t *testing.T, n *nodes.Node) {
 	t.Helper()
-	clustertest.WaitFor(t, 15*time.Second, func() error {
-		v, err := n.Client.ConfigGet(clustertest.Ctx(t, time.Second), "min-replicas-to-write").Result()
+	nodes.WaitFor(t, 15*time.Second, func() error {
+		v, err := n.Client.ConfigGet(nodes.Ctx(t, time.Second), "min-replicas-to-write").Result()
 		if err != nil {
 			return err
 		}

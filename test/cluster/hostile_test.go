@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // hostileReplies are what a hostile server registered as a sentinel
@@ -84,8 +84,8 @@ func (h *hostileServer) port() int { return h.ln.Addr().(*net.TCPAddr).Port }
 // ERROR naming the server. On the old main the first one killed every
 // node with "makeslice: len out of range".
 func TestHostileSentinelsDoNotTakeNodesDown(t *testing.T) {
-	c := clustertest.New(t)
-	nodes := c.StartNodes(2)
+	c := nodes.New(t)
+	started := c.StartNodes(2)
 	master := c.WaitTopology(40*time.Second, "", 1, 2).Masters[0]
 	agent, err := api.NewClient(&api.Config{Address: c.Consul.HTTPAddr})
 	if err != nil {
@@ -101,13 +101,13 @@ func TestHostileSentinelsDoNotTakeNodesDown(t *testing.T) {
 			}
 			defer agent.Agent().ServiceDeregister(id)
 			if i == 0 { // a node starting meets it in its start-up ask
-				nodes = append(nodes, c.AddNode().Start())
+				started = append(started, c.AddNode().Start())
 			}
 			// Every node asks every sentinel each tick (1 s), and follows
 			// its events.
 			peer := net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.port()))
-			clustertest.WaitFor(t, 30*time.Second, func() error {
-				for _, n := range nodes {
+			nodes.WaitFor(t, 30*time.Second, func() error {
+				for _, n := range started {
 					if n.Proc.Exited() {
 						return fmt.Errorf("%s exited:\n%s", n.Name, n.Proc.Tail(40))
 					}
@@ -117,8 +117,8 @@ func TestHostileSentinelsDoNotTakeNodesDown(t *testing.T) {
 				}
 				return nil
 			})
-			c.WaitTopology(30*time.Second, master, len(nodes)-1, len(nodes)+1)
-			for _, n := range nodes {
+			c.WaitTopology(30*time.Second, master, len(started)-1, len(started)+1)
+			for _, n := range started {
 				if n.Proc.Exited() {
 					t.Fatalf("%s exited:\n%s", n.Name, n.Proc.Tail(40))
 				}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -18,7 +18,7 @@ import (
 // the master node SIGKILLed (supervisor, redis and sentinel) and a new master
 // passing; the old node restarted rejoining as a replica.
 func TestShellVersionScenario(t *testing.T) {
-	shellVersionScenario(t, clustertest.New(t))
+	shellVersionScenario(t, nodes.New(t))
 }
 
 // TestShellVersionScenarioIPv6 is the same scenario with every node on
@@ -31,10 +31,10 @@ func TestShellVersionScenarioIPv6(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	shellVersionScenario(t, clustertest.NewWithOptions(t, clustertest.Options{IPv6: true}))
+	shellVersionScenario(t, nodes.NewWithOptions(t, nodes.Options{IPv6: true}))
 }
 
-func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
+func shellVersionScenario(t *testing.T, c *nodes.Cluster) {
 	first := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, first.Addr(), 0, 1)
 	if !strings.Contains(first.Log(), "elected master under the bootstrap lock") {
@@ -48,11 +48,11 @@ func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 	}
 
 	t.Run("a value written on the master is read on every replica", func(t *testing.T) {
-		ctx := clustertest.Ctx(t, 20*time.Second)
+		ctx := nodes.Ctx(t, 20*time.Second)
 		if err := first.Client.Set(ctx, "greeting", "hello", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range []*clustertest.Node{a, b} {
+		for _, n := range []*nodes.Node{a, b} {
 			waitValue(t, n, "greeting", "hello")
 		}
 	})
@@ -66,7 +66,7 @@ func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 				t.Errorf("Consul listed %d passing redis masters at once during the failover", m)
 			}
 		}()
-		ctx := clustertest.Ctx(t, 30*time.Second)
+		ctx := nodes.Ctx(t, 30*time.Second)
 		s := redis.NewSentinelClient(&redis.Options{Addr: a.SentinelAddr()})
 		defer s.Close()
 		if err := s.Failover(ctx, "mymaster").Err(); err != nil {
@@ -74,7 +74,7 @@ func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 		}
 		start := time.Now()
 		var master string
-		clustertest.WaitFor(t, 20*time.Second, func() error {
+		nodes.WaitFor(t, 20*time.Second, func() error {
 			m := c.Instances("redis", true)
 			if len(m) != 1 || m[0] == first.Addr() {
 				return fmt.Errorf("passing masters %v, old master %s", m, first.Addr())
@@ -103,8 +103,8 @@ func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 		}()
 		old.KillAll()
 		start := time.Now()
-		var top clustertest.Topology
-		clustertest.WaitFor(t, 60*time.Second, func() error {
+		var top nodes.Topology
+		nodes.WaitFor(t, 60*time.Second, func() error {
 			top = c.Topology()
 			if len(top.Masters) != 1 || top.Masters[0] == old.Addr() {
 				return fmt.Errorf("passing masters %v (the killed one is %s)", top.Masters, old.Addr())
@@ -121,10 +121,10 @@ func shellVersionScenario(t *testing.T, c *clustertest.Cluster) {
 	})
 }
 
-func waitValue(t *testing.T, n *clustertest.Node, key, want string) {
+func waitValue(t *testing.T, n *nodes.Node, key, want string) {
 	t.Helper()
-	clustertest.WaitFor(t, 20*time.Second, func() error {
-		got, err := n.Client.Get(clustertest.Ctx(t, time.Second), key).Result()
+	nodes.WaitFor(t, 20*time.Second, func() error {
+		got, err := n.Client.Get(nodes.Ctx(t, time.Second), key).Result()
 		if err != nil {
 			return fmt.Errorf("GET %s on %s: %w", key, n.Name, err)
 		}

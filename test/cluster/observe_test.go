@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/autopilotpattern/redis-autopilot/metrics"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 func httpCode(t *testing.T, url string) int {
@@ -31,12 +31,12 @@ func (n nodeURL) get(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", n.HTTPPort, path)
 }
 
-type nodeURL struct{ *clustertest.Node }
+type nodeURL struct{ *nodes.Node }
 
 // runCLI runs a redis-autopilot subcommand with the node's environment.
-func runCLI(t *testing.T, n *clustertest.Node, args ...string) (string, int) {
+func runCLI(t *testing.T, n *nodes.Node, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(clustertest.Binary(t), args...)
+	cmd := exec.Command(nodes.Binary(t), args...)
 	cmd.Env = n.Env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -54,7 +54,7 @@ func runCLI(t *testing.T, n *clustertest.Node, args ...string) (string, int) {
 // balancers read: `status --json`, `health`, /master and /replica, and the
 // Prometheus metrics, before and after a failover.
 func TestStatusHealthAndMetricsFollowAFailover(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	a := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
 	b := c.AddNode().Start()
@@ -81,7 +81,7 @@ func TestStatusHealthAndMetricsFollowAFailover(t *testing.T) {
 	if out, code := runCLI(t, b, "status"); code != 0 || !strings.Contains(out, "replica of "+a.Addr()) {
 		t.Fatalf("status of the replica exited %d:\n%s", code, out)
 	}
-	for _, n := range []*clustertest.Node{a, b} {
+	for _, n := range []*nodes.Node{a, b} {
 		if out, code := runCLI(t, n, "health"); code != 0 {
 			t.Fatalf("health of %s exited %d: %s", n.Name, code, out)
 		}
@@ -92,11 +92,11 @@ func TestStatusHealthAndMetricsFollowAFailover(t *testing.T) {
 
 	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", b.SentinelPort)})
 	defer s.Close()
-	if err := s.Failover(clustertest.Ctx(t, 10*time.Second), "mymaster").Err(); err != nil {
+	if err := s.Failover(nodes.Ctx(t, 10*time.Second), "mymaster").Err(); err != nil {
 		t.Fatal(err)
 	}
 	c.WaitTopology(40*time.Second, b.Addr(), 1, 2)
-	clustertest.WaitFor(t, 15*time.Second, func() error {
+	nodes.WaitFor(t, 15*time.Second, func() error {
 		if httpCode(t, nodeURL{b}.get("/master")) != 200 || httpCode(t, nodeURL{a}.get("/replica")) != 200 {
 			return fmt.Errorf("role endpoints have not followed the failover")
 		}
@@ -116,7 +116,7 @@ func TestStatusHealthAndMetricsFollowAFailover(t *testing.T) {
 	}
 }
 
-func checkRoleEndpoints(t *testing.T, master, replica *clustertest.Node) {
+func checkRoleEndpoints(t *testing.T, master, replica *nodes.Node) {
 	t.Helper()
 	want := map[string]int{
 		nodeURL{master}.get("/master"): 200, nodeURL{master}.get("/replica"): 503,
@@ -130,10 +130,10 @@ func checkRoleEndpoints(t *testing.T, master, replica *clustertest.Node) {
 	}
 }
 
-func checkRoleMetric(t *testing.T, n *clustertest.Node, role string) {
+func checkRoleMetric(t *testing.T, n *nodes.Node, role string) {
 	t.Helper()
-	clustertest.WaitFor(t, 10*time.Second, func() error {
-		s, err := metrics.Scrape(clustertest.Ctx(t, 5*time.Second), nodeURL{n}.get("/metrics"))
+	nodes.WaitFor(t, 10*time.Second, func() error {
+		s, err := metrics.Scrape(nodes.Ctx(t, 5*time.Second), nodeURL{n}.get("/metrics"))
 		if err != nil {
 			return err
 		}
@@ -144,10 +144,10 @@ func checkRoleMetric(t *testing.T, n *clustertest.Node, role string) {
 	})
 }
 
-func childPIDs(n *clustertest.Node, comm string) []int {
+func childPIDs(n *nodes.Node, comm string) []int {
 	comm = harness.Program(comm)
 	var out []int
-	for _, p := range clustertest.ChildrenOf(n.Proc.Pid()) {
+	for _, p := range nodes.ChildrenOf(n.Proc.Pid()) {
 		b, _ := exec.Command("cat", fmt.Sprintf("/proc/%d/comm", p)).Output()
 		if strings.TrimSpace(string(b)) == comm {
 			out = append(out, p)

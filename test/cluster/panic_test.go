@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestPanicEndsInTheOrderedStop builds the binary with the panictest tag
@@ -28,17 +28,17 @@ func TestPanicEndsInTheOrderedStop(t *testing.T) {
 	}
 	for _, where := range []string{"reconcile", "status"} {
 		t.Run(where, func(t *testing.T) {
-			c := clustertest.New(t)
+			c := nodes.New(t)
 			armed := filepath.Join(t.TempDir(), "armed")
 			n := c.AddNode()
 			n.Binary = bin
 			n.Env = append(n.Env, "REDIS_AUTOPILOT_TEST_PANIC="+where, "REDIS_AUTOPILOT_TEST_PANIC_ARMED="+armed)
 			n.Start()
 			c.WaitTopology(40*time.Second, n.Addr(), 0, 1)
-			if err := n.Client.Set(clustertest.Ctx(t, 5*time.Second), "kept", "by the final save", 0).Err(); err != nil {
+			if err := n.Client.Set(nodes.Ctx(t, 5*time.Second), "kept", "by the final save", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-			children := clustertest.ChildrenOf(n.Proc.Pid())
+			children := nodes.ChildrenOf(n.Proc.Pid())
 			if err := os.WriteFile(armed, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/internal/proc"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestBinaryAsPID1 runs the real binary as PID 1 of a new PID namespace,
@@ -23,18 +23,18 @@ import (
 func TestBinaryAsPID1(t *testing.T) {
 	unshare := harness.NeedBinary(t, "unshare")
 	nsenter := harness.NeedBinary(t, "nsenter")
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	n := c.AddNode()
 	outer := harness.StartProcess(t, harness.ProcessOptions{
 		Name: "unshare", LogPath: filepath.Join(n.Dir, "node.log"), Env: n.Env,
-		Path: unshare, Args: []string{"--pid", "--fork", "--mount-proc", clustertest.Binary(t)},
+		Path: unshare, Args: []string{"--pid", "--fork", "--mount-proc", nodes.Binary(t)},
 	})
 	var init int
 	harness.Eventually(t, 10*time.Second, func() error {
 		if outer.Exited() {
 			t.Skipf("unshare is not permitted here (needs root): %s", outer.Tail(5))
 		}
-		kids := clustertest.ChildrenOf(outer.Pid())
+		kids := nodes.ChildrenOf(outer.Pid())
 		if len(kids) != 1 {
 			return fmt.Errorf("unshare has %d children", len(kids))
 		}
@@ -61,7 +61,7 @@ func TestBinaryAsPID1(t *testing.T) {
 	})
 	harness.Eventually(t, 10*time.Second, func() error {
 		sleeps, zombies := 0, 0
-		for _, p := range clustertest.ChildrenOf(init) {
+		for _, p := range nodes.ChildrenOf(init) {
 			comm, state := procState(p)
 			if comm == "sleep" {
 				sleeps++
@@ -119,7 +119,7 @@ func readFile(p string) string {
 
 func countChildren(ppid int, comm string) int {
 	n := 0
-	for _, p := range clustertest.ChildrenOf(ppid) {
+	for _, p := range nodes.ChildrenOf(ppid) {
 		if c, _ := procState(p); c == comm {
 			n++
 		}

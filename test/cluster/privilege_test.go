@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestChildrenRunUnprivileged: a node started as root with the password
@@ -34,7 +34,7 @@ func TestChildrenRunUnprivileged(t *testing.T) {
 	uid, _ := strconv.Atoi(ru.Uid)
 	gid, _ := strconv.Atoi(ru.Gid)
 	const secret = "file-pa55word-for-children"
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	n := c.AddNode()
 	pwFile := filepath.Join(n.Dir, "redis-password")
 	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
@@ -54,7 +54,7 @@ func TestChildrenRunUnprivileged(t *testing.T) {
 	n.Start()
 	c.WaitTopology(30*time.Second, n.Addr(), 0, 1)
 
-	children := clustertest.ChildrenOf(n.Proc.Pid())
+	children := nodes.ChildrenOf(n.Proc.Pid())
 	if len(children) < 2 {
 		t.Fatalf("the node has %d children, want redis-server and redis-sentinel", len(children))
 	}
@@ -135,7 +135,7 @@ func TestInsecureDefaultsWarn(t *testing.T) {
 		{[]string{"BIND_ADDR=127.0.0.1"}, false},
 	} {
 		dir := harness.TempDir(t, "insecure-")
-		cmd := exec.Command(clustertest.Binary(t), "run")
+		cmd := exec.Command(nodes.Binary(t), "run")
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "CONSUL_HTTP_ADDR=127.0.0.1:1", "CONSUL_LEADER_TIMEOUT=1s",
 			"HTTP_ADDR=off", "REDIS_DATA_DIR=" + filepath.Join(dir, "data"), "REDIS_CONFIG_DIR=" + filepath.Join(dir, "etc")}, tc.env...)
 		out, _ := cmd.CombinedOutput()

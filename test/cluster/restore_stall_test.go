@@ -12,9 +12,9 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -31,12 +31,12 @@ func mantaBackup(t *testing.T) (srv *mantaserver.Server, name string, env []stri
 		t.Fatal(err)
 	}
 	r := harness.StartRedis(t, harness.RedisOptions{})
-	if err := r.Client.Set(clustertest.Ctx(t, 5*time.Second), "restored", "yes", 0).Err(); err != nil {
+	if err := r.Client.Set(nodes.Ctx(t, 5*time.Second), "restored", "yes", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c := redisnode.Dial(r.Addr, "")
 	defer c.Close()
-	info, err := backup.Backup(clustertest.Ctx(t, time.Minute), backup.Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd"})
+	info, err := backup.Backup(nodes.Ctx(t, time.Minute), backup.Options{Redis: c, DataDir: r.Dir, Store: s, Compression: "zstd"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func mantaBackup(t *testing.T) (srv *mantaserver.Server, name string, env []stri
 // a node restores the backup and becomes master.
 func TestRestoreStallReleasesBootstrapLock(t *testing.T) {
 	srv, name, env := mantaBackup(t)
-	c := clustertest.New(t, append(env, "BACKUP_STALL_TIMEOUT=2s")...)
+	c := nodes.New(t, append(env, "BACKUP_STALL_TIMEOUT=2s")...)
 	if _, err := c.Consul.Client.KV().Put(&api.KVPair{Key: registry.KeyLastBackup, Value: []byte(name)}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRestoreStallReleasesBootstrapLock(t *testing.T) {
 
 	a := c.AddNode().Start()
 	var stalledAt time.Time
-	clustertest.WaitFor(t, 30*time.Second, func() error {
+	nodes.WaitFor(t, 30*time.Second, func() error {
 		for _, q := range srv.Requests() {
 			if q.Method == "GET" && q.Path == data {
 				if stalledAt.IsZero() {
@@ -75,7 +75,7 @@ func TestRestoreStallReleasesBootstrapLock(t *testing.T) {
 		}
 		return errors.New("the node has not asked for the backup yet")
 	})
-	clustertest.WaitFor(t, 15*time.Second, func() error {
+	nodes.WaitFor(t, 15*time.Second, func() error {
 		log := a.Log()
 		for _, want := range []string{"[ERROR]", "made no progress for 2s (BACKUP_STALL_TIMEOUT)", name} {
 			if !strings.Contains(log, want) {
@@ -85,7 +85,7 @@ func TestRestoreStallReleasesBootstrapLock(t *testing.T) {
 		return nil
 	})
 	took := time.Since(stalledAt)
-	clustertest.WaitFor(t, 5*time.Second, func() error {
+	nodes.WaitFor(t, 5*time.Second, func() error {
 		kv, _, err := c.Consul.Client.KV().Get(registry.KeyMasterLock, nil)
 		if err != nil {
 			return err
@@ -103,7 +103,7 @@ func TestRestoreStallReleasesBootstrapLock(t *testing.T) {
 	srv.ClearFaults()
 	b := c.AddNode().Start()
 	c.WaitTopology(60*time.Second, b.Addr(), 0, 1)
-	if got, err := b.Client.Get(clustertest.Ctx(t, 5*time.Second), "restored").Result(); err != nil || got != "yes" {
+	if got, err := b.Client.Get(nodes.Ctx(t, 5*time.Second), "restored").Result(); err != nil || got != "yes" {
 		t.Fatalf("after the store answered again: restored = %q, %v", got, err)
 	}
 }

@@ -8,23 +8,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestSIGTERMToMasterLosesNoAcknowledgedWrite sends SIGTERM to the master
 // node while a writer writes with WAIT 1: the node hands over first, so no
 // acknowledged write is lost, and it exits 0 well within Docker's 10 s.
 func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
 
-	w := c.StartWriter(clustertest.WriterOptions{})
+	w := c.StartWriter(nodes.WriterOptions{})
 	defer w.Stop()
 	waitAcked := func(n int) {
 		t.Helper()
-		clustertest.WaitFor(t, 10*time.Second, func() error {
+		nodes.WaitFor(t, 10*time.Second, func() error {
 			if _, waited := w.Acked(time.Time{}, time.Now()); len(waited) < n {
 				return fmt.Errorf("%d WAIT 1 writes acknowledged so far, want %d", len(waited), n)
 			}
@@ -53,7 +53,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	w.Stop()
 	_, waited = w.Acked(time.Time{}, time.Now())
 	master := c.Node(newTop.Masters[0])
-	lost, err := clustertest.Lost(clustertest.Ctx(t, 30*time.Second), master.Client, waited)
+	lost, err := nodes.Lost(nodes.Ctx(t, 30*time.Second), master.Client, waited)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 // small tmpfs): redis still answers, but its save fails and its check goes
 // critical; freed space brings it back.
 func TestFullDiskReplicaIsCritical(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	master := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, master.Addr(), 0, 1)
 	r := c.AddNode()
@@ -85,11 +85,11 @@ func TestFullDiskReplicaIsCritical(t *testing.T) {
 	// No writes now: with the disk full, Redis 7.0.15 crashes on an AOF
 	// write (the supervisor restarts it); a failed save is the case where
 	// PING answers while the disk is broken.
-	ctx := clustertest.Ctx(t, 40*time.Second)
+	ctx := nodes.Ctx(t, 40*time.Second)
 	if err := r.Client.BgSave(ctx).Err(); err != nil {
 		t.Fatalf("BGSAVE: %v", err)
 	}
-	clustertest.WaitFor(t, 15*time.Second, func() error {
+	nodes.WaitFor(t, 15*time.Second, func() error {
 		if got := c.Instances("redis-replica", true); len(got) != 0 {
 			return fmt.Errorf("replica still passing: %v", got)
 		}
@@ -103,7 +103,7 @@ func TestFullDiskReplicaIsCritical(t *testing.T) {
 		t.Errorf("no decision names the failed write:\n%s", r.Proc.Tail(20))
 	}
 	os.Remove(filler)
-	clustertest.WaitFor(t, 20*time.Second, func() error {
+	nodes.WaitFor(t, 20*time.Second, func() error {
 		r.Client.BgSave(ctx)
 		if got := c.Instances("redis-replica", true); len(got) != 1 {
 			return fmt.Errorf("replica not passing again: %v", got)

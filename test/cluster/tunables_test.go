@@ -11,14 +11,14 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestConsulKeysOverrideSentinelSettings: the shell version's Consul keys
 // set the sentinel quorum at start, and SIGHUP applies new values to the
 // running sentinel.
 func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	kv := c.Consul.Client.KV()
 	if _, err := kv.Put(&api.KVPair{Key: "service/redis-sentinel/quorum", Value: []byte("1")}, nil); err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
 	s := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", n.SentinelPort)})
 	defer s.Close()
 	field := func(k string) string {
-		m, err := s.Master(clustertest.Ctx(t, 2*time.Second), "mymaster").Result()
+		m, err := s.Master(nodes.Ctx(t, 2*time.Second), "mymaster").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
 	if err := n.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	clustertest.WaitFor(t, 10*time.Second, func() error {
+	nodes.WaitFor(t, 10*time.Second, func() error {
 		if v := field("failover-timeout"); v != "45000" {
 			return fmt.Errorf("failover-timeout %s after SIGHUP, want 45000", v)
 		}
@@ -58,7 +58,7 @@ func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
 // it rewrote. Before the range check the node's sentinel crash looped on
 // "negative or zero time parameter" and the node exited.
 func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
-	c := clustertest.New(t)
+	c := nodes.New(t)
 	kv := c.Consul.Client.KV()
 	put := func(k, v string) {
 		t.Helper()
@@ -74,8 +74,8 @@ func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
 	defer s.Close()
 	want := func(when string, fields map[string]string) {
 		t.Helper()
-		clustertest.WaitFor(t, 15*time.Second, func() error {
-			m, err := s.Master(clustertest.Ctx(t, 2*time.Second), "mymaster").Result()
+		nodes.WaitFor(t, 15*time.Second, func() error {
+			m, err := s.Master(nodes.Ctx(t, 2*time.Second), "mymaster").Result()
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
 	if err := n.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	clustertest.WaitFor(t, 10*time.Second, func() error {
+	nodes.WaitFor(t, 10*time.Second, func() error {
 		if !strings.Contains(n.Log(), "reloaded sentinel settings") {
 			return fmt.Errorf("no reload logged yet")
 		}
@@ -112,11 +112,11 @@ func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
 
 	old := sentinelPid(t, n)
 	syscall.Kill(old, syscall.SIGKILL)
-	clustertest.WaitFor(t, 20*time.Second, func() error {
+	nodes.WaitFor(t, 20*time.Second, func() error {
 		if p := sentinelPid(t, n); p == 0 || p == old {
 			return fmt.Errorf("sentinel not restarted yet")
 		}
-		return s.Ping(clustertest.Ctx(t, time.Second)).Err()
+		return s.Ping(nodes.Ctx(t, time.Second)).Err()
 	})
 	want("after kill -9", map[string]string{"failover-timeout": "10000", "quorum": "2"})
 	if n.Proc.Exited() {
@@ -125,9 +125,9 @@ func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
 }
 
 // sentinelPid is the pid of the node's redis-sentinel child, or 0.
-func sentinelPid(t *testing.T, n *clustertest.Node) int {
+func sentinelPid(t *testing.T, n *nodes.Node) int {
 	t.Helper()
-	for _, p := range clustertest.ChildrenOf(n.Proc.Pid()) {
+	for _, p := range nodes.ChildrenOf(n.Proc.Pid()) {
 		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(b), "sentinel") {
 			return p
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestUserSettingsSurviveFailoverAndRestart: maxmemory and friends given
@@ -23,14 +23,14 @@ func TestUserSettingsSurviveFailoverAndRestart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(inc, "50-save.conf"), []byte("save 900 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := clustertest.New(t, "REDIS_CONFIG_EXTRA=maxmemory 64mb\nmaxmemory-policy allkeys-lru\nio-threads 2",
+	c := nodes.New(t, "REDIS_CONFIG_EXTRA=maxmemory 64mb\nmaxmemory-policy allkeys-lru\nio-threads 2",
 		"REDIS_CONFIG_INCLUDE_DIR="+inc, "SENTINEL_CONFIG_EXTRA=loglevel verbose")
 	want := map[string]string{"maxmemory": "67108864", "maxmemory-policy": "allkeys-lru", "io-threads": "2", "save": "900 1"}
-	check := func(n *clustertest.Node, when string) {
+	check := func(n *nodes.Node, when string) {
 		t.Helper()
-		clustertest.WaitFor(t, 20*time.Second, func() error {
+		nodes.WaitFor(t, 20*time.Second, func() error {
 			for k, v := range want {
-				got, err := n.Client.ConfigGet(clustertest.Ctx(t, 2*time.Second), k).Result()
+				got, err := n.Client.ConfigGet(nodes.Ctx(t, 2*time.Second), k).Result()
 				if err != nil || got[k] != v {
 					return fmt.Errorf("%s: %s CONFIG GET %s = %q, %v; want %q", when, n.Addr(), k, got[k], err, v)
 				}
@@ -47,7 +47,7 @@ func TestUserSettingsSurviveFailoverAndRestart(t *testing.T) {
 
 	s := redis.NewSentinelClient(&redis.Options{Addr: b.SentinelAddr()})
 	defer s.Close()
-	if err := s.Failover(clustertest.Ctx(t, 10*time.Second), "mymaster").Err(); err != nil {
+	if err := s.Failover(nodes.Ctx(t, 10*time.Second), "mymaster").Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
 	c.WaitTopology(40*time.Second, b.Addr(), 1, 2)

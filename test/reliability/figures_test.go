@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // figures are one scenario's results; goals are in goalsMissed.
@@ -191,10 +191,10 @@ func (s *suite) finalReadBack() {
 	for _, wr := range s.writers(f) {
 		plain, waited := wr.w.Acked(time.Time{}, s.lastCheck)
 		for _, k := range []struct {
-			acks []clustertest.Ack
+			acks []nodes.Ack
 			lost *int
 		}{{plain, &wr.counts.plainLost}, {waited, &wr.counts.waitLost}} {
-			lost, err := clustertest.Lost(ctx, master.Client, k.acks)
+			lost, err := nodes.Lost(ctx, master.Client, k.acks)
 			if err != nil {
 				s.t.Errorf("final read-back: %v", err)
 				return

@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // enforcePolicy is the container runtime's `restart: always`: a node whose
@@ -65,7 +65,7 @@ func (s *suite) pause(d time.Duration) {
 // node and a majority of sentinels agree on, every other node a passing
 // replica with its link up, every sentinel passing and knowing the others.
 // bad names each unhealthy node and why.
-func (s *suite) health() (master *clustertest.Node, bad map[string]string, err error) {
+func (s *suite) health() (master *nodes.Node, bad map[string]string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	bad = map[string]string{}
@@ -99,7 +99,7 @@ func (s *suite) health() (master *clustertest.Node, bad map[string]string, err e
 	return master, bad, nil
 }
 
-func (s *suite) nodeHealth(ctx context.Context, n *clustertest.Node, master string, passing map[string][]string) string {
+func (s *suite) nodeHealth(ctx context.Context, n *nodes.Node, master string, passing map[string][]string) string {
 	if n.Proc == nil || n.Proc.Exited() {
 		return "process not running"
 	}
@@ -125,7 +125,7 @@ func (s *suite) nodeHealth(ctx context.Context, n *clustertest.Node, master stri
 
 // sentinelHealth checks that the node's sentinel names master and knows
 // the other sentinels, so that it can take part in the next failover.
-func (s *suite) sentinelHealth(ctx context.Context, n *clustertest.Node, master string) string {
+func (s *suite) sentinelHealth(ctx context.Context, n *nodes.Node, master string) string {
 	sc := s.sentinelClient(n)
 	m, err := sc.Do(ctx, "SENTINEL", "get-master-addr-by-name", "mymaster").StringSlice()
 	if err != nil || len(m) != 2 {
@@ -151,7 +151,7 @@ func (s *suite) sentinelHealth(ctx context.Context, n *clustertest.Node, master 
 	return ""
 }
 
-func (s *suite) sentinelClient(n *clustertest.Node) *redis.Client {
+func (s *suite) sentinelClient(n *nodes.Node) *redis.Client {
 	if s.sentinels[n] == nil {
 		s.sentinels[n] = redis.NewClient(&redis.Options{Addr: n.SentinelAddr(), MaxRetries: -1, DialTimeout: time.Second, Protocol: 2})
 		s.t.Cleanup(func() { s.sentinels[n].Close() })

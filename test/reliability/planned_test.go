@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // plannedFailoverCommand runs `redis-autopilot failover` in a random
@@ -31,7 +31,7 @@ func plannedFailoverCommand(s *suite, tr *trial) error {
 // were fenced.
 func rawSentinelFailover(s *suite, tr *trial) error {
 	n := s.nodes[tr.rng.Intn(len(s.nodes))]
-	ev, err := clustertest.WatchEvents(s.c.Sentinels())
+	ev, err := nodes.WatchEvents(s.c.Sentinels())
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // scenario is one kind of fault. fault makes it, holds it and removes it;
@@ -89,7 +89,7 @@ func (s *suite) hold(tr *trial, lo, hi time.Duration) time.Duration {
 
 // killNode SIGKILLs a whole node, leaves it down for a while, and starts
 // it again with its data, as `restart: always` would after a crash.
-func (s *suite) killNode(tr *trial, n *clustertest.Node, lo, hi time.Duration) {
+func (s *suite) killNode(tr *trial, n *nodes.Node, lo, hi time.Duration) {
 	s.down[n] = true
 	defer delete(s.down, n)
 	n.KillAll()
@@ -98,7 +98,7 @@ func (s *suite) killNode(tr *trial, n *clustertest.Node, lo, hi time.Duration) {
 	tr.note("SIGKILLed %s (%s) for %s", n.Name, role(tr, n), d.Round(100*time.Millisecond))
 }
 
-func role(tr *trial, n *clustertest.Node) string {
+func role(tr *trial, n *nodes.Node) string {
 	if n == tr.master {
 		return "master"
 	}
@@ -319,7 +319,7 @@ func restartAll(s *suite, tr *trial) error {
 }
 
 // fillDisk fills n's data directory (a tmpfs) for a while, then frees it.
-func (s *suite) fillDisk(tr *trial, n *clustertest.Node) error {
+func (s *suite) fillDisk(tr *trial, n *nodes.Node) error {
 	filler := filepath.Join(n.Dir, "data", "filler")
 	out, _ := exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=1M").CombinedOutput() // ends with ENOSPC: the point
 	defer os.Remove(filler)

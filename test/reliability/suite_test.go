@@ -15,8 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // nodeCount is the cluster's size: a majority survives losing one node.
@@ -30,22 +30,22 @@ const recoverTimeout = 90 * time.Second
 type suite struct {
 	t     *testing.T
 	st    settings
-	c     *clustertest.Cluster
-	nodes []*clustertest.Node
-	check *clustertest.Checker
+	c     *nodes.Cluster
+	nodes []*nodes.Node
+	check *nodes.Checker
 	// writer finds the master through Consul; swriter through the
 	// sentinels, as most clients do (go-redis's FailoverClient).
-	writer, swriter *clustertest.Writer
+	writer, swriter *nodes.Writer
 	// down are the nodes a fault has stopped on purpose; the restart
 	// policy leaves them alone.
-	down map[*clustertest.Node]bool
+	down map[*nodes.Node]bool
 	// cantCgroup, cantNft, cantMount say why scenarios needing them skip.
 	cantCgroup, cantNft, cantMount error
 	// cantFreeze says why the backup store cannot be frozen (fsfreeze
 	// needs it on a loop-mounted ext4 image).
 	cantFreeze error
 
-	sentinels map[*clustertest.Node]*redis.Client
+	sentinels map[*nodes.Node]*redis.Client
 	// agents: each node runs its own Consul agent.
 	agents bool
 	// backupDir is the shared backup store ("" when backups are off);
@@ -97,8 +97,8 @@ func TestReliability(t *testing.T) {
 }
 
 func newSuite(t *testing.T, st settings) *suite {
-	s := &suite{t: t, st: st, down: map[*clustertest.Node]bool{}, figs: map[string]*figures{}, sentinels: map[*clustertest.Node]*redis.Client{}, counted: map[string]bool{}}
-	s.cantCgroup = clustertest.CgroupsAvailable()
+	s := &suite{t: t, st: st, down: map[*nodes.Node]bool{}, figs: map[string]*figures{}, sentinels: map[*nodes.Node]*redis.Client{}, counted: map[string]bool{}}
+	s.cantCgroup = nodes.CgroupsAvailable()
 	if _, err := exec.LookPath("nft"); err != nil {
 		s.cantNft = fmt.Errorf("nft is not on PATH (apt-get install -y nftables, or make deps)")
 	}
@@ -129,7 +129,7 @@ func newSuite(t *testing.T, st settings) *suite {
 			t.Logf("WARNING: the backup store cannot be frozen (%v): the scenarios that need it are SKIPPED", s.cantFreeze)
 		}
 	}
-	s.c = clustertest.NewWithOptions(t, clustertest.Options{NodeIPs: true, BindAll: bindAll, Env: env,
+	s.c = nodes.NewWithOptions(t, nodes.Options{NodeIPs: true, BindAll: bindAll, Env: env,
 		Cgroups: s.cantCgroup == nil, RestartableConsul: true, ConsulAgents: s.agents})
 	for i := 0; i < nodeCount; i++ {
 		n := s.c.AddNode()
@@ -152,9 +152,9 @@ func newSuite(t *testing.T, st settings) *suite {
 	s.fill()
 	s.check = s.c.StartChecker(200 * time.Millisecond)
 	t.Cleanup(s.check.Stop)
-	s.writer = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed})
+	s.writer = s.c.StartWriter(nodes.WriterOptions{Seed: st.seed})
 	t.Cleanup(s.writer.Stop)
-	s.swriter = s.c.StartWriter(clustertest.WriterOptions{Seed: st.seed, Sentinels: s.c.Sentinels()})
+	s.swriter = s.c.StartWriter(nodes.WriterOptions{Seed: st.seed, Sentinels: s.c.Sentinels()})
 	t.Cleanup(s.swriter.Stop)
 	s.lastCheck = time.Now().Add(-time.Minute)
 	return s

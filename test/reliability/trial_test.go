@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/test/clustertest"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // trial is one fault played on the cluster.
@@ -17,8 +17,8 @@ type trial struct {
 	scenario string
 	n        int
 	rng      *rand.Rand
-	master   *clustertest.Node
-	replicas []*clustertest.Node
+	master   *nodes.Node
+	replicas []*nodes.Node
 	faultAt  time.Time
 	// notes say what the fault did, for the trial's log line.
 	notes []string
@@ -80,7 +80,7 @@ func (s *suite) runTrial(sc scenario, i int) {
 
 // whole waits for a whole cluster and returns its master; a cluster that
 // does not become whole gets a person's help, counted against f.
-func (s *suite) whole(f *figures, timeout time.Duration) *clustertest.Node {
+func (s *suite) whole(f *figures, timeout time.Duration) *nodes.Node {
 	master, bad, err := s.waitWhole(timeout)
 	if err == nil {
 		return master
@@ -90,7 +90,7 @@ func (s *suite) whole(f *figures, timeout time.Duration) *clustertest.Node {
 	return s.personFix(bad)
 }
 
-func (s *suite) waitWhole(timeout time.Duration) (master *clustertest.Node, bad map[string]string, err error) {
+func (s *suite) waitWhole(timeout time.Duration) (master *nodes.Node, bad map[string]string, err error) {
 	err = s.wait(timeout, func() error {
 		master, bad, err = s.health()
 		return err
@@ -100,7 +100,7 @@ func (s *suite) waitWhole(timeout time.Duration) (master *clustertest.Node, bad 
 
 // personFix is what an operator would do: restart the nodes named bad
 // (all of them when none is named). The suite stops when even that fails.
-func (s *suite) personFix(bad map[string]string) *clustertest.Node {
+func (s *suite) personFix(bad map[string]string) *nodes.Node {
 	for _, n := range s.nodes {
 		if _, ok := bad[n.Name]; ok || len(bad) == 0 {
 			s.t.Logf("a person restarts %s", n.Name)
@@ -185,7 +185,7 @@ func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
 }
 
 // checkWriter reads back the writes of one writer.
-func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, master *clustertest.Node, end time.Time) {
+func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, master *nodes.Node, end time.Time) {
 	plain, waited := wr.w.Acked(s.lastCheck, end)
 	plain, waited = s.excuse(tr, plain), s.excuse(tr, waited)
 	if !tr.excuseTo.IsZero() && tr.excuseFrom.Before(s.lastCheck) {
@@ -194,8 +194,8 @@ func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, mast
 		p, w := wr.w.Acked(tr.excuseFrom, s.lastCheck)
 		s.excuse(tr, append(p, w...))
 	}
-	lostP, err1 := clustertest.Lost(ctx, master.Client, plain)
-	lostW, err2 := clustertest.Lost(ctx, master.Client, waited)
+	lostP, err1 := nodes.Lost(ctx, master.Client, plain)
+	lostW, err2 := nodes.Lost(ctx, master.Client, waited)
 	if err1 != nil || err2 != nil {
 		s.t.Errorf("%s #%d: read back the %s clients' writes: %v %v", tr.scenario, tr.n, wr.name, err1, err2)
 		return
@@ -217,7 +217,7 @@ func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, mast
 // namedWriter is a writer with the counts it adds to.
 type namedWriter struct {
 	name   string
-	w      *clustertest.Writer
+	w      *nodes.Writer
 	counts *writeCounts
 }
 
@@ -228,11 +228,11 @@ func (s *suite) writers(f *figures) []namedWriter {
 }
 
 // excuse drops the writes the trial may lose by design, and says so.
-func (s *suite) excuse(tr *trial, acks []clustertest.Ack) []clustertest.Ack {
+func (s *suite) excuse(tr *trial, acks []nodes.Ack) []nodes.Ack {
 	if tr.excuseTo.IsZero() {
 		return acks
 	}
-	var out []clustertest.Ack
+	var out []nodes.Ack
 	for _, a := range acks {
 		if !a.At.Before(tr.excuseFrom) && a.At.Before(tr.excuseTo) {
 			s.counted[a.Key] = true
@@ -246,12 +246,12 @@ func (s *suite) excuse(tr *trial, acks []clustertest.Ack) []clustertest.Ack {
 
 // checkBulk reads back the keys loaded at the start: a restore must bring
 // back every one (the test fails otherwise).
-func (s *suite) checkBulk(ctx context.Context, tr *trial, master *clustertest.Node) {
-	var acks []clustertest.Ack
+func (s *suite) checkBulk(ctx context.Context, tr *trial, master *nodes.Node) {
+	var acks []nodes.Ack
 	for i := 0; i < s.bulk; i++ {
-		acks = append(acks, clustertest.Ack{Key: fmt.Sprintf("bulk:%d", i)})
+		acks = append(acks, nodes.Ack{Key: fmt.Sprintf("bulk:%d", i)})
 	}
-	missing, err := clustertest.Missing(ctx, master.Client, acks)
+	missing, err := nodes.Missing(ctx, master.Client, acks)
 	if err != nil {
 		s.t.Errorf("%s #%d: read back the bulk keys: %v", tr.scenario, tr.n, err)
 		return
@@ -287,7 +287,7 @@ func (s *suite) checkZombies(f *figures, tr *trial) {
 
 // outage is how long, after the first sample without a serving master,
 // until one serves again (until end if none does).
-func outage(samples []clustertest.Sample, end time.Time) (time.Duration, bool) {
+func outage(samples []nodes.Sample, end time.Time) (time.Duration, bool) {
 	var from time.Time
 	for _, sm := range samples {
 		switch {
@@ -305,7 +305,7 @@ func outage(samples []clustertest.Sample, end time.Time) (time.Duration, bool) {
 
 // follows returns, for each change of the master a majority of sentinels
 // name, how long until Consul listed exactly that master as passing.
-func follows(samples []clustertest.Sample, end time.Time) []time.Duration {
+func follows(samples []nodes.Sample, end time.Time) []time.Duration {
 	var out []time.Duration
 	prev := ""
 	for i, sm := range samples {

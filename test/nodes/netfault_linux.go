@@ -1,4 +1,4 @@
-package clustertest
+package nodes
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 // nftTable is this test process's nft table; it holds every fault rule.
 var (
-	nftTable = fmt.Sprintf("clustertest_%d", os.Getpid())
+	nftTable = fmt.Sprintf("nodes_%d", os.Getpid())
 	nftMu    sync.Mutex
 )
 

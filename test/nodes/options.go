@@ -1,4 +1,4 @@
-package clustertest
+package nodes
 
 import (
 	"testing"

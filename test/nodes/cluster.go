@@ -1,7 +1,7 @@
-// Package clustertest runs whole redis-autopilot nodes — the real binary, each
+// Package nodes runs whole redis-autopilot nodes — the real binary, each
 // with its own redis-server and redis-sentinel — against a real Consul, on
 // distinct ports of 127.0.0.1, and checks what the cluster does.
-package clustertest
+package nodes
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package clustertest
+package nodes
 
 import (
 	"bufio"
@@ -61,7 +61,7 @@ func (n *Node) makeCgroup(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.cgroup = filepath.Join(m, fmt.Sprintf("clustertest-%d-%s", os.Getpid(), n.Name))
+	n.cgroup = filepath.Join(m, fmt.Sprintf("nodes-%d-%s", os.Getpid(), n.Name))
 	if err := os.Mkdir(n.cgroup, 0o755); err != nil && !os.IsExist(err) {
 		t.Fatalf("create cgroup for %s: %v", n.Name, err)
 	}
