@@ -13,6 +13,11 @@ import (
 
 // Observation is what one tick saw. It is built by reading only.
 type Observation struct {
+	// ConsulErr is set when Consul did not answer: observing stopped
+	// there, and what is read from Consul (Registered, Catalog,
+	// Sentinels, OtherMaster, StaleMasters, SentinelRegistered) is
+	// unknown; so is what the sentinels say unless SentinelAsked.
+	ConsulErr error
 	// Self is this node's redis "ip:port".
 	Self string
 	// Info is the local redis's INFO; InfoErr is set when it did not answer.
@@ -21,8 +26,9 @@ type Observation struct {
 	// Registered is the redis service name now registered on the local
 	// agent for this node ("redis", "redis-replica"), or "".
 	Registered string
-	// SentinelMaster is the master a majority of the passing sentinels
-	// name; SentinelErr says why there is none.
+	// SentinelMaster is the master a majority of the sentinels registered
+	// in Consul name (counted over every registered sentinel, passing or
+	// not: see sentinelAddrs); SentinelErr says why there is none.
 	SentinelMaster string
 	SentinelErr    error
 	// SentinelAsked is whether the sentinels were asked at all (observe
@@ -85,10 +91,46 @@ type Decision struct {
 //
 // The registration follows INFO role, with one exception that keeps Consul
 // from ever listing two masters: a node that reports role:master is not
-// passed as `redis` unless a majority of the passing sentinels agree it is
-// the master. A master cut off from the others thus goes critical in Consul
-// while the sentinels fail over on the majority side.
+// passed as `redis` unless a majority of the sentinels registered in
+// Consul (every one of them, passing or not) agree it is the master. A
+// master cut off from the others thus goes critical in Consul while the
+// sentinels fail over on the majority side.
+//
+// When Consul did not answer, that is the decision: nothing passes, and
+// the reason says so ("Consul does not answer: ..."); the write fence is
+// still decided on what was seen (INFO, failover events, a planned
+// failover, and the sentinels when they were asked).
 func Decide(o Observation) Decision {
+	d := decideRole(o)
+	if o.ConsulErr != nil {
+		d = unobserved(o, d)
+	}
+	if !o.SentinelOK {
+		d.Reason += "; the local sentinel does not answer"
+	}
+	return d
+}
+
+// unobserved makes Consul's silence the decision: a node that cannot
+// read or write its registration does not pass, whatever redis says.
+func unobserved(o Observation, d Decision) Decision {
+	why := "Consul does not answer"
+	if !o.SentinelAsked {
+		why += ", so the sentinels could not be asked"
+	}
+	why += ": " + errString(o.ConsulErr)
+	d.Pass = false
+	if d.Fence || o.InfoErr != nil {
+		d.Note += "; " + why
+		d.Reason += "; " + why
+		return d
+	}
+	d.Note, d.Reason = why, why
+	return d
+}
+
+// decideRole is the decision on a complete observation.
+func decideRole(o Observation) Decision {
 	d := Decision{SentinelPass: o.SentinelOK}
 	if o.InfoErr != nil {
 		d.Service = o.Registered
@@ -160,9 +202,6 @@ func Decide(o Observation) Decision {
 		}
 		d.Note = "INFO has no role"
 		d.Reason = "redis answered INFO without a role, so its check is failing"
-	}
-	if !o.SentinelOK {
-		d.Reason += "; the local sentinel does not answer"
 	}
 	return d
 }

@@ -46,7 +46,7 @@ func TestDecide(t *testing.T) {
 		{"master being handed over by a planned failover", Observation{Info: master, SentinelMaster: self, SentinelOK: true,
 			Planned: "redis-autopilot failover run by host pid 7"},
 			ServiceMaster, false, "a planned failover (redis-autopilot failover run by host pid 7) is handing this master over; writes are fenced", true},
-		{"planned failover while Consul does not answer", Observation{Info: master, SentinelOK: true, Planned: "x"},
+		{"planned failover while Consul does not answer", Observation{Info: master, SentinelOK: true, Planned: "x", ConsulErr: errors.New("refused")},
 			ServiceMaster, false, "planned failover", true},
 		{"a planned failover does not fence a replica", Observation{Info: replica, SentinelOK: true, Planned: "x", EventAlarms: []string{"s: +try-failover"}},
 			ServiceReplica, true, "replica of 10.0.0.2:6379", false},
@@ -64,6 +64,19 @@ func TestDecide(t *testing.T) {
 			ServiceReplica, false, "rdb_last_bgsave_status:err", false},
 		{"redis down keeps the registration and fails", Observation{InfoErr: errors.New("connection refused"), Registered: ServiceMaster},
 			ServiceMaster, false, "redis does not answer", false},
+		{"Consul does not answer before the sentinels are asked", Observation{Info: master, SentinelOK: true,
+			ConsulErr: errors.New("list the local agent's services: connection refused")},
+			ServiceMaster, false, "Consul does not answer, so the sentinels could not be asked: list the local agent's services: connection refused", false},
+		{"Consul does not answer after the sentinels confirm this master", Observation{Info: master, SentinelMaster: self, SentinelAsked: true, SentinelOK: true,
+			ConsulErr: errors.New("list instances of service redis: timeout")},
+			ServiceMaster, false, "Consul does not answer: list instances of service redis: timeout", false},
+		{"Consul does not answer on a healthy replica", Observation{Info: replica, SentinelOK: true, ConsulErr: errors.New("refused")},
+			ServiceReplica, false, "Consul does not answer, so the sentinels could not be asked: refused", false},
+		{"Consul does not answer while a failover event fences", Observation{Info: master, SentinelOK: true, ConsulErr: errors.New("refused"),
+			EventAlarms: []string{"10.0.0.3:26379: +try-failover"}},
+			ServiceMaster, false, "writes are fenced, and it is not advertised as master; Consul does not answer", true},
+		{"Consul and redis do not answer", Observation{InfoErr: errors.New("connection refused"), ConsulErr: errors.New("refused")},
+			ServiceReplica, false, "redis does not answer, so its check is failing: connection refused; Consul does not answer", false},
 		{"sentinel down is said", Observation{Info: replica, SentinelOK: false},
 			ServiceReplica, true, "the local sentinel does not answer", false},
 	}
@@ -79,6 +92,9 @@ func TestDecide(t *testing.T) {
 			}
 			if !strings.Contains(d.Reason, tc.reason) {
 				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
+			}
+			if strings.Contains(d.Reason, "<nil>") {
+				t.Errorf("reason %q says <nil>", d.Reason)
 			}
 			if d.SentinelPass != tc.obs.SentinelOK {
 				t.Errorf("SentinelPass = %v, want %v", d.SentinelPass, tc.obs.SentinelOK)

@@ -72,7 +72,7 @@ func (n *Node) probeMaster(ctx context.Context, addr string) error {
 // TTL lapsed.
 func (n *Node) Tick(ctx context.Context) (Decision, error) {
 	octx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
-	obs, err := n.observe(octx)
+	obs := n.observe(octx)
 	cancel()
 	if len(obs.Sentinels) > 0 {
 		n.followSentinels(ctx, obs.Sentinels)
@@ -94,6 +94,7 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 		cancel()
 	}
 	n.fenceMu.Unlock()
+	err := obs.ConsulErr
 	if err == nil {
 		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)
 		err = n.apply(actx, obs, d)
@@ -104,8 +105,9 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 }
 
 // observe reads: local INFO, the local agent's registrations, the
-// sentinels' majority view. It changes nothing.
-func (n *Node) observe(ctx context.Context) (Observation, error) {
+// sentinels' majority view. It changes nothing. When Consul does not
+// answer it stops there and says so in ConsulErr.
+func (n *Node) observe(ctx context.Context) Observation {
 	obs := Observation{Self: n.self}
 	// A frozen redis must not use up the tick: the sentinel's check and
 	// the sentinels' view do not depend on it.
@@ -113,9 +115,16 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 	obs.Info, obs.InfoErr = n.redis.Info(ictx)
 	cancel()
 	obs.SentinelOK = n.sent.Ping(ctx) == nil
+	obs.ConsulErr = n.observeConsul(ctx, &obs)
+	return obs
+}
+
+// observeConsul fills in what observe reads from Consul, and the
+// sentinels' view (their list comes from Consul).
+func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 	ids, err := n.o.Reg.LocalServiceIDs(ctx)
 	if err != nil {
-		return obs, err
+		return err
 	}
 	for _, name := range []string{ServiceMaster, ServiceReplica} {
 		if ids[registry.ServiceID(name, n.o.AdvertiseAddr, n.o.RedisPort)] {
@@ -124,11 +133,11 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 	}
 	obs.SentinelRegistered = ids[registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
 	if obs.Catalog, err = n.o.Reg.LocalNodeInCatalog(ctx); err != nil {
-		return obs, err
+		return err
 	}
 	addrs, err := n.sentinelAddrs(ctx, false)
 	if err != nil {
-		return obs, err
+		return err
 	}
 	obs.Sentinels = addrs
 	v, verr := n.askView(ctx, addrs)
@@ -138,7 +147,7 @@ func (n *Node) observe(ctx context.Context) (Observation, error) {
 	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
 		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
 	}
-	return obs, err
+	return err
 }
 
 // otherPassingMasters sorts the other nodes Consul lists as redis: the
