@@ -19,9 +19,10 @@ const aofManifest = aofDir + "/appendonly.aof.manifest"
 
 // convertToAOF turns dir/dump.rdb into the multi-part AOF the node
 // runs with (DESIGN.md rule 6): a private redis-server (no TCP, a unix
-// socket in a 0700 directory, AOF off) loads the RDB, `CONFIG SET
-// appendonly yes` rewrites it as AOF, and once no rewrite is in progress
-// or scheduled and the manifest exists, the server is shut down.
+// socket in a 0700 directory, AOF off, the user's directives: a module's
+// data types load) loads the RDB, `CONFIG SET appendonly yes` rewrites it
+// as AOF, and once no rewrite is in progress or scheduled and the
+// manifest exists, the server is shut down.
 func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger, dir string) error {
 	priv, err := os.MkdirTemp(o.SocketDir, "redis-restore-")
 	if err != nil {
@@ -31,7 +32,8 @@ func convertToAOF(ctx context.Context, o RestoreOptions, log hclog.Logger, dir s
 	sock, conf := filepath.Join(priv, "redis.sock"), filepath.Join(priv, "redis.conf")
 	err = etc.WriteFile(conf, func(w io.Writer) error {
 		return etc.RenderRedis(w, etc.RedisConf{Port: 0, UnixSocket: sock, Dir: dir,
-			Password: o.Password, AppendOnly: false, Extra: []string{`save ""`}})
+			Password: o.Password, AppendOnly: false, Extra: []string{`save ""`},
+			User: o.User, Include: o.Include, UserSets: o.UserSets})
 	})
 	if err != nil {
 		return fmt.Errorf("write the private redis config: %w", err)

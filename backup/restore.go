@@ -66,6 +66,12 @@ type RestoreOptions struct {
 	RedisServerPath, CheckRDBPath string
 	// Password is the node's REDIS_PASSWORD; the private redis uses it too.
 	Password string
+	// User, Include and UserSets are the user's directives
+	// (REDIS_CONFIG_EXTRA, REDIS_CONFIG_INCLUDE_DIR's files) as in
+	// etc.RedisConf: the private redis-server loads the backup with them,
+	// so a module's data types (loadmodule) and the user's encodings and
+	// AOF format are those the node then runs with.
+	User, Include, UserSets []string
 	// Encryption holds the keys (BACKUP_ENCRYPTION_KEY) that decrypt
 	// encrypted backups; nil refuses them with ErrKey.
 	Encryption *crypt.Keys

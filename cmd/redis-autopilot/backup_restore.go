@@ -55,7 +55,8 @@ func backupRestore(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 		return restoreToTime(ctx, cfg, log, st, sup, bins.CheckAOF, req.To, stdout)
 	}
 	name, err := backup.Restore(ctx, backup.RestoreOptions{Store: st, Name: req.Name, DataDir: cfg.RedisDataDir,
-		Sup: sup, Password: cfg.RedisPassword, Encryption: cfg.BackupEncryption, StallTimeout: cfg.BackupStallTimeout,
+		Sup: sup, Password: cfg.RedisPassword, User: cfg.RedisConfigExtra, Include: cfg.RedisIncludeFiles, UserSets: cfg.RedisUserSets,
+		Encryption: cfg.BackupEncryption, StallTimeout: cfg.BackupStallTimeout,
 		Log: log, Progress: terminal(stderr),
 		RedisServerPath: bins.Server, CheckRDBPath: bins.CheckRDB})
 	if err != nil {

@@ -65,9 +65,12 @@ func testBackupCommands(t *testing.T, storeEnv env) {
 	e["REDIS_PORT"] = strconv.Itoa(harness.FreePort(t))
 	step(exitFailure, "already holds data", "backup", "restore", name)
 	e["REDIS_DATA_DIR"] = harness.TempDir(t, "cmdrst")
+	// The restore's private redis-server runs with the user's directives.
+	e["REDIS_CONFIG_EXTRA"] = "aof-use-rdb-preamble no"
 	step(exitOK, "restored "+name, "backup", "restore", name)
-	if _, err := os.Stat(filepath.Join(e["REDIS_DATA_DIR"], "appendonlydir")); err != nil {
-		t.Fatalf("no AOF after restore: %v", err)
+	if m, err := os.ReadFile(filepath.Join(e["REDIS_DATA_DIR"], "appendonlydir", "appendonly.aof.manifest")); err != nil ||
+		!strings.Contains(string(m), ".base.aof ") {
+		t.Fatalf("restored AOF (%v): manifest %q, want an .aof base (REDIS_CONFIG_EXTRA's aof-use-rdb-preamble no)", err, m)
 	}
 	restored := harness.StartRedis(t, harness.RedisOptions{Dir: e["REDIS_DATA_DIR"], Password: password,
 		Extra: []string{"appendonly yes"}})

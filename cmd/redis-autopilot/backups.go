@@ -49,7 +49,8 @@ func (b *nodeBackups) Restore(ctx context.Context) error {
 	start := time.Now()
 	name, err := backup.Restore(ctx, backup.RestoreOptions{
 		Store: b.store, KV: b.reg, DataDir: b.cfg.RedisDataDir, Sup: b.sup,
-		Password: b.cfg.RedisPassword, Encryption: b.cfg.BackupEncryption, AllowEmpty: b.cfg.RestoreAllowEmpty,
+		Password: b.cfg.RedisPassword, User: b.cfg.RedisConfigExtra, Include: b.cfg.RedisIncludeFiles, UserSets: b.cfg.RedisUserSets,
+		Encryption: b.cfg.BackupEncryption, AllowEmpty: b.cfg.RestoreAllowEmpty,
 		StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("restore"),
 		RedisServerPath: b.bins.Server, CheckRDBPath: b.bins.CheckRDB,
 	})
