@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -185,31 +186,79 @@ func pong(ctx context.Context, sock string) bool {
 	return string(buf[:n]) == "+PONG\r\n"
 }
 
+// userMark starts the user's lines in sentinel.conf; it also names the
+// directives they set (a comment survives Sentinel's rewrites), so that
+// the next start can drop those the user has since removed.
 const userMark = "# SENTINEL_CONFIG_EXTRA"
 
-// appendUserLines appends lines to the sentinel.conf at path (kept with
-// Sentinel's learned state): later lines win, so the user's settings apply
-// on every start.
+// appendUserLines puts the user's lines (SENTINEL_CONFIG_EXTRA) last in
+// the sentinel.conf at path, kept with Sentinel's learned state, once:
+// every line setting a directive the user sets now or set at the previous
+// start is dropped first. Lines are matched by directive, not by text:
+// Sentinel rewrites them in its own form (`loglevel  VERBOSE` becomes
+// `loglevel verbose`, paths get quoted), and a line matched by text was
+// appended again on every start (and a changed or removed one stayed).
 func appendUserLines(path string, lines []string) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	old, err := os.ReadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
+		if len(lines) == 0 && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		return fmt.Errorf("add SENTINEL_CONFIG_EXTRA to %s: %w", path, err)
 	}
-	user := map[string]bool{userMark: true}
+	old := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	drop, keys := map[string]bool{}, []string{}
 	for _, l := range lines {
-		user[l] = true
+		if k := directiveKey(l); k != "" && !drop[k] {
+			drop[k] = true
+			keys = append(keys, k)
+		}
+	}
+	marked := false
+	for _, l := range old {
+		if prev, ok := strings.CutPrefix(strings.TrimSpace(l), userMark); ok {
+			marked = true
+			for _, k := range strings.Split(strings.TrimPrefix(prev, ":"), ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					drop[k] = true
+				}
+			}
+		}
+	}
+	if len(lines) == 0 && !marked {
+		return nil // nothing of the user's, then or now
 	}
 	var keep []string
-	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
-		if !user[strings.TrimSpace(l)] { // drop the previous start's copy
+	for _, l := range old {
+		t := strings.TrimSpace(l)
+		if !strings.HasPrefix(t, userMark) && (strings.HasPrefix(t, "#") || !drop[directiveKey(t)]) {
 			keep = append(keep, l)
 		}
 	}
+	out := strings.Join(keep, "\n") + "\n"
+	if len(lines) > 0 {
+		out += fmt.Sprintf("%s: %s\n%s\n", userMark, strings.Join(keys, ", "), strings.Join(lines, "\n"))
+	}
 	return etc.WriteFile(path, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "%s\n%s\n%s\n", strings.Join(keep, "\n"), userMark, strings.Join(lines, "\n"))
+		_, err := io.WriteString(w, out)
 		return err
 	})
+}
+
+// directiveKey is what a sentinel.conf line sets: its directive in lower
+// case, with Sentinel's sub-directive ("sentinel notification-script") or
+// the ACL user's name ("user alice"); "" for a blank or unreadable line.
+func directiveKey(line string) string {
+	args, err := etc.SplitArgs(strings.TrimSpace(line))
+	if err != nil || len(args) == 0 {
+		return ""
+	}
+	k := strings.ToLower(args[0])
+	switch {
+	case k == "sentinel" && len(args) > 1:
+		k += " " + strings.ToLower(args[1])
+	case k == "user" && len(args) > 1:
+		k += " " + args[1]
+	}
+	return k
 }

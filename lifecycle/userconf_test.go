@@ -83,7 +83,7 @@ func TestAppendUserLines(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(path)
-	want := "port 26379\nsentinel myid abc\n# SENTINEL_CONFIG_EXTRA\nloglevel verbose\nsentinel deny-scripts-reconfig yes\n"
+	want := "port 26379\nsentinel myid abc\n# SENTINEL_CONFIG_EXTRA: loglevel, sentinel deny-scripts-reconfig\nloglevel verbose\nsentinel deny-scripts-reconfig yes\n"
 	if string(b) != want {
 		t.Errorf("sentinel.conf:\n%s\nwant:\n%s", b, want)
 	}
