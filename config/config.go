@@ -113,6 +113,10 @@ type Config struct {
 	SentinelDownAfter time.Duration
 	// SentinelFailoverTimeout (SENTINEL_FAILOVER_TIMEOUT) is failover-timeout.
 	SentinelFailoverTimeout time.Duration
+	// SentinelForgetAfter (SENTINEL_FORGET_AFTER) is how long a replica
+	// or sentinel must have had no live registration in Consul before the
+	// sentinels forget it, and a dead agent's registrations are removed.
+	SentinelForgetAfter time.Duration
 
 	// Backups
 

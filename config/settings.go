@@ -124,6 +124,8 @@ var settings = []setting{
 		Set: into(func(c *Config) *time.Duration { return &c.SentinelDownAfter }, parseSentinelTime)},
 	{Env: "SENTINEL_FAILOVER_TIMEOUT", Group: groupSentinel, Default: "60s", Help: "Sentinel failover-timeout; at most 2147483647ms. The Consul key service/redis-sentinel/failover-timeout overrides it.",
 		Set: into(func(c *Config) *time.Duration { return &c.SentinelFailoverTimeout }, parseSentinelTime)},
+	{Env: "SENTINEL_FORGET_AFTER", Group: groupSentinel, Default: "5m", Help: "A replica or sentinel that Consul has had no live registration for this long, and that Sentinel flags down, is forgotten (SENTINEL RESET, one sentinel at a time); registrations of Consul agents gone this long are removed.",
+		Set: dur(func(c *Config) *time.Duration { return &c.SentinelForgetAfter })},
 
 	// Backups
 	{Env: "BACKUP_DIR", Group: groupBackups, Help: "Local directory to store backups in. Set only one of BACKUP_DIR, MANTA_* and S3_URL; none means no backups.",

@@ -247,4 +247,5 @@ func populate(m *Metrics) {
 	m.SentinelEvent("+sdown")
 	m.ConsulError("pass")
 	m.LockAcquired("master")
+	m.ForgetAction("sentinel_reset", "done")
 }

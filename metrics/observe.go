@@ -149,6 +149,15 @@ func (m *Metrics) LockAcquired(name string) {
 	m.lockHeld.WithLabelValues(name).Set(1)
 }
 
+// ForgetAction records one action of the departed-node cleanup
+// (forget.Reset, forget.Deregister) and its outcome, "done" or "failed".
+func (m *Metrics) ForgetAction(action, outcome string) {
+	if m == nil {
+		return
+	}
+	m.forgets.WithLabelValues(action, outcome).Inc()
+}
+
 // LockReleased records that this node released or lost the lock name.
 func (m *Metrics) LockReleased(name string) {
 	if m == nil {

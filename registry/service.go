@@ -180,6 +180,9 @@ type Instance struct {
 	// serfHealth, and turns passing again for a moment when the node's new
 	// agent joins, before it syncs its own state.
 	TTLStatus string
+	// AgentStatus is the status of the node's serfHealth check: critical
+	// when the node's Consul agent is gone ("" when the catalog has none).
+	AgentStatus string
 }
 
 // Instances lists the instances of the named service across the cluster;
@@ -202,6 +205,9 @@ func (r *Registry) Instances(ctx context.Context, name string, passingOnly bool)
 		for _, c := range e.Checks {
 			if c.CheckID == CheckID(e.Service.ID) {
 				in.TTLStatus = c.Status
+			}
+			if c.CheckID == SerfCheckID {
+				in.AgentStatus = c.Status
 			}
 		}
 		if in.Address == "" {

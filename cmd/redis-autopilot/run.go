@@ -135,6 +135,10 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	code = exitOK
 	started = true
 	go func() { done <- node.Run(ctx) }()
+	if err := startForget(ctx, cfg, log, m, node.Self()); err != nil {
+		log.Error("start the departed-node cleanup", "error", err)
+		stop()
+	}
 	if backups != nil {
 		if err := backups.startScheduler(ctx, node.Self()); err != nil {
 			log.Error("start the backup scheduler", "error", err)

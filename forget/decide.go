@@ -1,0 +1,224 @@
+// Package forget makes the sentinels forget departed replicas and
+// sentinels, and Consul the registrations of departed nodes, without
+// anybody's help and without ever making a failover impossible.
+//
+// Sentinel never forgets a sentinel or replica it once saw, and a failover
+// needs the votes of a majority of every sentinel it knows: a cluster whose
+// nodes are replaced (new addresses each time) ends up unable to fail over.
+// The cure, SENTINEL RESET, wipes the sentinel's replica and sentinel lists;
+// done on every sentinel at once (the shell version at every stop) it leaves
+// a master lost in the next seconds with nobody to promote it.
+//
+// So one node at a time (a Consul lock) runs a loop: observe (Consul,
+// every live sentinel, the master), Decide (pure, one English reason),
+// apply one step. A step resets one sentinel, and only when the master is
+// healthy, a majority of the live sentinels name it, none flags it down or
+// failing over, and every live sentinel already knows every live replica
+// and sentinel: the sentinel reset last has rediscovered them before the
+// next is reset.
+package forget
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/registry"
+)
+
+// Entry is one replica or sentinel in a sentinel's tables.
+type Entry struct {
+	Addr string
+	// Down: the sentinel flags it s_down, o_down or disconnected.
+	Down bool
+}
+
+// View is what one live sentinel answered.
+type View struct {
+	Sentinel string
+	// Err is set when it did not answer; the other fields are then empty.
+	Err error
+	// Master is the master it names; Flags its master entry's flags.
+	Master string
+	Flags  []string
+	// Replicas and Sentinels are its tables (SENTINEL REPLICAS, SENTINELS).
+	Replicas, Sentinels []Entry
+}
+
+// Observation is what one step saw. Observe builds it by reading only.
+type Observation struct {
+	// Grace is SENTINEL_FORGET_AFTER.
+	Grace time.Duration
+	// LiveSentinels and LiveReplicas are the addresses Consul lists with
+	// a check that is not critical (redis-sentinel, redis-replica).
+	LiveSentinels, LiveReplicas []string
+	// Views are the live sentinels' answers, in LiveSentinels' order.
+	Views []View
+	// Absent is, for every address in a sentinel's tables, how long Consul
+	// has had no live registration for it (0: it has one now).
+	Absent map[string]time.Duration
+	// MasterRole is the role the majority's master reports in INFO;
+	// MasterErr is set when it did not answer.
+	MasterRole string
+	MasterErr  error
+	// Dead are registrations on nodes whose Consul agent has been gone
+	// (serfHealth critical) for at least Grace.
+	Dead []registry.Instance
+}
+
+// Action is what a step does.
+type Action string
+
+// Actions, also the label values of the metric.
+const (
+	// Idle: nothing departed.
+	Idle Action = "idle"
+	// Wait: something departed, but resetting now is not safe.
+	Wait Action = "wait"
+	// Reset: SENTINEL RESET on one sentinel.
+	Reset Action = "sentinel_reset"
+	// Deregister: remove dead agents' registrations from the catalog.
+	Deregister Action = "registration_removed"
+)
+
+// Decision is what a step does, and why.
+type Decision struct {
+	Action Action
+	// Sentinel is the sentinel to reset; Departed what it forgets.
+	Sentinel string
+	Departed []string
+	// Remove are the registrations to remove.
+	Remove []registry.Instance
+	// Reason is one English sentence.
+	Reason string
+}
+
+// alarmFlags on a master entry mean it is unreachable or may be failing
+// over.
+var alarmFlags = []string{"s_down", "o_down", "disconnected", "failover_in_progress", "force_failover"}
+
+// Decide turns an observation into a decision. It has no side effects.
+func Decide(o Observation) Decision {
+	if len(o.Dead) > 0 {
+		ids := make([]string, len(o.Dead))
+		for i, in := range o.Dead {
+			ids[i] = in.ID + " on " + in.Node
+		}
+		return Decision{Action: Deregister, Remove: o.Dead,
+			Reason: fmt.Sprintf("the Consul agents of %s have been gone for %s or more, so their registrations are removed and no longer count in any majority", strings.Join(ids, ", "), o.Grace)}
+	}
+	sentinel, departed := firstDeparted(o)
+	if sentinel == "" {
+		return Decision{Action: Idle, Reason: "no live sentinel lists a departed replica or sentinel"}
+	}
+	if why := unsafe(o); why != "" {
+		return Decision{Action: Wait, Sentinel: sentinel, Departed: departed,
+			Reason: fmt.Sprintf("%s lists departed %s, but it is not reset now: %s", sentinel, strings.Join(departed, ", "), why)}
+	}
+	return Decision{Action: Reset, Sentinel: sentinel, Departed: departed,
+		Reason: fmt.Sprintf("%s lists %s, which Consul has not had live for %s or more and it flags down; the master is healthy and every live sentinel knows every live replica and sentinel, so %s is reset alone", sentinel, strings.Join(departed, ", "), o.Grace, sentinel)}
+}
+
+// firstDeparted is the first live sentinel that lists departed entries,
+// and those entries: flagged down by it, and absent from Consul for Grace.
+func firstDeparted(o Observation) (string, []string) {
+	for _, v := range o.Views {
+		if v.Err != nil {
+			continue
+		}
+		var out []string
+		for _, e := range append(append([]Entry{}, v.Replicas...), v.Sentinels...) {
+			if e.Down && o.Absent[e.Addr] >= o.Grace {
+				out = append(out, e.Addr)
+			}
+		}
+		if len(out) > 0 {
+			sort.Strings(out)
+			return v.Sentinel, out
+		}
+	}
+	return "", nil
+}
+
+// unsafe says why no sentinel may be reset now, or "".
+func unsafe(o Observation) string {
+	for _, v := range o.Views {
+		if v.Err != nil {
+			return fmt.Sprintf("the live sentinel %s does not answer (%v)", v.Sentinel, v.Err)
+		}
+	}
+	for _, v := range o.Views {
+		if f := alarm(v.Flags); f != "" {
+			return fmt.Sprintf("%s flags the master %s, so a failover may be under way", v.Sentinel, f)
+		}
+	}
+	master, agreed := Majority(o.Views)
+	if agreed*2 <= len(o.LiveSentinels) {
+		return fmt.Sprintf("no majority of the %d live sentinels agree on a master", len(o.LiveSentinels))
+	}
+	if o.MasterErr != nil {
+		return fmt.Sprintf("the master %s does not answer (%v)", master, o.MasterErr)
+	}
+	if o.MasterRole != "master" {
+		return fmt.Sprintf("the master %s reports role %q", master, o.MasterRole)
+	}
+	for _, v := range o.Views {
+		if missing := unknown(v, o, master); len(missing) > 0 {
+			return fmt.Sprintf("%s does not know the live %s yet (a sentinel reset last rediscovers them first)", v.Sentinel, strings.Join(missing, ", "))
+		}
+	}
+	return ""
+}
+
+func alarm(flags []string) string {
+	var out []string
+	for _, f := range flags {
+		for _, a := range alarmFlags {
+			if f == a {
+				out = append(out, f)
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// Majority is the master named by the most views that answered, and by
+// how many.
+func Majority(views []View) (master string, agreed int) {
+	votes := map[string]int{}
+	for _, v := range views {
+		if v.Err == nil && v.Master != "" {
+			votes[v.Master]++
+		}
+	}
+	for m, n := range votes {
+		if n > agreed || n == agreed && m < master {
+			master, agreed = m, n
+		}
+	}
+	return master, agreed
+}
+
+// unknown lists the live replicas and other live sentinels v does not list
+// as up.
+func unknown(v View, o Observation, master string) []string {
+	up := map[string]bool{}
+	for _, e := range append(append([]Entry{}, v.Replicas...), v.Sentinels...) {
+		if !e.Down {
+			up[e.Addr] = true
+		}
+	}
+	var out []string
+	for _, r := range o.LiveReplicas {
+		if r != master && !up[r] {
+			out = append(out, "replica "+r)
+		}
+	}
+	for _, s := range o.LiveSentinels {
+		if s != v.Sentinel && !up[s] {
+			out = append(out, "sentinel "+s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package forget
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/registry"
+)
+
+const (
+	m  = "10.0.0.1:6379"
+	r2 = "10.0.0.2:6379"
+	r3 = "10.0.0.3:6379"
+	rX = "10.0.0.9:6379" // departed replica
+	s1 = "10.0.0.1:26379"
+	s2 = "10.0.0.2:26379"
+	s3 = "10.0.0.3:26379"
+	sX = "10.0.0.9:26379" // departed sentinel
+)
+
+// healthy is a cluster of three live nodes whose sentinels all still list
+// one departed node (rX, sX), gone for longer than the grace period.
+func healthy() Observation {
+	view := func(self string) View {
+		v := View{Sentinel: self, Master: m, Flags: []string{"master"},
+			Replicas: []Entry{{Addr: r2}, {Addr: r3}, {Addr: rX, Down: true}}}
+		for _, s := range []string{s1, s2, s3} {
+			if s != self {
+				v.Sentinels = append(v.Sentinels, Entry{Addr: s})
+			}
+		}
+		v.Sentinels = append(v.Sentinels, Entry{Addr: sX, Down: true})
+		return v
+	}
+	return Observation{
+		Grace:         5 * time.Minute,
+		LiveSentinels: []string{s1, s2, s3},
+		LiveReplicas:  []string{r2, r3},
+		Views:         []View{view(s1), view(s2), view(s3)},
+		Absent:        map[string]time.Duration{rX: 6 * time.Minute, sX: 6 * time.Minute, r2: 0, r3: 0, s1: 0, s2: 0, s3: 0},
+		MasterRole:    "master",
+	}
+}
+
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		name     string
+		change   func(o *Observation)
+		action   Action
+		sentinel string
+		reason   string // a part of the reason
+	}{
+		{name: "departed entries on a healthy cluster: the first sentinel is reset alone",
+			action: Reset, sentinel: s1, reason: "10.0.0.9:26379, 10.0.0.9:6379, which Consul has not had live for 5m0s or more"},
+		{name: "the first sentinel is clean already: the next one is reset",
+			change: func(o *Observation) {
+				o.Views[0].Replicas = o.Views[0].Replicas[:2]
+				o.Views[0].Sentinels = o.Views[0].Sentinels[:2]
+			},
+			action: Reset, sentinel: s2},
+		{name: "dead agents' registrations are removed first",
+			change: func(o *Observation) {
+				o.Dead = []registry.Instance{{ID: "redis-sentinel-10.0.0.9-26379", Node: "n9"}}
+			},
+			action: Deregister, reason: "the Consul agents of redis-sentinel-10.0.0.9-26379 on n9 have been gone"},
+		{name: "nothing departed", change: func(o *Observation) {
+			for i := range o.Views {
+				o.Views[i].Replicas = o.Views[i].Replicas[:2]
+				o.Views[i].Sentinels = o.Views[i].Sentinels[:2]
+			}
+		}, action: Idle, reason: "no live sentinel lists a departed"},
+		{name: "gone for less than the grace period", change: func(o *Observation) {
+			o.Absent[rX], o.Absent[sX] = 4*time.Minute, time.Minute
+		}, action: Idle},
+		{name: "absent from Consul but not flagged down by Sentinel", change: func(o *Observation) {
+			for i := range o.Views {
+				o.Views[i].Replicas[2].Down = false
+				o.Views[i].Sentinels[2].Down = false
+			}
+		}, action: Idle},
+		{name: "a live sentinel does not answer", change: func(o *Observation) {
+			o.Views[2] = View{Sentinel: s3, Err: errors.New("connection refused")}
+		}, action: Wait, reason: "the live sentinel 10.0.0.3:26379 does not answer"},
+		{name: "a sentinel flags the master o_down", change: func(o *Observation) {
+			o.Views[1].Flags = []string{"master", "s_down", "o_down"}
+		}, action: Wait, reason: "flags the master s_down,o_down, so a failover may be under way"},
+		{name: "a failover is in progress", change: func(o *Observation) {
+			o.Views[2].Flags = []string{"master", "failover_in_progress"}
+		}, action: Wait, reason: "failover_in_progress"},
+		{name: "no majority of the live sentinels agree", change: func(o *Observation) {
+			o.Views[1].Master, o.Views[2].Master = r2, r3
+		}, action: Wait, reason: "no majority of the 3 live sentinels agree"},
+		{name: "two of four live sentinels are no majority", change: func(o *Observation) {
+			o.LiveSentinels = append(o.LiveSentinels, "10.0.0.4:26379")
+			o.Views[2].Master = r2
+			o.Views = append(o.Views, View{Sentinel: "10.0.0.4:26379", Master: r2})
+		}, action: Wait, reason: "no majority of the 4 live sentinels agree"},
+		{name: "the master does not answer", change: func(o *Observation) {
+			o.MasterErr = errors.New("i/o timeout")
+		}, action: Wait, reason: "the master 10.0.0.1:6379 does not answer"},
+		{name: "the master reports role slave", change: func(o *Observation) {
+			o.MasterRole = "slave"
+		}, action: Wait, reason: `reports role "slave"`},
+		{name: "a sentinel just reset has not rediscovered a replica", change: func(o *Observation) {
+			o.Views[0].Replicas = []Entry{{Addr: r2}}
+			o.Views[0].Sentinels = o.Views[0].Sentinels[:2]
+		}, action: Wait, sentinel: s2, reason: "10.0.0.1:26379 does not know the live replica 10.0.0.3:6379 yet"},
+		{name: "a sentinel just reset has not rediscovered a sentinel", change: func(o *Observation) {
+			o.Views[0].Replicas = o.Views[0].Replicas[:2]
+			o.Views[0].Sentinels = []Entry{{Addr: s2}}
+		}, action: Wait, reason: "does not know the live sentinel 10.0.0.3:26379 yet"},
+		{name: "a live replica it flags down counts as not known", change: func(o *Observation) {
+			o.Views[2].Replicas[0].Down = true
+		}, action: Wait, reason: "10.0.0.3:26379 does not know the live replica 10.0.0.2:6379"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := healthy()
+			if tt.change != nil {
+				tt.change(&o)
+			}
+			d := Decide(o)
+			if d.Action != tt.action {
+				t.Fatalf("action %s, want %s (reason: %s)", d.Action, tt.action, d.Reason)
+			}
+			if tt.sentinel != "" && d.Sentinel != tt.sentinel {
+				t.Errorf("sentinel %s, want %s", d.Sentinel, tt.sentinel)
+			}
+			if !strings.Contains(d.Reason, tt.reason) {
+				t.Errorf("reason %q does not say %q", d.Reason, tt.reason)
+			}
+			if d.Reason == "" || strings.Count(d.Reason, ". ") > 0 {
+				t.Errorf("reason %q is not one sentence", d.Reason)
+			}
+		})
+	}
+}
+
+func TestDecideResetForgetsOnlyDeparted(t *testing.T) {
+	d := Decide(healthy())
+	if want := []string{sX, rX}; !reflect.DeepEqual(d.Departed, want) {
+		t.Errorf("departed %v, want %v", d.Departed, want)
+	}
+}
+
+func TestMajority(t *testing.T) {
+	views := []View{{Master: r2}, {Master: m}, {Master: m}, {Err: errors.New("down"), Master: r2}, {}}
+	if got, n := Majority(views); got != m || n != 2 {
+		t.Errorf("Majority = %s, %d; want %s, 2", got, n, m)
+	}
+}
