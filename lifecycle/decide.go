@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/registry"
 
@@ -18,8 +19,10 @@ type Observation struct {
 	// Sentinels, OtherMaster, StaleMasters, SentinelRegistered) is
 	// unknown; so is what the sentinels say unless SentinelAsked.
 	ConsulErr error
-	// Self is this node's redis "ip:port".
-	Self string
+	// Self is this node's redis "ip:port", SelfSentinel its sentinel's.
+	Self, SelfSentinel string
+	// At is when the observation was made.
+	At time.Time
 	// Info is the local redis's INFO; InfoErr is set when it did not answer.
 	Info    redisnode.Info
 	InfoErr error
@@ -64,6 +67,12 @@ type Observation struct {
 	Catalog registry.CatalogView
 	// SentinelOK is whether the local sentinel answers PING.
 	SentinelOK bool
+	// CatalogLostBefore is whether the last tick that read Consul found
+	// the catalog lacking this node or one of its services.
+	CatalogLostBefore bool
+	// RecordedMaster is when this node last wrote itself to LastMasterKey
+	// while passing as master; zero when it has not passed as master since.
+	RecordedMaster time.Time
 }
 
 // Decision is what a tick does, and why.
@@ -85,6 +94,8 @@ type Decision struct {
 	SentinelPass bool
 	// Reason is one English sentence: what the node is and why.
 	Reason string
+	// Changes are what apply does to Consul besides the checks.
+	Changes
 }
 
 // Decide turns an observation into a decision. It has no side effects.
@@ -96,6 +107,12 @@ type Decision struct {
 // master cut off from the others thus goes critical in Consul while the
 // sentinels fail over on the majority side.
 //
+// Besides the registration and the fence, Decide makes the choices about
+// Consul that apply carries out (Changes): re-registering what the
+// catalog lost, marking stale masters critical first, recording the last
+// master. The state they depend on comes in the observation
+// (CatalogLostBefore, RecordedMaster, At).
+//
 // When Consul did not answer, that is the decision: nothing passes, and
 // the reason says so ("Consul does not answer: ..."); the write fence is
 // still decided on what was seen (INFO, failover events, a planned
@@ -104,6 +121,8 @@ func Decide(o Observation) Decision {
 	d := decideRole(o)
 	if o.ConsulErr != nil {
 		d = unobserved(o, d)
+	} else {
+		decideChanges(o, &d)
 	}
 	if !o.SentinelOK {
 		d.Reason += "; the local sentinel does not answer"

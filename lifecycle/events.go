@@ -108,7 +108,7 @@ func (n *Node) followSentinels(ctx context.Context, addrs []string) {
 		if n.followed[a] == nil {
 			fctx, cancel := context.WithCancel(ctx)
 			n.followed[a] = cancel
-			go n.followSentinel(fctx, a)
+			go n.peers.Follow(fctx, a)
 		}
 	}
 }

@@ -28,12 +28,10 @@ func (n *Node) fence(ctx context.Context, on bool, why string) {
 
 // setFence raises or lifts the fence, remembering the value it replaced.
 func (n *Node) setFence(ctx context.Context, on bool, why string) error {
-	rc := n.redis.Redis()
-	cur, err := rc.ConfigGet(ctx, fenceSetting).Result()
+	value, err := n.peers.FenceSetting(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", fenceSetting, err)
 	}
-	value := cur[fenceSetting]
 	if (value == fenceReplicas) == on {
 		return nil
 	}
@@ -47,7 +45,7 @@ func (n *Node) setFence(ctx context.Context, on bool, why string) error {
 	if want == "" {
 		want = "0"
 	}
-	if err := rc.ConfigSet(ctx, fenceSetting, want).Err(); err != nil {
+	if err := n.peers.SetFenceSetting(ctx, want); err != nil {
 		return fmt.Errorf("set %s %s: %w", fenceSetting, want, err)
 	}
 	if on {

@@ -23,8 +23,11 @@ import (
 // config before they get here; New checks only what it needs.
 type NodeOptions struct {
 	Log hclog.Logger
-	Sup *supervisor.Supervisor
-	Reg *registry.Registry
+	// Sup starts redis and sentinel; Reg is Consul, Locker its locks
+	// (ConsulLocker).
+	Sup    Children
+	Reg    Registry
+	Locker Locker
 
 	// AdvertiseAddr is the IP other nodes and clients reach this node at.
 	AdvertiseAddr string
@@ -126,6 +129,8 @@ type Node struct {
 	resolver *Resolver
 	redis    *redisnode.Client
 	sent     *sentinel.Client
+	// peers is what a tick asks of redis and the sentinels (netPeers).
+	peers peers
 
 	redisChild, sentChild *supervisor.Child
 	lock                  Lock // bootstrap lock until redis passes
@@ -158,8 +163,8 @@ type Node struct {
 // NewNode checks o and returns a Node.
 func NewNode(o NodeOptions) (*Node, error) {
 	switch {
-	case o.Sup == nil || o.Reg == nil:
-		return nil, fmt.Errorf("node: %w: Sup and Reg are required", ErrInvalidOptions)
+	case o.Sup == nil || o.Reg == nil || o.Locker == nil:
+		return nil, fmt.Errorf("node: %w: Sup, Reg and Locker are required", ErrInvalidOptions)
 	case net.ParseIP(o.AdvertiseAddr) == nil:
 		return nil, fmt.Errorf("node: %w: AdvertiseAddr %q is not an IP", ErrInvalidOptions, o.AdvertiseAddr)
 	case o.PollInterval <= 0 || o.CheckTTL <= o.PollInterval:
@@ -184,8 +189,9 @@ func NewNode(o NodeOptions) (*Node, error) {
 	local := func(port int) string { return LocalAddr(o.BindAddr, port) }
 	n.redis = redisnode.Dial(local(o.RedisPort), o.Password)
 	n.sent = sentinel.Dial(local(o.SentinelPort), o.Password)
+	n.peers = netPeers{n}
 	r, err := NewResolver(ResolverOptions{
-		Log: o.Log.Named("resolve"), Catalog: o.Reg, Locker: lockerAdapter{o.Reg},
+		Log: o.Log.Named("resolve"), Catalog: o.Reg, Locker: o.Locker,
 		Ask: n.askSentinels, Probe: n.probeMaster,
 		Self: n.self, SelfSentinel: n.selfSent,
 		HasData:    func() (bool, error) { return redisnode.HasData(o.DataDir) },

@@ -200,7 +200,7 @@ func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 		default:
 		}
 		d, err := n.Tick(ctx)
-		if err == nil && d.Service == ServiceMaster && d.Pass {
+		if err == nil && d.PassesAsMaster() {
 			if err := n.lock.Release(ctx); err != nil {
 				n.log.Warn("release the bootstrap lock", "error", err)
 			}

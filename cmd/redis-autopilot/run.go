@@ -240,7 +240,7 @@ func newNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *sup
 	}
 	log.Info("redis and sentinel run as", "user", user)
 	node, err := lifecycle.NewNode(lifecycle.NodeOptions{
-		Log: log.Named("node"), Sup: sup, Reg: reg,
+		Log: log.Named("node"), Sup: sup, Reg: reg, Locker: lifecycle.ConsulLocker{Reg: reg},
 		AdvertiseAddr: addr, BindAddr: cfg.BindAddr, RedisPort: cfg.RedisPort, SentinelPort: cfg.SentinelPort,
 		DataDir: cfg.RedisDataDir, ConfigDir: cfg.RedisConfigDir, Password: cfg.RedisPassword,
 		PollInterval: cfg.PollInterval, CheckTTL: cfg.CheckTTL, MasterWait: cfg.MasterWaitTimeout,
