@@ -3,6 +3,7 @@ package nodes
 import (
 	"context"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,22 +105,15 @@ type probe struct {
 func (k *Checker) run(ctx context.Context) {
 	defer close(k.done)
 	var probes []probe
-	for _, n := range k.c.Nodes() {
-		o := func(addr string) *redis.Options {
-			return &redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
-				ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, PoolSize: 2, Protocol: 2}
-		}
-		probes = append(probes, probe{n, redis.NewClient(o(n.Addr())), redis.NewClient(o(n.SentinelAddr()))})
-	}
 	defer func() {
 		for _, p := range probes {
-			p.redis.Close()
-			p.sentinl.Close()
+			p.close()
 		}
 	}()
 	t := time.NewTicker(k.every)
 	defer t.Stop()
 	for {
+		probes = k.follow(probes)
 		s := k.sample(ctx, probes)
 		k.mu.Lock()
 		k.samples = append(k.samples, s)
@@ -130,6 +124,35 @@ func (k *Checker) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// follow makes probes the cluster's nodes: nodes added since are probed
+// too, retired ones no longer.
+func (k *Checker) follow(probes []probe) []probe {
+	nodes := k.c.Nodes()
+	var out []probe
+	for _, p := range probes {
+		if slices.Contains(nodes, p.node) {
+			out = append(out, p)
+		} else {
+			p.close()
+		}
+	}
+	for _, n := range nodes {
+		if !slices.ContainsFunc(out, func(p probe) bool { return p.node == n }) {
+			o := func(addr string) *redis.Options {
+				return &redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
+					ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, PoolSize: 2, Protocol: 2}
+			}
+			out = append(out, probe{n, redis.NewClient(o(n.Addr())), redis.NewClient(o(n.SentinelAddr()))})
+		}
+	}
+	return out
+}
+
+func (p probe) close() {
+	p.redis.Close()
+	p.sentinl.Close()
 }
 
 func (k *Checker) sample(ctx context.Context, probes []probe) Sample {

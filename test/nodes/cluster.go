@@ -75,6 +75,7 @@ type Cluster struct {
 
 	mu     sync.Mutex
 	nodes  []*Node
+	added  int           // nodes ever added: each gets the next address
 	server *consulServer // with Options.RestartableConsul
 }
 
@@ -117,7 +118,8 @@ func New(t testing.TB, env ...string) *Cluster {
 func (c *Cluster) AddNode() *Node {
 	c.t.Helper()
 	c.mu.Lock()
-	i := len(c.nodes) + 1
+	c.added++
+	i := c.added
 	c.mu.Unlock()
 	ip := "127.0.0.1"
 	switch {

@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
@@ -53,7 +54,16 @@ func NewWithOptions(t testing.TB, o Options) *Cluster {
 	return c
 }
 
-// Nodes returns the nodes added so far.
+// Retire takes n out of the cluster for good (a replaced container): it
+// is no longer in Nodes, and the checker stops probing it. Its address is
+// never given to another node.
+func (c *Cluster) Retire(n *Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nodes = slices.DeleteFunc(c.nodes, func(x *Node) bool { return x == n })
+}
+
+// Nodes returns the nodes added so far and not retired.
 func (c *Cluster) Nodes() []*Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()

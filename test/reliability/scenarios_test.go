@@ -51,6 +51,8 @@ func scenarios() []scenario {
 		{name: "restart-all", short: true, shortTrials: 1, fault: restartAll},
 		{name: "planned-failover-command", short: true, shortTrials: 1, fault: plannedFailoverCommand},
 		{name: "planned-failover-raw", short: true, shortTrials: 1, fault: rawSentinelFailover},
+		{name: "node-churn", short: true, shortTrials: 1, fault: nodeChurn},
+		{name: "master-lost-after-cleanup", short: true, shortTrials: 1, fault: masterLostAfterCleanup},
 	}
 }
 

@@ -129,6 +129,7 @@ func newSuite(t *testing.T, st settings) *suite {
 			t.Logf("WARNING: the backup store cannot be frozen (%v): the scenarios that need it are SKIPPED", s.cantFreeze)
 		}
 	}
+	env = append(env, "SENTINEL_FORGET_AFTER="+forgetAfter.String())
 	s.c = nodes.NewWithOptions(t, nodes.Options{NodeIPs: true, BindAll: bindAll, Env: env,
 		Cgroups: s.cantCgroup == nil, RestartableConsul: true, ConsulAgents: s.agents})
 	for i := 0; i < nodeCount; i++ {
