@@ -140,12 +140,31 @@ func shipLocked(ctx context.Context, o ClusterOptions, lock *registry.Lock) (str
 		case <-done:
 			return context.Cause(sctx).Error(), nil
 		case <-t.C:
-			if _, healthy := o.Node(sctx); !healthy {
-				cancel(errors.New("this node is not healthy"))
+			if why := stopShipping(sctx, o); why != "" {
+				cancel(errors.New(why))
 			}
 			writeProgress(sctx, o, sh)
 		}
 	}
+}
+
+// stopShipping says why the shipping node should stop: it is not healthy,
+// or it is the master and a replica passes (a master that took the lock
+// while it was alone hands shipping over, so that a failover does not
+// take the shipper down with the master). "" to go on.
+func stopShipping(ctx context.Context, o ClusterOptions) string {
+	role, healthy := o.Node(ctx)
+	if !healthy {
+		return "this node is not healthy"
+	}
+	if role != redisnode.RoleMaster {
+		return ""
+	}
+	replicas, err := o.Registry.Instances(ctx, registry.ServiceReplica, true)
+	if err == nil && len(replicas) > 0 {
+		return "this node is the master and a replica passes; the replica ships"
+	}
+	return ""
 }
 
 func writeProgress(ctx context.Context, o ClusterOptions, sh *Shipper) {

@@ -22,6 +22,9 @@ const (
 	maxReadPerTick = 64 << 20
 	// linkEvery is how often the manifest is watched for new incr files.
 	linkEvery = 20 * time.Millisecond
+	// finalShipTimeout bounds the last shipment and end.json when
+	// shipping stops.
+	finalShipTimeout = 10 * time.Second
 )
 
 // errBroken ends the current chain; a new one starts.
@@ -173,7 +176,10 @@ func (s *Shipper) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			s.End(context.WithoutCancel(ctx), "shipping stopped on this node")
+			ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalShipTimeout)
+			s.flush(ectx)
+			s.End(ectx, "shipping stopped on this node")
+			cancel()
 			return ctx.Err()
 		case <-t.C:
 		}
@@ -215,16 +221,19 @@ func (s *Shipper) Tick(ctx context.Context) (Decision, error) {
 	if err == nil {
 		err = s.read()
 	}
-	if err == nil {
+	stored := err == nil
+	if stored {
 		s.cut()
 		err = s.upload(ctx)
 	}
-	if errors.Is(err, errBroken) {
+	switch {
+	case errors.Is(err, errBroken):
 		s.end(ctx, err.Error(), true)
 		return Decision{Chain: id, Reason: "The chain broke (" + err.Error() + "); a new chain starts."}, nil
-	}
-	if err != nil {
+	case err != nil && stored:
 		return Decision{Chain: id, Reason: "The store failed; AOF bytes are spooled in memory until it answers."}, nil
+	case err != nil: // redis or the AOF did not answer: nothing was read
+		return Decision{Chain: id}, err
 	}
 	if err := s.seal(ctx); err != nil {
 		s.o.Log.Warn("could not seal point-in-time pieces; they stay as they are", "error", err)
@@ -319,10 +328,14 @@ func (s *Shipper) read() error {
 		if err != nil {
 			return err
 		}
+		// Redis numbers incr files one after the other: the file after
+		// curSeq is curSeq+1, whatever the manifest lists now (several
+		// rewrites within one interval leave only the newest in it; the
+		// link watcher has kept the ones in between).
 		next := int64(-1)
 		for _, f := range m.Incrs() {
-			if f.Seq > c.curSeq && (next < 0 || f.Seq < next) {
-				next = f.Seq
+			if f.Seq > c.curSeq {
+				next = c.curSeq + 1
 			}
 		}
 		size, err := s.readFile()

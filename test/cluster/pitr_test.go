@@ -1,0 +1,312 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
+	"github.com/redis/go-redis/v9"
+)
+
+// pitrRun is what TestPITRThroughTheBinary did and when.
+type pitrRun struct {
+	store     pitrStore
+	txSecond  int64 // a MULTI queued the second before, executed in it
+	luaSecond int64 // a script ran from the second before into it
+	steady    int64 // a second of plain writing, before any failover
+	failover  int64 // a second after SENTINEL FAILOVER
+	killed    int64 // a second after the shipping node was SIGKILLed
+	flushAt   int64 // the second of FLUSHALL
+	endAt     int64 // the last write, alone in its second
+	writes    []pitrWrite
+	lost      map[int]bool // acknowledged, then lost by the cluster itself
+}
+
+// TestPITRThroughTheBinary runs three nodes with PITR=true and a directory
+// store while a writer sets n=n through the sentinels; along the way a
+// MULTI and a Lua script span a second boundary, the shipping node runs
+// ten BGREWRITEAOFs, a SENTINEL FAILOVER moves the master, the shipping
+// node is SIGKILLed, and a FLUSHALL wipes everything. Then `backup restore
+// --to` onto fresh data directories: each restore holds every write
+// acknowledged before its second and none sent after it; transactions come
+// back whole or not at all; FLUSHALL is rolled back.
+func TestPITRThroughTheBinary(t *testing.T) {
+	run := runPITRCluster(t)
+	t.Logf("%d writes, %d acknowledged then lost by the cluster itself", len(run.writes), len(run.lost))
+	for _, tc := range []struct {
+		name string
+		ts   int64
+	}{{"steady", run.steady}, {"after SENTINEL FAILOVER", run.failover}, {"after SIGKILL of the shipper", run.killed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := restoreTo(t, run.store.root, rfc3339(tc.ts))
+			n := checkRestored(t, got, run.writes, tc.ts, run.lost)
+			t.Logf("restored to %s: %d writes", rfc3339(tc.ts), n)
+		})
+	}
+	t.Run("MULTI and Lua whole or not at all", func(t *testing.T) {
+		before := restoreTo(t, run.store.root, rfc3339(run.txSecond-1))
+		if whole(t, before.Client, "tx:1", "tx:2") != 0 {
+			t.Fatal("the MULTI is present the second before its EXEC")
+		}
+		after := restoreTo(t, run.store.root, rfc3339(run.luaSecond))
+		if whole(t, after.Client, "tx:1", "tx:2") != 2 || whole(t, after.Client, "lua:1", "lua:2") != 2 {
+			t.Fatal("the MULTI or the script is missing the second it ended")
+		}
+		if run.luaSecond-1 >= run.txSecond {
+			mid := restoreTo(t, run.store.root, rfc3339(run.luaSecond-1))
+			if whole(t, mid.Client, "lua:1", "lua:2") != 0 {
+				t.Fatal("the script is present the second it started")
+			}
+		}
+	})
+	t.Run("FLUSHALL rolled back", func(t *testing.T) {
+		got := restoreTo(t, run.store.root, rfc3339(run.flushAt-1))
+		n := checkRestored(t, got, run.writes, run.flushAt-1, run.lost)
+		if acked := countAcked(run.writes, run.lost); n < acked || whole(t, got.Client, "post") != 0 {
+			t.Fatalf("%d writes present, %d acknowledged and kept by the cluster; post present %v", n, acked, whole(t, got.Client, "post"))
+		}
+	})
+	t.Run("latest", func(t *testing.T) {
+		got := restoreTo(t, run.store.root, "latest")
+		if n, err := got.Client.DBSize(context.Background()).Result(); err != nil || n != 2 || whole(t, got.Client, "post", "end") != 2 {
+			t.Fatalf("latest holds %d keys (%v), want post and end only", n, err)
+		}
+	})
+}
+
+func countAcked(ws []pitrWrite, lost map[int]bool) int {
+	n := 0
+	for _, w := range ws {
+		if w.ok && !lost[w.n] {
+			n++
+		}
+	}
+	return n
+}
+
+// runPITRCluster runs the cluster's part of TestPITRThroughTheBinary.
+func runPITRCluster(t *testing.T) *pitrRun {
+	store := harness.TempDir(t, "pitr-store-")
+	c := nodes.New(t, "BACKUP_DIR="+store, "PITR=true")
+	a := c.AddNode().Start()
+	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)
+	c.AddNode().Start()
+	c.AddNode().Start()
+	c.WaitTopology(60*time.Second, a.Addr(), 2, 3)
+	run := &pitrRun{store: openPITRStore(t, store)}
+	first := waitShipper(t, c, "")
+	w := startPITRWriter(c.Sentinels())
+	defer w.stop()
+	w.acksAfter(t, time.Now(), 20*time.Second)
+	mc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: c.Sentinels(), MaxRetries: -1})
+	defer mc.Close()
+	spanSeconds(t, mc, run)
+
+	rewrites := make(chan error, 1)
+	go func() { rewrites <- rewriteAOF(c.Node(first.Node).Client, 10) }()
+	run.steady = time.Now().Unix() + 1
+	untilSecond(t, run.steady+2)
+	if err := <-rewrites; err != nil {
+		t.Fatal(err)
+	}
+	run.store.waitReach(t, run.steady+1, 30*time.Second)
+	checkOneChain(t, run.store, first.Chain)
+
+	failover(t, c, w)
+	// The shipper continues, or its chain ends (a full resync) and a new
+	// one starts: restore to a second the newest chain holds.
+	run.failover = run.store.waitCovered(t, time.Now().Unix()+2, 60*time.Second)
+	untilSecond(t, run.failover+2)
+
+	shipper := waitShipper(t, c, "")
+	c.Node(shipper.Node).KillAll()
+	next := waitShipper(t, c, shipper.Chain)
+	info := chainInfo(t, run.store, next.Chain)
+	run.killed = info.BaseTS + 1
+	untilSecond(t, run.killed+2)
+	t.Logf("shippers: %s (chain %s) first, %s SIGKILLed (chain %s), then %s (chain %s, from %s)",
+		first.Node, first.Chain, shipper.Node, shipper.Chain, next.Node, next.Chain, rfc3339(info.BaseTS))
+
+	run.writes = w.stop()
+	run.lost = lostByCluster(t, mc, run.writes)
+	flushAndEnd(t, mc, run)
+	run.store.waitReach(t, run.endAt, 30*time.Second)
+	for _, ch := range run.store.chains(t) {
+		end := "open"
+		if ch.End != nil {
+			end = ch.End.Reason
+		}
+		t.Logf("window %s: %s", ch.Window(), end)
+	}
+	return run
+}
+
+// spanSeconds runs a MULTI queued in one second and executed in the next,
+// and a script that runs from one second into the next.
+func spanSeconds(t *testing.T, mc *redis.Client, run *pitrRun) {
+	t.Helper()
+	ctx := nodes.Ctx(t, 30*time.Second)
+	conn := mc.Conn()
+	defer conn.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(conn.Do(ctx, "multi").Err())
+	must(conn.Do(ctx, "set", "tx:1", "a").Err())
+	untilSecond(t, time.Now().Unix()+1)
+	must(conn.Do(ctx, "set", "tx:2", "b").Err())
+	run.txSecond = time.Now().Unix()
+	must(conn.Do(ctx, "exec").Err())
+	script := `redis.call('set','lua:1','a')
+local s = redis.call('time')[1]
+while redis.call('time')[1] == s do end
+redis.call('set','lua:2','b')
+return 1`
+	must(mc.Eval(ctx, script, nil).Err())
+	run.luaSecond = time.Now().Unix()
+}
+
+// waitShipper waits for a node to ship a chain other than notChain and
+// returns its progress.
+func waitShipper(t *testing.T, c *nodes.Cluster, notChain string) pitr.Status {
+	t.Helper()
+	var st pitr.Status
+	nodes.WaitFor(t, 90*time.Second, func() error {
+		var err error
+		st, err = progress(c)
+		switch {
+		case err != nil:
+			return err
+		case st.Chain == "" || st.Chain == notChain:
+			return fmt.Errorf("progress %+v: waiting for a chain other than %q", st, notChain)
+		}
+		for _, n := range c.Nodes() {
+			if n.Addr() == st.Node {
+				return nil
+			}
+		}
+		return fmt.Errorf("progress names %s, not a node", st.Node)
+	})
+	return st
+}
+
+// rewriteAOF runs BGREWRITEAOF n times, each after the last finished.
+func rewriteAOF(cl *redis.Client, n int) error {
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		if err := cl.BgRewriteAOF(ctx).Err(); err != nil {
+			return err
+		}
+		err := harness.Wait(30*time.Second, func() error {
+			s, err := cl.Info(ctx, "persistence").Result()
+			if err != nil {
+				return err
+			}
+			info := redisnode.ParseInfo(s)
+			if info["aof_rewrite_in_progress"] != "0" || info["aof_rewrite_scheduled"] != "0" {
+				return errors.New("rewriting")
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rewrite %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// checkOneChain: the rewrites did not end the first chain, and it has no
+// gap.
+func checkOneChain(t *testing.T, s pitrStore, id string) {
+	t.Helper()
+	for _, c := range s.chains(t) {
+		if c.Info.ID != id {
+			continue
+		}
+		if c.End != nil || pitr.Follow(c).Gap != "" {
+			t.Fatalf("chain %s after ten BGREWRITEAOFs: end %+v, gap %q", id, c.End, pitr.Follow(c).Gap)
+		}
+		return
+	}
+	t.Fatalf("chain %s is not in the store", id)
+}
+
+func chainInfo(t *testing.T, s pitrStore, id string) pitr.ChainInfo {
+	t.Helper()
+	for _, c := range s.chains(t) {
+		if c.Info.ID == id {
+			return c.Info
+		}
+	}
+	t.Fatalf("chain %s is not in the store", id)
+	return pitr.ChainInfo{}
+}
+
+// failover runs SENTINEL FAILOVER and waits until the writer's writes are
+// acknowledged by the new master.
+func failover(t *testing.T, c *nodes.Cluster, w *pitrWriter) {
+	t.Helper()
+	ctx := nodes.Ctx(t, 60*time.Second)
+	s := redis.NewSentinelClient(&redis.Options{Addr: c.Sentinels()[0]})
+	defer s.Close()
+	old, err := s.GetMasterAddrByName(ctx, "mymaster").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Nodes()[0].WaitSentinelKnowsReplicas(30*time.Second, 2)
+	// A sentinel answers NOGOODSLAVE until it has fresh INFO of a replica.
+	nodes.WaitFor(t, 30*time.Second, func() error { return s.Failover(ctx, "mymaster").Err() })
+	nodes.WaitFor(t, 60*time.Second, func() error {
+		now, err := s.GetMasterAddrByName(ctx, "mymaster").Result()
+		if err != nil || strings.Join(now, ":") == strings.Join(old, ":") {
+			return fmt.Errorf("master %v (%v), was %v", now, err, old)
+		}
+		return nil
+	})
+	w.acksAfter(t, time.Now(), 30*time.Second)
+}
+
+// lostByCluster returns the acknowledged writes the cluster's master no
+// longer holds (an asynchronous failover may lose some): no restore can
+// hold them.
+func lostByCluster(t *testing.T, mc *redis.Client, ws []pitrWrite) map[int]bool {
+	t.Helper()
+	present := readWrites(t, mc, ws)
+	lost := map[int]bool{}
+	for _, w := range ws {
+		if w.ok && !present[w.n] {
+			lost[w.n] = true
+		}
+	}
+	return lost
+}
+
+// flushAndEnd runs FLUSHALL at the start of a second, writes post, then
+// end alone in the next second.
+func flushAndEnd(t *testing.T, mc *redis.Client, run *pitrRun) {
+	t.Helper()
+	ctx := nodes.Ctx(t, 30*time.Second)
+	run.flushAt = time.Now().Unix() + 1
+	untilSecond(t, run.flushAt)
+	if err := mc.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.Set(ctx, "post", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	run.endAt = time.Now().Unix() + 1
+	untilSecond(t, run.endAt)
+	if err := mc.Set(ctx, "end", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
