@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -189,8 +188,18 @@ func (c *Child) Signal(sig os.Signal) error {
 	return nil
 }
 
+// killGroup sends SIGKILL to the running process's group: see killGroup.
+func (c *Child) killGroup() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc != nil { // nil: reaped, and Done follows
+		killGroup(c.proc.Pid)
+	}
+}
+
 // Stop stops the child for good: it sends StopSignal, waits up to
-// StopGrace, then sends SIGKILL. A pending restart is cancelled. Stop is
+// StopGrace, then sends SIGKILL to its process group (its own children
+// too: see killGroup). A pending restart is cancelled. Stop is
 // idempotent and safe to call concurrently; every call returns once the
 // child is Done, or with an error wrapping ErrStopTimeout when the process
 // survived ctx's end and SIGKILL.
@@ -215,8 +224,8 @@ func (c *Child) Stop(ctx context.Context) error {
 	case <-grace.C:
 	case <-ctx.Done():
 	}
-	c.log.Warn("child did not stop in time; killing", "grace", c.spec.StopGrace)
-	_ = c.Signal(syscall.SIGKILL)
+	c.log.Warn("child did not stop in time; killing its process group", "grace", c.spec.StopGrace)
+	c.killGroup()
 	kill := time.NewTimer(killWait)
 	defer kill.Stop()
 	select {

@@ -125,7 +125,7 @@ func (s *Supervisor) Run(ctx context.Context, cmd Command) (Result, error) {
 }
 
 // terminate sends sig, waits up to grace for the exit, then sends SIGKILL
-// and waits for the exit.
+// to the process group (see killGroup) and waits for the exit.
 func terminate(p *os.Process, exited <-chan ExitStatus, sig os.Signal, grace time.Duration) ExitStatus {
 	_ = p.Signal(sig) // fails only when already gone: exited delivers then
 	t := time.NewTimer(grace)
@@ -135,6 +135,11 @@ func terminate(p *os.Process, exited <-chan ExitStatus, sig os.Signal, grace tim
 		return st
 	case <-t.C:
 	}
-	_ = p.Kill()
+	select {
+	case st := <-exited: // reaped meanwhile: its pid may name no group now
+		return st
+	default:
+	}
+	killGroup(p.Pid)
 	return <-exited
 }

@@ -107,3 +107,18 @@ func (o *output) pending() bool {
 	cerr := rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
 	return cerr == nil && err == nil && n > 0
 }
+
+// killGroup sends SIGKILL to the process group pgid. Every child is started
+// as the leader of a group of its own (Setpgid), so its pid is the group's
+// id, and the group holds what the child started: a shell's commands, a
+// redis fork. SIGKILL to the pid alone left those running, re-parented to
+// PID 1. The stop signal still goes to the pid only: a child that handles
+// it stops its own children (redis kills its save child) and may need them
+// until then.
+//
+// Callers signal only a child not yet reaped: while the leader or any
+// member is alive, Linux does not give the group's id to a new process, so
+// the signal cannot reach a stranger.
+func killGroup(pgid int) {
+	_ = unix.Kill(-pgid, unix.SIGKILL) // ESRCH: the whole group is gone
+}
