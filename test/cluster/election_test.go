@@ -2,12 +2,13 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )

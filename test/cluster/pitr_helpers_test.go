@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,89 +9,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
-	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 	"github.com/redis/go-redis/v9"
 )
-
-// pitrWrite is one SET n:<n> <n>: when it was sent and, if it was
-// acknowledged, when.
-type pitrWrite struct {
-	n           int
-	sent, acked time.Time
-	ok          bool
-}
-
-// pitrWriter sets n:1, n:2, ... one at a time through the sentinels (as a
-// client follows a failover) and records every write.
-type pitrWriter struct {
-	cl     *redis.Client
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	ws     []pitrWrite
-}
-
-func startPITRWriter(sentinels []string) *pitrWriter {
-	cl := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: sentinels,
-		MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, PoolSize: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &pitrWriter{cl: cl, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for n := 1; ctx.Err() == nil; n++ {
-			wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
-			pw := pitrWrite{n: n, sent: time.Now()}
-			err := cl.Set(wctx, "n:"+strconv.Itoa(n), n, 0).Err()
-			wcancel()
-			pw.acked, pw.ok = time.Now(), err == nil
-			w.mu.Lock()
-			w.ws = append(w.ws, pw)
-			w.mu.Unlock()
-			if err != nil {
-				_ = ctxtime.Sleep(ctx, 20*time.Millisecond)
-			} else {
-				_ = ctxtime.Sleep(ctx, 2*time.Millisecond)
-			}
-		}
-	}()
-	return w
-}
-
-// stop stops writing (idempotent) and returns every write.
-func (w *pitrWriter) stop() []pitrWrite {
-	w.cancel()
-	<-w.done
-	w.cl.Close()
-	return w.writes()
-}
-
-func (w *pitrWriter) writes() []pitrWrite {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]pitrWrite(nil), w.ws...)
-}
-
-// acksAfter waits until a write sent after t is acknowledged.
-func (w *pitrWriter) acksAfter(t *testing.T, at time.Time, d time.Duration) {
-	t.Helper()
-	nodes.WaitFor(t, d, func() error {
-		ws := w.writes()
-		for i := len(ws) - 1; i >= 0 && ws[i].sent.After(at); i-- {
-			if ws[i].ok {
-				return nil
-			}
-		}
-		return fmt.Errorf("no write sent after %s acknowledged yet", at.Format(time.StampMilli))
-	})
-}
 
 // untilSecond waits until the wall clock is in the second ts or later.
 func untilSecond(t *testing.T, ts int64) {
@@ -222,49 +147,31 @@ func rfc3339(ts int64) string { return time.Unix(ts, 0).UTC().Format(time.RFC333
 // acknowledged before ts's second is there (but those the cluster itself
 // lost in a failover, in lost), none sent after ts+1 s is; it returns how
 // many writes are present.
-func checkRestored(t *testing.T, got *harness.Redis, ws []pitrWrite, ts int64, lost map[int]bool) int {
+func checkRestored(t *testing.T, got *harness.Redis, ws []nodes.SeqWrite, ts int64, lost map[int]bool) int {
 	t.Helper()
 	present := readWrites(t, got.Client, ws)
 	from, to := time.Unix(ts, 0), time.Unix(ts+1, 0)
 	n := 0
 	for _, w := range ws {
 		switch {
-		case present[w.n]:
+		case present[w.N]:
 			n++
-			if w.sent.After(to) {
-				t.Fatalf("restored to %s: n:%d sent at %s is present", rfc3339(ts), w.n, w.sent.Format(time.StampMilli))
+			if w.Sent.After(to) {
+				t.Fatalf("restored to %s: n:%d sent at %s is present", rfc3339(ts), w.N, w.Sent.Format(time.StampMilli))
 			}
-		case w.ok && w.acked.Before(from) && !lost[w.n]:
-			t.Fatalf("restored to %s: n:%d acknowledged at %s is missing", rfc3339(ts), w.n, w.acked.Format(time.StampMilli))
+		case w.OK && w.Acked.Before(from) && !lost[w.N]:
+			t.Fatalf("restored to %s: n:%d acknowledged at %s is missing", rfc3339(ts), w.N, w.Acked.Format(time.StampMilli))
 		}
 	}
 	return n
 }
 
 // readWrites returns which writes the client holds (with their value).
-func readWrites(t *testing.T, cl *redis.Client, ws []pitrWrite) map[int]bool {
+func readWrites(t *testing.T, cl *redis.Client, ws []nodes.SeqWrite) map[int]bool {
 	t.Helper()
-	present := map[int]bool{}
-	ctx := nodes.Ctx(t, time.Minute)
-	for from := 0; from < len(ws); from += 1000 {
-		batch := ws[from:min(from+1000, len(ws))]
-		keys := make([]string, len(batch))
-		for i, w := range batch {
-			keys[i] = "n:" + strconv.Itoa(w.n)
-		}
-		vals, err := cl.MGet(ctx, keys...).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			if v == nil {
-				continue
-			}
-			if v != strconv.Itoa(batch[i].n) {
-				t.Fatalf("n:%d = %v", batch[i].n, v)
-			}
-			present[batch[i].n] = true
-		}
+	present, err := nodes.PresentWrites(nodes.Ctx(t, time.Minute), cl, ws)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return present
 }

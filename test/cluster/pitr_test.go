@@ -25,7 +25,7 @@ type pitrRun struct {
 	killed    int64 // a second after the shipping node was SIGKILLed
 	flushAt   int64 // the second of FLUSHALL
 	endAt     int64 // the last write, alone in its second
-	writes    []pitrWrite
+	writes    []nodes.SeqWrite
 	lost      map[int]bool // acknowledged, then lost by the cluster itself
 }
 
@@ -81,10 +81,10 @@ func TestPITRThroughTheBinary(t *testing.T) {
 	})
 }
 
-func countAcked(ws []pitrWrite, lost map[int]bool) int {
+func countAcked(ws []nodes.SeqWrite, lost map[int]bool) int {
 	n := 0
 	for _, w := range ws {
-		if w.ok && !lost[w.n] {
+		if w.OK && !lost[w.N] {
 			n++
 		}
 	}
@@ -102,9 +102,10 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	c.WaitTopology(60*time.Second, a.Addr(), 2, 3)
 	run := &pitrRun{store: openPITRStore(t, store)}
 	first := waitShipper(t, c, "")
-	w := startPITRWriter(c.Sentinels())
-	defer w.stop()
-	w.acksAfter(t, time.Now(), 20*time.Second)
+	w := nodes.StartSeqWriter(c.Sentinels())
+	defer w.Close()
+	defer w.Stop()
+	w.AcksAfter(t, time.Now(), 20*time.Second)
 	mc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: c.Sentinels(), MaxRetries: -1})
 	defer mc.Close()
 	spanSeconds(t, mc, run)
@@ -134,7 +135,7 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	t.Logf("shippers: %s (chain %s) first, %s SIGKILLed (chain %s), then %s (chain %s, from %s)",
 		first.Node, first.Chain, shipper.Node, shipper.Chain, next.Node, next.Chain, rfc3339(info.BaseTS))
 
-	run.writes = w.stop()
+	run.writes = w.Stop()
 	run.lost = lostByCluster(t, mc, run.writes)
 	flushAndEnd(t, mc, run)
 	run.store.waitReach(t, run.endAt, 30*time.Second)
@@ -254,7 +255,7 @@ func chainInfo(t *testing.T, s pitrStore, id string) pitr.ChainInfo {
 
 // failover runs SENTINEL FAILOVER and waits until the writer's writes are
 // acknowledged by the new master.
-func failover(t *testing.T, c *nodes.Cluster, w *pitrWriter) {
+func failover(t *testing.T, c *nodes.Cluster, w *nodes.SeqWriter) {
 	t.Helper()
 	ctx := nodes.Ctx(t, 60*time.Second)
 	s := redis.NewSentinelClient(&redis.Options{Addr: c.Sentinels()[0]})
@@ -273,19 +274,19 @@ func failover(t *testing.T, c *nodes.Cluster, w *pitrWriter) {
 		}
 		return nil
 	})
-	w.acksAfter(t, time.Now(), 30*time.Second)
+	w.AcksAfter(t, time.Now(), 30*time.Second)
 }
 
 // lostByCluster returns the acknowledged writes the cluster's master no
 // longer holds (an asynchronous failover may lose some): no restore can
 // hold them.
-func lostByCluster(t *testing.T, mc *redis.Client, ws []pitrWrite) map[int]bool {
+func lostByCluster(t *testing.T, mc *redis.Client, ws []nodes.SeqWrite) map[int]bool {
 	t.Helper()
 	present := readWrites(t, mc, ws)
 	lost := map[int]bool{}
 	for _, w := range ws {
-		if w.ok && !present[w.n] {
-			lost[w.n] = true
+		if w.OK && !present[w.N] {
+			lost[w.N] = true
 		}
 	}
 	return lost
