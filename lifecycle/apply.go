@@ -17,8 +17,14 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	if err := n.repairCatalog(ctx, obs.Catalog.Node, d.Changes); err != nil {
 		return err
 	}
+	for _, in := range d.MarkDown {
+		if err := n.o.Reg.MarkCritical(ctx, in, d.MarkDownNote); err != nil {
+			return fmt.Errorf("mark the master the local sentinel flags o_down critical: %w", err)
+		}
+		n.log.Warn("marked the master the local sentinel flags o_down critical in Consul", "master", instance(in).addr())
+	}
 	for _, in := range d.MarkCritical {
-		note := fmt.Sprintf("marked critical by %s: it does not answer as master and a majority of sentinels name %s", n.self, n.self)
+		note := fmt.Sprintf("%s found it does not answer as master and a majority of sentinels name %s", n.self, n.self)
 		if err := n.o.Reg.MarkCritical(ctx, in, note); err != nil {
 			return fmt.Errorf("mark the dead master %s critical before passing: %w", net.JoinHostPort(in.Address, strconv.Itoa(in.Port)), err)
 		}
@@ -35,6 +41,14 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 		n.log.Info("registry changed", "from", nonEmpty(obs.Registered), "to", d.Service, "reason", d.Reason)
 	}
 	id := registry.ServiceID(d.Service, n.o.AdvertiseAddr, n.o.RedisPort)
+	if d.Resync {
+		// The agent has the check passing already and would not sync it
+		// again until its next full sync: a change of status it does.
+		if err := n.o.Reg.Fail(ctx, id, d.Note); err != nil {
+			return err
+		}
+		n.log.Warn("another node marked this node's check critical in Consul; passing it again", "id", id)
+	}
 	if err := n.check(ctx, id, d.Pass, d.Note); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -43,6 +44,17 @@ type Changes struct {
 	// RegisterSentinel: the agent lost the redis-sentinel service
 	// (restarted without state), so it is registered again.
 	RegisterSentinel bool
+	// MarkDown are other nodes' `redis` registrations to mark critical
+	// in the catalog now, with the output MarkDownNote: the master the
+	// local sentinel flags o_down, whose own node, frozen, cannot fail
+	// its check; clients that find the master through Consul stop being
+	// sent there before the failover ends.
+	MarkDown     []registry.Instance
+	MarkDownNote string
+	// Resync: this node's redis check passes but another node marked it
+	// critical in the catalog (Observation.MarkedCritical); apply fails
+	// it, then passes it, so the agent syncs it at once.
+	Resync bool
 	// RecordLastMaster: write this node to LastMasterKey, after its check
 	// passed as master: when it starts passing, and every
 	// lastMasterRefresh while it does (the KV store may have been wiped).
@@ -59,6 +71,14 @@ const lastMasterRefresh = time.Minute
 func (d Decision) PassesAsMaster() bool { return d.Service == ServiceMaster && d.Pass }
 
 // decideChanges fills in d's Changes from a complete observation.
+//
+// On a replica whose local sentinel flags the master o_down, that master
+// is marked critical in the catalog (MarkDown): its own node fails its
+// check when it sees the flags, but a frozen node sees nothing, and
+// Consul listed it passing (with clients sent there) until the failover
+// ended and the new master marked it. o_down is the local sentinel's,
+// not any registered sentinel's: Consul's list is anyone's to fill, and
+// o_down already means a quorum agreed.
 func decideChanges(o Observation, d *Decision) {
 	c := Changes{Register: o.Registered != d.Service, RegisterSentinel: !o.SentinelRegistered}
 	if c.Register {
@@ -71,6 +91,15 @@ func decideChanges(o Observation, d *Decision) {
 	c.MarkCritical = o.StaleMasters
 	c.RecordLastMaster = d.PassesAsMaster() &&
 		(o.RecordedMaster.IsZero() || o.At.Sub(o.RecordedMaster) >= lastMasterRefresh)
+	if d.Role == RoleReplica && o.ODownMaster != "" && o.ODownMaster != o.Self && len(o.ODownListed) > 0 {
+		c.MarkDown = o.ODownListed
+		c.MarkDownNote = fmt.Sprintf("the sentinels flag it o_down (seen by %s)", o.Self)
+		d.Reason += fmt.Sprintf("; the local sentinel flags the master %s o_down, so its redis check is marked critical in the catalog", o.ODownMaster)
+	}
+	if d.Pass && o.MarkedCritical {
+		c.Resync = true
+		d.Reason += "; another node marked its check critical in the catalog, so it is passed again at once"
+	}
 	d.Changes = c
 }
 

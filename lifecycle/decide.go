@@ -73,6 +73,24 @@ type Observation struct {
 	// RecordedMaster is when this node last wrote itself to LastMasterKey
 	// while passing as master; zero when it has not passed as master since.
 	RecordedMaster time.Time
+	// PromotableBy lists the sentinels that name SentinelMaster and list
+	// this node among its replicas as one they could promote now
+	// (sentinel.Instance.Promotable); read when INFO says replica.
+	PromotableBy []string
+	// ODownMaster is another node ("ip:port") the local sentinel flags
+	// o_down as the master (its +odown event, or its entry's flags): a
+	// quorum of sentinels agree it is down, and a failover follows. ""
+	// when none.
+	ODownMaster string
+	// ODownListed are Consul's `redis` registrations of ODownMaster whose
+	// TTL check is not critical yet; read only when ODownMaster is set.
+	ODownListed []registry.Instance
+	// MarkedCritical is set when the catalog holds this node's own redis
+	// TTL check critical with an output another node wrote
+	// (registry.MarkedCriticalPrefix): its agent, which has it passing
+	// already, would sync it again only at its next full sync, minutes
+	// later.
+	MarkedCritical bool
 }
 
 // Decision is what a tick does, and why.
@@ -206,13 +224,22 @@ func decideRole(o Observation) Decision {
 		d.Role = RoleReplica
 		d.Service = ServiceReplica
 		master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
-		if healthy {
-			d.Pass = true
-			d.Note = "replica of " + master + ", link up"
-			d.Reason = "this node is a replica of " + master + " with its link up"
-		} else {
+		switch {
+		case !healthy:
 			d.Note = "replica of " + master + " is unhealthy: " + why
 			d.Reason = "this node is a replica of " + master + " but unhealthy: " + why
+		case 2*len(o.PromotableBy) <= len(o.Sentinels):
+			// A replica Consul lists must be one a failover can pick:
+			// Sentinel learns of a new replica from the master's INFO,
+			// every 10 s, and SENTINEL FAILOVER answered NOGOODSLAVE for
+			// 8 s after Consul listed a joining replica passing.
+			d.Note = fmt.Sprintf("replica of %s, link up, but only %d of %d sentinels could promote it yet", master, len(o.PromotableBy), len(o.Sentinels))
+			d.Reason = "this node is a replica of " + master + " with its link up, but it does not pass until a majority of the sentinels could promote it: " +
+				fmt.Sprintf("%d of %d list it as a connected replica of %s with its link up (a sentinel reads the master's INFO every 10 s)", len(o.PromotableBy), len(o.Sentinels), nonEmpty(o.SentinelMaster))
+		default:
+			d.Pass = true
+			d.Note = fmt.Sprintf("replica of %s, link up, promotable by %d of %d sentinels", master, len(o.PromotableBy), len(o.Sentinels))
+			d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
 		}
 	default:
 		d.Service = o.Registered

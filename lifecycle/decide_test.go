@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 )
 
 func info(pairs ...string) redisnode.Info {
@@ -20,6 +21,8 @@ func TestDecide(t *testing.T) {
 	const self = "10.0.0.1:6379"
 	master := info("role", "master")
 	replica := info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "up")
+	three := []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"}
+	two := three[1:]
 	tests := []struct {
 		name    string
 		obs     Observation
@@ -48,7 +51,7 @@ func TestDecide(t *testing.T) {
 			ServiceMaster, false, "a planned failover (redis-autopilot failover run by host pid 7) is handing this master over; writes are fenced", true},
 		{"planned failover while Consul does not answer", Observation{Info: master, SentinelOK: true, Planned: "x", ConsulErr: errors.New("refused")},
 			ServiceMaster, false, "planned failover", true},
-		{"a planned failover does not fence a replica", Observation{Info: replica, SentinelOK: true, Planned: "x", EventAlarms: []string{"s: +try-failover"}},
+		{"a planned failover does not fence a replica", Observation{Info: replica, SentinelOK: true, Sentinels: three, PromotableBy: two, Planned: "x", EventAlarms: []string{"s: +try-failover"}},
 			ServiceReplica, true, "replica of 10.0.0.2:6379", false},
 		{"master without a sentinel majority", Observation{Info: master, SentinelErr: errors.New("1 of 3 answered"), SentinelOK: true},
 			ServiceMaster, false, "no majority of sentinels confirms it: 1 of 3 answered", false},
@@ -56,8 +59,16 @@ func TestDecide(t *testing.T) {
 			ServiceMaster, false, "the last AOF write failed", false},
 		{"master still loading", Observation{Info: info("role", "master", "loading", "1"), SentinelMaster: self, SentinelOK: true},
 			ServiceMaster, false, "loading", false},
-		{"replica with its link up", Observation{Info: replica, SentinelOK: true},
-			ServiceReplica, true, "replica of 10.0.0.2:6379 with its link up", false},
+		{"replica with its link up", Observation{Info: replica, SentinelOK: true, Sentinels: three, PromotableBy: two},
+			ServiceReplica, true, "replica of 10.0.0.2:6379 with its link up, and a majority of the sentinels could promote it", false},
+		{"replica the sentinels do not know yet", Observation{Info: replica, SentinelOK: true, Sentinels: three, SentinelMaster: "10.0.0.2:6379"},
+			ServiceReplica, false, "does not pass until a majority of the sentinels could promote it: 0 of 3 list it as a connected replica of 10.0.0.2:6379", false},
+		{"replica only a minority could promote", Observation{Info: replica, SentinelOK: true, Sentinels: three, PromotableBy: three[:1]},
+			ServiceReplica, false, "1 of 3 list it", false},
+		{"replica with no sentinel registered", Observation{Info: replica, SentinelOK: true},
+			ServiceReplica, false, "0 of 0 list it", false},
+		{"replica promotable by every sentinel", Observation{Info: replica, SentinelOK: true, Sentinels: two, PromotableBy: two},
+			ServiceReplica, true, "a majority of the sentinels could promote it", false},
 		{"replica with its link down", Observation{Info: info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down"), SentinelOK: true},
 			ServiceReplica, false, "master_link_status", false},
 		{"replica with a failed save", Observation{Info: info("role", "slave", "master_host", "h", "master_port", "1", "master_link_status", "up", "rdb_last_bgsave_status", "err"), SentinelOK: true},
@@ -77,7 +88,7 @@ func TestDecide(t *testing.T) {
 			ServiceMaster, false, "writes are fenced, and it is not advertised as master; Consul does not answer", true},
 		{"Consul and redis do not answer", Observation{InfoErr: errors.New("connection refused"), ConsulErr: errors.New("refused")},
 			ServiceReplica, false, "redis does not answer, so its check is failing: connection refused; Consul does not answer", false},
-		{"sentinel down is said", Observation{Info: replica, SentinelOK: false},
+		{"sentinel down is said", Observation{Info: replica, SentinelOK: false, Sentinels: three, PromotableBy: two},
 			ServiceReplica, true, "the local sentinel does not answer", false},
 	}
 	for _, tc := range tests {
@@ -98,6 +109,66 @@ func TestDecide(t *testing.T) {
 			}
 			if d.SentinelPass != tc.obs.SentinelOK {
 				t.Errorf("SentinelPass = %v, want %v", d.SentinelPass, tc.obs.SentinelOK)
+			}
+		})
+	}
+}
+
+func TestDecideMarksTheODownMaster(t *testing.T) {
+	const self = "10.0.0.1:6379"
+	replica := info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down")
+	listed := []registry.Instance{{ID: "redis-10.0.0.2-6379", Node: "n2", Address: "10.0.0.2", Port: 6379}}
+	tests := []struct {
+		name string
+		obs  Observation
+		mark bool
+	}{
+		{"replica whose sentinel flags the master o_down", Observation{Info: replica, ODownMaster: "10.0.0.2:6379", ODownListed: listed}, true},
+		{"already critical in Consul", Observation{Info: replica, ODownMaster: "10.0.0.2:6379"}, false},
+		{"no o_down", Observation{Info: replica, ODownListed: listed}, false},
+		{"o_down names this node", Observation{Info: replica, ODownMaster: self, ODownListed: listed}, false},
+		{"a master does not mark", Observation{Info: info("role", "master"), SentinelMaster: self, ODownMaster: "10.0.0.2:6379", ODownListed: listed}, false},
+		{"redis down does not mark", Observation{InfoErr: errors.New("refused"), ODownMaster: "10.0.0.2:6379", ODownListed: listed}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.obs.Self = self
+			d := Decide(tc.obs)
+			if got := len(d.MarkDown) > 0; got != tc.mark {
+				t.Fatalf("MarkDown = %v, want marked %v (reason %q)", d.MarkDown, tc.mark, d.Reason)
+			}
+			if !tc.mark {
+				return
+			}
+			if d.MarkDown[0].ID != listed[0].ID || !strings.Contains(d.MarkDownNote, "o_down") {
+				t.Errorf("MarkDown = %v note %q", d.MarkDown, d.MarkDownNote)
+			}
+			if !strings.Contains(d.Reason, "the local sentinel flags the master 10.0.0.2:6379 o_down, so its redis check is marked critical") {
+				t.Errorf("reason %q does not say why it marks", d.Reason)
+			}
+		})
+	}
+}
+
+func TestDecideResyncsACheckAnotherNodeMarked(t *testing.T) {
+	const self = "10.0.0.1:6379"
+	for _, tc := range []struct {
+		name   string
+		obs    Observation
+		resync bool
+	}{
+		{"passing master marked critical", Observation{Info: info("role", "master"), SentinelMaster: self, SentinelOK: true, MarkedCritical: true}, true},
+		{"failing master stays failed", Observation{Info: info("role", "master"), SentinelErr: errors.New("no majority"), SentinelOK: true, MarkedCritical: true}, false},
+		{"passing master not marked", Observation{Info: info("role", "master"), SentinelMaster: self, SentinelOK: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.obs.Self = self
+			d := Decide(tc.obs)
+			if d.Resync != tc.resync {
+				t.Fatalf("Resync = %v, want %v (reason %q)", d.Resync, tc.resync, d.Reason)
+			}
+			if tc.resync && !strings.Contains(d.Reason, "another node marked its check critical") {
+				t.Errorf("reason %q does not say so", d.Reason)
 			}
 		})
 	}

@@ -77,6 +77,9 @@ func (n *Node) watchSentinel(ctx context.Context) {
 			if n.sentinelEvent(n.selfSent, e) && n.alarmed() {
 				n.fenceAtOnce(ctx)
 			}
+			if n.odownEvent(e) {
+				n.markDownAtOnce(ctx)
+			}
 			n.Kick()
 		}
 	}()

@@ -54,3 +54,36 @@ func TestSentinelEventsRaiseAndEndTheAlarm(t *testing.T) {
 		})
 	}
 }
+
+// TestODownEventsNameTheDownMaster feeds the local sentinel's o_down
+// events, as Sentinel formats them: +odown of the master names it until
+// -odown or +switch-master; other names and instance types do not.
+func TestODownEventsNameTheDownMaster(t *testing.T) {
+	tests := []struct {
+		name   string
+		events [][2]string
+		want   string
+		at     bool // the last event just flagged the master
+	}{
+		{"odown", [][2]string{{"+odown", "master mymaster 10.0.0.2 6379 #quorum 2/2"}}, "10.0.0.2:6379", true},
+		{"odown then -odown", [][2]string{{"+odown", "master mymaster 10.0.0.2 6379 #quorum 2/2"}, {"-odown", "master mymaster 10.0.0.2 6379"}}, "", false},
+		{"odown then switch", [][2]string{{"+odown", "master mymaster 10.0.0.2 6379 #quorum 2/2"},
+			{"+switch-master", "mymaster 10.0.0.2 6379 10.0.0.3 6379"}}, "", false},
+		{"another name", [][2]string{{"+odown", "master other 10.0.0.2 6379 #quorum 2/2"}}, "", false},
+		{"sdown is not odown", [][2]string{{"+sdown", "master mymaster 10.0.0.2 6379"}}, "", false},
+		{"a replica's sdown", [][2]string{{"+odown", "master mymaster 10.0.0.2 6379 #quorum 2/2"},
+			{"+sdown", "slave 10.0.0.3:6379 10.0.0.3 6379 @ mymaster 10.0.0.2 6379"}}, "10.0.0.2:6379", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &Node{self: "10.0.0.1:6379", log: hclog.NewNullLogger()}
+			var at bool
+			for _, e := range tc.events {
+				at = n.odownEvent(sentinel.ParseEvent(e[0], e[1]))
+			}
+			if got := n.odownMaster(); got != tc.want || at != tc.at {
+				t.Errorf("odownMaster = %q (just flagged %v), want %q (%v)", got, at, tc.want, tc.at)
+			}
+		})
+	}
+}

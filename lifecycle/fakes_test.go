@@ -170,7 +170,7 @@ type fakePeers struct {
 
 func (p *fakePeers) Info(context.Context) (redisnode.Info, error) { return p.info, p.infoErr }
 func (p *fakePeers) PingSentinel(context.Context) error           { return p.pingErr }
-func (p *fakePeers) Ask(context.Context, []string) (sentinel.View, error) {
+func (p *fakePeers) Ask(context.Context, []string, bool) (sentinel.View, error) {
 	return p.view, p.askErr
 }
 

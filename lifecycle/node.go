@@ -158,6 +158,9 @@ type Node struct {
 	planned planned
 	// badPeers are the sentinels whose last reply was rejected (logged once).
 	badPeers map[string]bool
+	// odown is the master the local sentinel last flagged +odown, until
+	// its -odown or +switch-master.
+	odown odownSeen
 }
 
 // NewNode checks o and returns a Node.

@@ -49,12 +49,21 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 		return err
 	}
 	obs.Sentinels = addrs
-	v, verr := n.askView(ctx, addrs)
+	replica := obs.InfoErr == nil && obs.Info.Role() == redisnode.RoleReplica
+	v, verr := n.askView(ctx, addrs, replica)
 	obs.SentinelAsked = true
 	obs.SentinelMaster, obs.SentinelErr = v.Master, verr
 	obs.SentinelAlarms = v.Alarms(n.self)
+	obs.MarkedCritical = obs.Catalog.Marked[registry.ServiceID(obs.Registered, n.o.AdvertiseAddr, n.o.RedisPort)]
 	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
 		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
+	}
+	if replica {
+		obs.PromotableBy = v.PromotableBy(n.self)
+		obs.ODownMaster = n.localODown(v)
+		if err == nil && obs.ODownMaster != "" {
+			obs.ODownListed, err = n.listedNotCritical(ctx, obs.ODownMaster)
+		}
 	}
 	return err
 }
@@ -108,15 +117,16 @@ func (n *Node) sentinelAddrs(ctx context.Context, passingOnly bool) ([]string, e
 
 // askSentinels returns the master a majority of addrs agree on.
 func (n *Node) askSentinels(ctx context.Context, addrs []string) (string, error) {
-	v, err := n.askView(ctx, addrs)
+	v, err := n.askView(ctx, addrs, false)
 	return v.Master, err
 }
 
-// askView asks addrs for the master and its flags, within the ask budget.
-func (n *Node) askView(ctx context.Context, addrs []string) (sentinel.View, error) {
+// askView asks addrs for the master and its flags, within the ask budget,
+// and with replicas for each sentinel's replicas of it too.
+func (n *Node) askView(ctx context.Context, addrs []string, replicas bool) (sentinel.View, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.askTimeout())
 	defer cancel()
-	v, err := n.peers.Ask(ctx, addrs)
+	v, err := n.peers.Ask(ctx, addrs, replicas)
 	n.reportBadPeers(v.Answers)
 	return v, err
 }

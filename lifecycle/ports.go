@@ -55,8 +55,9 @@ type peers interface {
 	Info(ctx context.Context) (redisnode.Info, error)
 	// PingSentinel pings the local sentinel.
 	PingSentinel(ctx context.Context) error
-	// Ask asks the sentinels at addrs for MasterName's master and flags.
-	Ask(ctx context.Context, addrs []string) (sentinel.View, error)
+	// Ask asks the sentinels at addrs for MasterName's master and flags,
+	// and with replicas for each one's replicas of it too.
+	Ask(ctx context.Context, addrs []string, replicas bool) (sentinel.View, error)
 	// ProbeMaster returns nil when the redis at addr answers as master.
 	ProbeMaster(ctx context.Context, addr string) error
 	// FenceSetting reads the local redis's fence setting; SetFenceSetting
@@ -72,7 +73,10 @@ type netPeers struct{ n *Node }
 
 func (p netPeers) Info(ctx context.Context) (redisnode.Info, error) { return p.n.redis.Info(ctx) }
 func (p netPeers) PingSentinel(ctx context.Context) error           { return p.n.sent.Ping(ctx) }
-func (p netPeers) Ask(ctx context.Context, addrs []string) (sentinel.View, error) {
+func (p netPeers) Ask(ctx context.Context, addrs []string, replicas bool) (sentinel.View, error) {
+	if replicas {
+		return sentinel.AskWithReplicas(ctx, addrs, MasterName, p.n.o.Password)
+	}
 	return sentinel.Ask(ctx, addrs, MasterName, p.n.o.Password)
 }
 func (p netPeers) ProbeMaster(ctx context.Context, addr string) error {

@@ -39,11 +39,22 @@ func asMaster(reg *fakeRegistry, p *fakePeers, _ *Node) {
 	p.view = sentinel.View{Master: fakeSelf}
 }
 
-// asReplica: a healthy replica of 10.0.0.2:6379, registered as such.
+// asReplica: a healthy replica of 10.0.0.2:6379, registered as such,
+// that the local sentinel (the only one registered) could promote.
 func asReplica(reg *fakeRegistry, p *fakePeers, _ *Node) {
 	reg.register(idReplica, idSentinel)
 	p.info = info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "up")
-	p.view = sentinel.View{Master: "10.0.0.2:6379"}
+	me := sentinel.Instance{IP: "10.0.0.1", Port: 6379, Flags: []string{"slave"},
+		Fields: map[string]string{"last-ok-ping-reply": "100", "master-link-status": "ok"}}
+	p.view = sentinel.View{Master: "10.0.0.2:6379", Answers: []sentinel.Answer{
+		{Sentinel: fakeSelfSent, Master: "10.0.0.2:6379", Entry: "10.0.0.2:6379", Flags: []string{"master"}, Replicas: []sentinel.Instance{me}}}}
+}
+
+// odownMaster: the local sentinel flags the master 10.0.0.2:6379 o_down,
+// and Consul still lists it as a passing redis.
+func odownMaster(reg *fakeRegistry, p *fakePeers, _ *Node) {
+	p.view.Answers[0].Flags = []string{"master", "o_down"}
+	reg.instances[ServiceMaster] = []registry.Instance{staleMaster}
 }
 
 func and(fs ...func(*fakeRegistry, *fakePeers, *Node)) func(*fakeRegistry, *fakePeers, *Node) {
@@ -141,6 +152,10 @@ func masterCases(passM, failM, passS string) []tickCase {
 		{"the sentinels flag this master o_down: fenced", and(asMaster, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
 			p.view.Answers = []sentinel.Answer{{Sentinel: "10.0.0.3:26379", Master: fakeSelf, Entry: fakeSelf, Flags: []string{"master", "o_down"}}}
 		}), "the sentinels are failing this master over (10.0.0.3:26379: o_down)", false, []string{failM, passS}, true, ""},
+		{"a master another node marked critical is passed again at once", and(asMaster, func(reg *fakeRegistry, _ *fakePeers, _ *Node) {
+			reg.catalog.Marked = map[string]bool{idMaster: true}
+		}), "another node marked its check critical in the catalog, so it is passed again at once", true,
+			[]string{failM, passM, lastMasterPut, passS}, false, ""},
 		{"an unhealthy master fails its check", and(asMaster, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
 			p.info = info("role", "master", "loading", "1")
 		}), "this node is the master but unhealthy", false, []string{failM, passS}, false, ""},
@@ -169,6 +184,19 @@ func otherCases(passM, failM, passR, failR, passS string) []tickCase {
 	lostBefore := func(_ *fakeRegistry, _ *fakePeers, n *Node) { n.catalogLost = true }
 	return []tickCase{
 		{"healthy replica passes", asReplica, "this node is a replica of 10.0.0.2:6379 with its link up", true, []string{passR, passS}, false, ""},
+		{"a replica no sentinel could promote yet fails", and(asReplica, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
+			p.view.Answers[0].Replicas = nil
+		}), "does not pass until a majority of the sentinels could promote it: 0 of 1", false, []string{failR, passS}, false, ""},
+		{"a replica whose sentinel flags the master o_down marks it critical first", and(asReplica, odownMaster),
+			"the local sentinel flags the master 10.0.0.2:6379 o_down, so its redis check is marked critical", true,
+			[]string{"MarkCritical " + staleMaster.ID, passR, passS}, false, ""},
+		{"the o_down master already critical is not marked again", and(asReplica, odownMaster, func(reg *fakeRegistry, _ *fakePeers, _ *Node) {
+			in := staleMaster
+			in.TTLStatus = api.HealthCritical
+			reg.instances[ServiceMaster] = []registry.Instance{in}
+		}), "with its link up", true, []string{passR, passS}, false, ""},
+		{"marking the o_down master fails: the tick stops there", and(asReplica, odownMaster, failAt("MarkCritical")),
+			"o_down", true, []string{"MarkCritical " + staleMaster.ID + " (failed)"}, false, "mark the master the local sentinel flags o_down critical"},
 		{"unhealthy replica fails", and(asReplica, func(_ *fakeRegistry, p *fakePeers, _ *Node) { p.info["master_link_status"] = "down" }),
 			"but unhealthy", false, []string{failR, passS}, false, ""},
 		{"redis down keeps its registration and fails it", and(asMaster, func(_ *fakeRegistry, p *fakePeers, _ *Node) {

@@ -7,6 +7,10 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
+// MarkedCriticalPrefix begins the output MarkCritical gives a check: the
+// node that owns it knows from it that another node marked it.
+const MarkedCriticalPrefix = "marked critical by another node: "
+
 // MarkCritical sets the TTL check of another node's service critical in the
 // catalog, through the servers. It is for a service whose own agent can no
 // longer update it (a node that died with its agent): Consul would list it
@@ -17,7 +21,7 @@ func (r *Registry) MarkCritical(ctx context.Context, in Instance, note string) e
 		Node: in.Node, Address: in.NodeAddress, SkipNodeUpdate: true,
 		Check: &api.AgentCheck{
 			Node: in.Node, CheckID: CheckID(in.ID), Name: in.ID + " TTL",
-			ServiceID: in.ID, Status: api.HealthCritical, Output: note,
+			ServiceID: in.ID, Status: api.HealthCritical, Output: MarkedCriticalPrefix + note,
 		},
 	}
 	if _, err := r.c.Catalog().Register(reg, writeOpts(ctx)); err != nil {

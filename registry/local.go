@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/hashicorp/consul/api"
 )
 
 // LocalServiceIDs returns the IDs of the services registered on the local
@@ -32,6 +35,10 @@ type CatalogView struct {
 	// ServiceIDs are the node's services in the catalog that have a check
 	// (all of the ones redis-autopilot registers).
 	ServiceIDs map[string]bool
+	// Marked are the node's services whose TTL check the catalog holds
+	// critical with an output MarkCritical wrote (another node marked
+	// it).
+	Marked map[string]bool
 }
 
 // LocalNodeInCatalog reads what the catalog holds for the local agent's
@@ -44,7 +51,7 @@ func (r *Registry) LocalNodeInCatalog(ctx context.Context) (CatalogView, error) 
 	if err != nil {
 		return CatalogView{}, fmt.Errorf("ask the agent its node name: %w", err)
 	}
-	v := CatalogView{Node: name, ServiceIDs: map[string]bool{}}
+	v := CatalogView{Node: name, ServiceIDs: map[string]bool{}, Marked: map[string]bool{}}
 	// One read: the node's checks say whether it is registered (serfHealth)
 	// and which services it has (every service this node registers has a
 	// TTL check).
@@ -58,6 +65,10 @@ func (r *Registry) LocalNodeInCatalog(ctx context.Context) (CatalogView, error) 
 		}
 		if c.ServiceID != "" {
 			v.ServiceIDs[c.ServiceID] = true
+		}
+		if c.ServiceID != "" && c.CheckID == CheckID(c.ServiceID) && c.Status == api.HealthCritical &&
+			strings.HasPrefix(c.Output, MarkedCriticalPrefix) {
+			v.Marked[c.ServiceID] = true
 		}
 	}
 	return v, nil

@@ -117,6 +117,24 @@ func (i Instance) HasFlag(f string) bool {
 // Down reports a subjective or objective down flag.
 func (i Instance) Down() bool { return i.HasFlag("s_down") || i.HasFlag("o_down") }
 
+// Promotable reports whether Sentinel could promote this replica (an
+// entry of SENTINEL REPLICAS) now, as Redis 7's sentinelSelectSlave
+// judges it: not flagged down, connected, answering PING in the last 5 s,
+// and its link to the master up as the sentinel last read it in the
+// replica's INFO (a replica the sentinel has not read INFO from yet shows
+// "err" there, and Sentinel skips a replica whose INFO is not fresh). Its
+// replica-priority is not judged: that is the operator's choice, and a
+// planned failover sets the others' to 0 for a moment.
+func (i Instance) Promotable() bool {
+	ping, err := strconv.ParseInt(i.Fields["last-ok-ping-reply"], 10, 64)
+	return !i.Down() && !i.HasFlag("disconnected") && err == nil && ping <= promotablePing &&
+		i.Fields["master-link-status"] == "ok"
+}
+
+// promotablePing is Sentinel's limit on a replica's last PING reply, in
+// milliseconds, for it to be chosen (SENTINEL_PING_PERIOD*5).
+const promotablePing = 5000
+
 // Int returns Fields[key] as an integer (0 when missing or malformed).
 func (i Instance) Int(key string) int64 {
 	n, _ := strconv.ParseInt(i.Fields[key], 10, 64)

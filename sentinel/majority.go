@@ -25,6 +25,9 @@ type Answer struct {
 	Master   string
 	Entry    string
 	Flags    []string
+	// Replicas are the sentinel's replicas of its entry (SENTINEL
+	// REPLICAS), read by AskWithReplicas only; nil when not read.
+	Replicas []Instance
 	Err      error
 }
 
@@ -71,6 +74,26 @@ func (v View) Alarms(master string) []string {
 	return out
 }
 
+// PromotableBy lists the sentinels that name v.Master, whose entry is
+// v.Master too (not in the middle of a failover), and that list replica
+// ("ip:port") among its replicas as one they could promote now (see
+// Instance.Promotable). Only answers from AskWithReplicas list replicas.
+func (v View) PromotableBy(replica string) []string {
+	var out []string
+	for _, a := range v.Answers {
+		if a.Err != nil || v.Master == "" || a.Master != v.Master || a.Entry != v.Master {
+			continue
+		}
+		for _, r := range a.Replicas {
+			if r.Addr() == replica && r.Promotable() {
+				out = append(out, a.Sentinel)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // String is "sentinel: master" or "sentinel: error".
 func (a Answer) String() string {
 	if a.Err != nil {
@@ -109,6 +132,18 @@ func AskMajority(ctx context.Context, addrs []string, name, password string) (ma
 // Ask is AskMajority that also returns every answer, with the flags each
 // sentinel has for the master it names. The error is as AskMajority's.
 func Ask(ctx context.Context, addrs []string, name, password string) (View, error) {
+	return ask(ctx, addrs, name, password, false)
+}
+
+// AskWithReplicas is Ask that also reads, on the same connection, each
+// sentinel's replicas of the master it names (Answer.Replicas): one more
+// command per sentinel, for a replica that must know whether the
+// sentinels could promote it.
+func AskWithReplicas(ctx context.Context, addrs []string, name, password string) (View, error) {
+	return ask(ctx, addrs, name, password, true)
+}
+
+func ask(ctx context.Context, addrs []string, name, password string, replicas bool) (View, error) {
 	if len(addrs) == 0 {
 		return View{}, &NoMajorityError{Name: name}
 	}
@@ -118,7 +153,7 @@ func Ask(ctx context.Context, addrs []string, name, password string) (View, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = askOne(ctx, addr, name, password)
+			answers[i] = askOne(ctx, addr, name, password, replicas)
 		}()
 	}
 	wg.Wait()
@@ -144,7 +179,7 @@ func Ask(ctx context.Context, addrs []string, name, password string) (View, erro
 // askOne asks the sentinel at addr. A panic while reading its replies is
 // its answer, as an error wrapping guard.ErrPanic: a sentinel is anyone who
 // registered one in Consul.
-func askOne(ctx context.Context, addr, name, password string) (a Answer) {
+func askOne(ctx context.Context, addr, name, password string, replicas bool) (a Answer) {
 	var perr error
 	defer func() {
 		if perr != nil {
@@ -161,6 +196,11 @@ func askOne(ctx context.Context, addr, name, password string) (a Answer) {
 		// and then did not answer SENTINEL MASTER still votes.
 		if in, ferr := c.Master(ctx, name); ferr == nil {
 			a.Entry, a.Flags = in.Addr(), in.Flags
+		}
+		if replicas {
+			// Advisory too: a replica that cannot read them is not
+			// counted as promotable by this sentinel, nothing more.
+			a.Replicas, _ = c.Replicas(ctx, name)
 		}
 	}
 	return a
