@@ -30,6 +30,12 @@ const failoverGoal = downAfter + 5*time.Second
 // sentinels' entries for it are left behind.
 func (s *suite) replaceNode(old *nodes.Node) *nodes.Node {
 	old.KillAll()
+	return s.startReplacement(old)
+}
+
+// startReplacement retires old, which has stopped, and starts a new,
+// empty node at a new address in its place.
+func (s *suite) startReplacement(old *nodes.Node) *nodes.Node {
 	s.c.Retire(old)
 	n := s.c.AddNode()
 	if s.cantMount == nil {

@@ -53,6 +53,7 @@ func scenarios() []scenario {
 		{name: "planned-failover-raw", short: true, shortTrials: 1, fault: rawSentinelFailover},
 		{name: "node-churn", short: true, shortTrials: 1, fault: nodeChurn},
 		{name: "master-lost-after-cleanup", short: true, shortTrials: 1, fault: masterLostAfterCleanup},
+		{name: "rolling-replacement", short: true, shortTrials: 1, fault: rollingReplacement},
 	}
 }
 
