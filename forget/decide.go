@@ -12,10 +12,14 @@
 // So one node at a time (a Consul lock) runs a loop: observe (Consul,
 // every live sentinel, the master), Decide (pure, one English reason),
 // apply one step. A step resets one sentinel, and only when the master is
-// healthy, a majority of the live sentinels name it, none flags it down or
-// failing over, and every live sentinel already knows every live replica
-// and sentinel: the sentinel reset last has rediscovered them before the
-// next is reset.
+// healthy and not fenced (a hand-over fences it before any sentinel flags
+// a failover), a majority of the live sentinels and of all the registered
+// ones name it, none flags it down or failing over, and every live
+// sentinel already knows every live replica and sentinel: the sentinel
+// reset last has rediscovered them before the next is reset. Dead agents'
+// registrations are removed on the same conditions but the last: a
+// minority cut off from the rest must never shrink the majority the
+// reconcile tick counts until it confirms its master alone.
 package forget
 
 import (
@@ -53,6 +57,10 @@ type Observation struct {
 	// LiveSentinels and LiveReplicas are the addresses Consul lists with
 	// a check that is not critical (redis-sentinel, redis-replica).
 	LiveSentinels, LiveReplicas []string
+	// RegisteredSentinels is how many redis-sentinel registrations Consul
+	// holds, live or not: the reconcile tick passes a master only when a
+	// majority of all of them name it.
+	RegisteredSentinels int
 	// Views are the live sentinels' answers, in LiveSentinels' order.
 	Views []View
 	// Absent is, for every address in a sentinel's tables, how long Consul
@@ -62,6 +70,10 @@ type Observation struct {
 	// MasterErr is set when it did not answer.
 	MasterRole string
 	MasterErr  error
+	// MasterFenced: the master's write fence is up, as a node raises it
+	// while the master is handed over (a planned failover, a master that
+	// stops) or failed over; no sentinel flags the first part of that.
+	MasterFenced bool
 	// Dead are registrations on nodes whose Consul agent has been gone
 	// (serfHealth critical) for at least Grace.
 	Dead []registry.Instance
@@ -105,14 +117,22 @@ func Decide(o Observation) Decision {
 		for i, in := range o.Dead {
 			ids[i] = in.ID + " on " + in.Node
 		}
+		gone := fmt.Sprintf("the Consul agents of %s have been gone for %s or more", strings.Join(ids, ", "), o.Grace)
+		if why := unsafe(o); why != "" {
+			return Decision{Action: Wait, Reason: gone + ", but their registrations are not removed now: " + why}
+		}
 		return Decision{Action: Deregister, Remove: o.Dead,
-			Reason: fmt.Sprintf("the Consul agents of %s have been gone for %s or more, so their registrations are removed and no longer count in any majority", strings.Join(ids, ", "), o.Grace)}
+			Reason: gone + ", so their registrations are removed and no longer count in any majority"}
 	}
 	sentinel, departed := firstDeparted(o)
 	if sentinel == "" {
 		return Decision{Action: Idle, Reason: "no live sentinel lists a departed replica or sentinel"}
 	}
-	if why := unsafe(o); why != "" {
+	why := unsafe(o)
+	if why == "" {
+		why = rediscovering(o)
+	}
+	if why != "" {
 		return Decision{Action: Wait, Sentinel: sentinel, Departed: departed,
 			Reason: fmt.Sprintf("%s lists departed %s, but it is not reset now: %s", sentinel, strings.Join(departed, ", "), why)}
 	}
@@ -141,7 +161,8 @@ func firstDeparted(o Observation) (string, []string) {
 	return "", nil
 }
 
-// unsafe says why no sentinel may be reset now, or "".
+// unsafe says why the cluster may not be changed now (no sentinel reset,
+// no registration removed), or "".
 func unsafe(o Observation) string {
 	for _, v := range o.Views {
 		if v.Err != nil {
@@ -157,12 +178,28 @@ func unsafe(o Observation) string {
 	if agreed*2 <= len(o.LiveSentinels) {
 		return fmt.Sprintf("no majority of the %d live sentinels agree on a master", len(o.LiveSentinels))
 	}
+	// The live side may be a minority cut off from the rest, which fails
+	// over on its own: what it forgets (sentinels, registrations) would let
+	// it confirm its master alone, and then there are two.
+	if all := max(o.RegisteredSentinels, len(o.LiveSentinels)); agreed*2 <= all {
+		return fmt.Sprintf("only %d of the %d sentinels registered in Consul name the master %s, no majority (the others may be cut off and failing over on their own)", agreed, all, master)
+	}
 	if o.MasterErr != nil {
 		return fmt.Sprintf("the master %s does not answer (%v)", master, o.MasterErr)
 	}
 	if o.MasterRole != "master" {
 		return fmt.Sprintf("the master %s reports role %q", master, o.MasterRole)
 	}
+	if o.MasterFenced {
+		return fmt.Sprintf("the master %s refuses writes (its write fence is up), so it is being handed over or failed over", master)
+	}
+	return ""
+}
+
+// rediscovering says why no sentinel may be reset yet, or "": a live
+// sentinel does not know every live replica and sentinel.
+func rediscovering(o Observation) string {
+	master, _ := Majority(o.Views)
 	for _, v := range o.Views {
 		if missing := unknown(v, o, master); len(missing) > 0 {
 			return fmt.Sprintf("%s does not know the live %s yet (a sentinel reset last rediscovers them first)", v.Sentinel, strings.Join(missing, ", "))

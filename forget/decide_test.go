@@ -104,6 +104,23 @@ func TestDecide(t *testing.T) {
 		{name: "the master reports role slave", change: func(o *Observation) {
 			o.MasterRole = "slave"
 		}, action: Wait, reason: `reports role "slave"`},
+		{name: "the master is fenced: a hand-over no sentinel flags yet", change: func(o *Observation) {
+			o.MasterFenced = true
+		}, action: Wait, reason: "the master 10.0.0.1:6379 refuses writes (its write fence is up)"},
+		{name: "the live sentinels are no majority of the registered ones", change: func(o *Observation) {
+			o.RegisteredSentinels = 6
+		}, action: Wait, reason: "only 3 of the 6 sentinels registered in Consul name the master 10.0.0.1:6379"},
+		{name: "three live sentinels of five registered are a majority", change: func(o *Observation) {
+			o.RegisteredSentinels = 5
+		}, action: Reset, sentinel: s1},
+		{name: "dead agents' registrations stay without a majority of the registered", change: func(o *Observation) {
+			o.RegisteredSentinels = 6
+			o.Dead = []registry.Instance{{ID: "redis-sentinel-10.0.0.9-26379", Node: "n9"}}
+		}, action: Wait, reason: "their registrations are not removed now: only 3 of the 6"},
+		{name: "dead agents' registrations stay while the master is handed over", change: func(o *Observation) {
+			o.MasterFenced = true
+			o.Dead = []registry.Instance{{ID: "redis-sentinel-10.0.0.9-26379", Node: "n9"}}
+		}, action: Wait, reason: "refuses writes"},
 		{name: "a sentinel just reset has not rediscovered a replica", change: func(o *Observation) {
 			o.Views[0].Replicas = []Entry{{Addr: r2}}
 			o.Views[0].Sentinels = o.Views[0].Sentinels[:2]

@@ -42,6 +42,9 @@ func (c *Cleaner) observe(ctx context.Context) (Observation, error) {
 		if err != nil {
 			return o, err
 		}
+		if name == registry.ServiceSentinel {
+			o.RegisteredSentinels = len(ins)
+		}
 		for _, in := range ins {
 			if in.Status != api.HealthCritical {
 				live[in.Addr()] = true
@@ -71,7 +74,7 @@ func (c *Cleaner) observe(ctx context.Context) (Observation, error) {
 	o.Views = c.askAll(ctx, o.LiveSentinels)
 	c.absence(&o, live, now)
 	if master, agreed := Majority(o.Views); agreed > 0 {
-		o.MasterRole, o.MasterErr = c.role(ctx, master)
+		o.MasterRole, o.MasterFenced, o.MasterErr = c.master(ctx, master)
 	}
 	return o, nil
 }
@@ -155,14 +158,16 @@ func entries(l []sentinel.Instance) []Entry {
 	return out
 }
 
-// role asks addr its replication role.
-func (c *Cleaner) role(ctx context.Context, addr string) (role string, err error) {
+// master asks addr its replication role and whether its write fence is
+// up. It is asked last, right before a step applies its decision.
+func (c *Cleaner) master(ctx context.Context, addr string) (role string, fenced bool, err error) {
 	defer guard.Catch(&err, "ask the master "+addr)
 	r := redisnode.Dial(addr, c.o.Password)
 	defer r.Close()
 	info, err := r.Info(ctx, "replication")
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return info.RedisRole(), nil
+	fenced, err = r.Fenced(ctx)
+	return info.RedisRole(), fenced, err
 }

@@ -177,7 +177,7 @@ func (c *Cleaner) apply(ctx context.Context, d Decision) error {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
-			return err
+			return fmt.Errorf("%s, decided because %s: %w", d.Action, d.Reason, err)
 		}
 		c.log.Info("registrations of departed nodes removed", "count", len(d.Remove), "reason", d.Reason)
 	case Reset:
@@ -186,7 +186,7 @@ func (c *Cleaner) apply(ctx context.Context, d Decision) error {
 		_, err := s.Reset(ctx, c.o.MasterName)
 		c.count(d, err)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s, decided because %s: %w", d.Action, d.Reason, err)
 		}
 		c.log.Info("sentinel reset to forget departed replicas and sentinels", "sentinel", d.Sentinel,
 			"forgets", strings.Join(d.Departed, ","), "reason", d.Reason)

@@ -3,17 +3,18 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
 )
 
-// fenceReplicas is set as min-replicas-to-write to fence writes: more
-// replicas than any cluster has, so every write is refused at once with
-// NOREPLICAS and none is acknowledged, while reads, PUBLISH (Sentinel's
-// hellos) and replication go on. CLIENT PAUSE WRITE is not used: it also
+// fenceReplicas is set as min-replicas-to-write to fence writes (see
+// redisnode.FenceValue; the departed-node cleanup reads it to tell a
+// master being handed over). CLIENT PAUSE WRITE is not used: it also
 // blocks Sentinel's hello PUBLISH, the sentinels then see the master as
 // down and run a failover of their own.
-const fenceReplicas = "1000000"
+const fenceReplicas = redisnode.FenceValue
 
-const fenceSetting = "min-replicas-to-write"
+const fenceSetting = redisnode.FenceSetting
 
 // fence makes the local redis's write fence what a tick decided. It reads
 // the setting every time rather than trusting memory: a redis restarted by

@@ -164,3 +164,22 @@ func (c *Client) NoOne(ctx context.Context) error {
 	}
 	return nil
 }
+
+// The write fence: min-replicas-to-write set above any cluster's replica
+// count, so every write is refused at once (NOREPLICAS) and none is
+// acknowledged, while reads, PUBLISH (Sentinel's hellos) and replication go
+// on. A node raises it on its master while that master is being handed over
+// or failed over (package lifecycle).
+const (
+	FenceSetting = "min-replicas-to-write"
+	FenceValue   = "1000000"
+)
+
+// Fenced reports whether the server's write fence is up.
+func (c *Client) Fenced(ctx context.Context) (bool, error) {
+	cur, err := c.rc.ConfigGet(ctx, FenceSetting).Result()
+	if err != nil {
+		return false, fmt.Errorf("config get %s on redis %s: %w", FenceSetting, c.addr, err)
+	}
+	return cur[FenceSetting] == FenceValue, nil
+}

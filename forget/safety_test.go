@@ -1,0 +1,184 @@
+package forget
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/autopilotpattern/redis-autopilot/registry"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// stepper runs Step by hand (as the lock's holder) and keeps every
+// decision.
+type stepper struct {
+	t  *testing.T
+	cl *Cleaner
+	mu sync.Mutex
+	ds []Decision
+	os []Observation
+}
+
+func newStepper(t *testing.T, server *harness.Consul) *stepper {
+	t.Helper()
+	s := &stepper{t: t}
+	cl, err := New(Options{Log: hclog.New(&hclog.LoggerOptions{Name: "forget", Level: hclog.Info}),
+		Reg: newRegistry(t, server), Holder: "test", MasterName: "mymaster", Password: password,
+		Grace: time.Second, Interval: 300 * time.Millisecond,
+		Step: func(o Observation, d Decision) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.os, s.ds = append(s.os, o), append(s.ds, d)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cl = cl
+	return s
+}
+
+// until steps (every 50 ms, as harness.Eventually polls) until ok accepts the last decision, and fails
+// the test after timeout.
+func (s *stepper) until(timeout time.Duration, ok func(Observation, Decision) error) Decision {
+	s.t.Helper()
+	var d Decision
+	harness.Eventually(s.t, timeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.cl.Step(ctx, nil); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		o := s.os[len(s.os)-1]
+		d = s.ds[len(s.ds)-1]
+		s.mu.Unlock()
+		return ok(o, d)
+	})
+	return d
+}
+
+// waits steps until a decision is Wait with a reason that says why, once
+// ready accepts the observation; it fails the test at once when a step
+// decides never.
+func (s *stepper) waits(timeout time.Duration, never Action, why string, ready func(Observation) error) Decision {
+	s.t.Helper()
+	d := s.until(timeout, func(o Observation, d Decision) error {
+		if d.Action == never {
+			return nil // reported below
+		}
+		if err := ready(o); err != nil {
+			return fmt.Errorf("%w (%s: %s)", err, d.Action, d.Reason)
+		}
+		if d.Action != Wait || !strings.Contains(d.Reason, why) {
+			return fmt.Errorf("%s: %s", d.Action, d.Reason)
+		}
+		return nil
+	})
+	if d.Action == never {
+		s.t.Fatalf("%s: %s", d.Action, d.Reason)
+	}
+	return d
+}
+
+func (s *stepper) actions(a Action) []Decision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Decision
+	for _, d := range s.ds {
+		if d.Action == a {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestNoResetWhileTheMasterIsHandedOver: a master hands over (planned
+// failover, or a master that stops) by fencing its writes, waiting for the
+// replicas and asking its sentinel for SENTINEL FAILOVER; until the
+// sentinel accepts, no sentinel flags anything. A sentinel reset then makes
+// the sentinel asked answer NOGOODSLAVE while writes stay refused. The
+// cleaner waits while the master's write fence is up, and resets once it
+// is lifted.
+func TestNoResetWhileTheMasterIsHandedOver(t *testing.T) {
+	server := harness.StartConsul(t)
+	master := harness.StartRedis(t, harness.RedisOptions{Password: password, Extra: []string{"repl-diskless-sync-delay 0"}})
+	replica := harness.StartRedis(t, harness.RedisOptions{Password: password, ReplicaOf: master.Addr})
+	gone := harness.StartRedis(t, harness.RedisOptions{Password: password, ReplicaOf: master.Addr})
+	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
+	c := &cluster{t: t, consul: server, master: master, replica: replica}
+	reg := newRegistry(t, server)
+	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
+	register(t, reg, registry.ServiceReplica, "127.0.0.1", replica.Port)
+	for range 2 {
+		s := harness.StartSentinel(t, so)
+		c.live = append(c.live, s)
+		register(t, reg, registry.ServiceSentinel, "127.0.0.1", s.Port)
+	}
+	harness.Eventually(t, 30*time.Second, func() error {
+		for _, s := range c.live {
+			up, _, err := tables(ctxT(t, 5*time.Second), s.Addr)
+			if err != nil || !strings.Contains(strings.Join(up, ","), gone.Addr) {
+				return fmt.Errorf("%s lists up %v, not yet the replica %s (%v)", s.Addr, up, gone.Addr, err)
+			}
+		}
+		return c.knowsLive(ctxT(t, 5*time.Second), false)
+	})
+	gone.Kill()
+	if err := master.Client.ConfigSet(ctxT(t, 5*time.Second), "min-replicas-to-write", "1000000").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := newStepper(t, server)
+	d := s.waits(30*time.Second, Reset, "write fence is up", func(Observation) error { return nil })
+	t.Logf("fenced: %s", d.Reason)
+
+	if err := master.Client.ConfigSet(ctxT(t, 5*time.Second), "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.until(30*time.Second, func(o Observation, d Decision) error {
+		if d.Action != Reset {
+			return fmt.Errorf("%s: %s", d.Action, d.Reason)
+		}
+		return nil
+	})
+	if n := len(s.actions(Reset)); n != 1 {
+		t.Errorf("%d resets, want 1 once the fence was lifted", n)
+	}
+}
+
+// TestNoForgettingWithoutAMajorityOfTheRegistered: three of five nodes'
+// Consul agents are gone (a partition that leaves Consul on the side of
+// two). The tick passes a master only when a majority of every registered
+// sentinel names it: removing the three registrations would let the two
+// confirm their master alone while the other three fail over (two
+// masters). So the registrations stay, and nothing is forgotten, until a
+// majority of the registered sentinels name the master.
+func TestNoForgettingWithoutAMajorityOfTheRegistered(t *testing.T) {
+	server := harness.StartConsul(t)
+	agent := server.StartClientAgent(t)
+	master := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
+	reg, other := newRegistry(t, server), newRegistry(t, agent)
+	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
+	for range 2 {
+		register(t, reg, registry.ServiceSentinel, "127.0.0.1", harness.StartSentinel(t, so).Port)
+	}
+	for range 3 {
+		register(t, other, registry.ServiceSentinel, "127.0.0.1", harness.FreePort(t))
+	}
+	agent.Kill()
+
+	s := newStepper(t, server)
+	d := s.waits(60*time.Second, Deregister, "only 2 of the 5 sentinels registered", func(o Observation) error {
+		if len(o.Dead) < 3 {
+			return fmt.Errorf("%d registrations of the dead agent past the grace period, want 3", len(o.Dead))
+		}
+		return nil
+	})
+	t.Logf("kept: %s", d.Reason)
+}
