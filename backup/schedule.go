@@ -42,6 +42,10 @@ type SchedulerOptions struct {
 	Interval, TTL time.Duration
 	// Keep is BACKUP_KEEP: newest backups kept, 0 = all.
 	Keep int
+	// Retain, when set, is called after each prune that left Keep
+	// backups, with the time of the oldest one kept: what lives as long
+	// as the backups (point-in-time chains) is pruned with them.
+	Retain func(ctx context.Context, oldestKept time.Time) error
 	// MasterGrace is how long past TTL the master leaves the backup to
 	// passing replicas before taking it itself; default 3×Interval.
 	MasterGrace time.Duration
@@ -269,7 +273,34 @@ func (s *Scheduler) takeLocked(ctx context.Context, lock *registry.Lock, role st
 	if len(deleted) > 0 {
 		s.log.Info("deleted old backups", "names", deleted, "keep", s.o.Keep)
 	}
+	if perr == nil {
+		s.retain(ctx)
+	}
 	return info, nil
+}
+
+// retain calls Retain with the oldest backup kept, once BACKUP_KEEP
+// backups are stored (before that nothing has expired).
+func (s *Scheduler) retain(ctx context.Context) {
+	if s.o.Retain == nil || s.o.Keep <= 0 {
+		return
+	}
+	list, err := s.o.Backup.Store.List(ctx)
+	if err == nil && len(list) >= s.o.Keep {
+		err = s.o.Retain(ctx, BackupTime(list[0]))
+	}
+	if err != nil {
+		s.log.Warn("could not prune what is kept with the backups", "error", err)
+	}
+}
+
+// BackupTime is when a backup was taken: its sidecar's Created, else
+// when the store wrote it.
+func BackupTime(i store.Info) time.Time {
+	if i.Meta != nil && !i.Meta.Created.IsZero() {
+		return i.Meta.Created
+	}
+	return i.Modified
 }
 
 // release gives the backup lock up; if that fails Consul frees it when the

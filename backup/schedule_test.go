@@ -184,3 +184,27 @@ func TestPruneKeepsLastBackup(t *testing.T) {
 		t.Fatal("keep 0 deleted something")
 	}
 }
+
+// retain calls Retain with the oldest backup kept, only once BACKUP_KEEP
+// backups are stored.
+func TestRetainOldestKept(t *testing.T) {
+	s := dirStore(t)
+	ctx := testCtx(t, 10*time.Second)
+	var got []time.Time
+	sch := &Scheduler{log: hclog.NewNullLogger(), o: SchedulerOptions{Backup: Options{Store: s}, Keep: 2,
+		Retain: func(_ context.Context, oldest time.Time) error { got = append(got, oldest); return nil }}}
+	times := []time.Time{time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 2, 0, time.UTC)}
+	for i, at := range times {
+		name, _ := store.Name(at, "gzip")
+		if err := s.Put(ctx, name, strings.NewReader("x"), store.Meta{Created: at}); err != nil {
+			t.Fatal(err)
+		}
+		sch.retain(ctx)
+		if len(got) != i {
+			t.Fatalf("with %d backups Retain was called %d times, want %d", i+1, len(got), i)
+		}
+	}
+	if !got[0].Equal(times[0]) {
+		t.Fatalf("Retain(%v), want the oldest kept %v", got[0], times[0])
+	}
+}

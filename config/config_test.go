@@ -94,6 +94,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"ConsulAddress", c.Consul.Address, "127.0.0.1:8500"}, {"ConsulScheme", c.Consul.Scheme, "http"},
 		{"ConsulLeaderTimeout", c.ConsulLeaderTimeout, 2 * time.Minute}, {"MantaEnabled", c.MantaEnabled(), false},
 		{"RestartLimit", c.RestartLimit, 5}, {"RestartBackoffMax", c.RestartBackoffMax, 30 * time.Second},
+		{"PITR", c.PITR, true}, {"PITRInterval", c.PITRInterval, time.Second},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -135,6 +136,11 @@ func TestLoadGood(t *testing.T) {
 				wantEq(t, "Prefix", c.S3.Prefix, "")
 				wantEq(t, "UsePathStyle", c.S3.UsePathStyle(), true)
 				wantEq(t, "String", strings.Contains(c.String(), "backups=s3://backups"), true)
+			}},
+		{"pitr off", env{"BACKUP_DIR": "/backups", "PITR": "false", "PITR_INTERVAL": "250ms"}, nil,
+			func(t *testing.T, c *Config) {
+				wantEq(t, "PITR", c.PITR, false)
+				wantEq(t, "PITRInterval", c.PITRInterval, 250*time.Millisecond)
 			}},
 		{"empty value means default", env{"REDIS_PORT": ""}, nil,
 			func(t *testing.T, c *Config) { wantEq(t, "RedisPort", c.RedisPort, 6379) }},

@@ -140,7 +140,7 @@ var settings = []setting{
 		Set: into(func(c *Config) *string { return &c.BackupCompression }, oneOf(CompressionZstd, CompressionGzip))},
 	{Env: "BACKUP_STALL_TIMEOUT", Group: groupBackups, Default: "2m", Help: "A backup's upload or verification read-back that gets no progress from the store for this long is abandoned (last-backup unchanged) and the backup lock released.",
 		Set: dur(func(c *Config) *time.Duration { return &c.BackupStallTimeout })},
-	{Env: "PITR", Group: groupBackups, Default: "false", Bool: true, Help: "Point-in-time recovery: true makes one node ship the AOF to the backup store's pitr/ prefix (and every node write AOF timestamps). Off by default until chains are pruned with BACKUP_KEEP. Needs Redis 7+ and a backup store.",
+	{Env: "PITR", Group: groupBackups, Default: "true", Bool: true, Help: "Point-in-time recovery, on whenever a backup store is configured: one node ships the AOF to the backup store's pitr/ prefix (and every node writes AOF timestamps); chains are pruned with BACKUP_KEEP. false turns it off. Needs Redis 7+.",
 		Set: into(func(c *Config) *bool { return &c.PITR }, parseBool)},
 	{Env: "PITR_INTERVAL", Group: groupBackups, Default: "1s", Help: "How often new AOF bytes are shipped for point-in-time recovery.",
 		Set: dur(func(c *Config) *time.Duration { return &c.PITRInterval })},

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
+	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 )
 
 // Roles as RoleFunc reports them.
@@ -74,8 +77,21 @@ func writeCheck(w http.ResponseWriter, res CheckResult) {
 	writeJSON(w, code, res)
 }
 
+// StatusDoc is the JSON of /status: the node's last status and, while
+// this node ships the AOF, its point-in-time progress.
+type StatusDoc struct {
+	lifecycle.Status
+	PITR *pitr.Status `json:"pitr,omitempty"`
+}
+
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.o.Status())
+	doc := StatusDoc{Status: s.o.Status()}
+	if s.o.PITR != nil {
+		if st, ok := s.o.PITR(); ok {
+			doc.PITR = &st
+		}
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 )
 
@@ -141,6 +142,38 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, st) {
 		t.Errorf("/status decoded = %+v, want %+v", got, st)
+	}
+}
+
+// TestStatusPITR: /status carries the shipping progress while the node
+// ships, and no "pitr" field when it does not.
+func TestStatusPITR(t *testing.T) {
+	f := &fake{status: lifecycle.Status{Role: lifecycle.RoleReplica}}
+	o := f.options("127.0.0.1:0")
+	var ship *pitr.Status
+	o.PITR = func() (pitr.Status, bool) {
+		if ship == nil {
+			return pitr.Status{}, false
+		}
+		return *ship, true
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	if _, body := do(t, "GET", ts.URL+"/status"); strings.Contains(body, "pitr") {
+		t.Fatalf("/status of a node that does not ship: %s", body)
+	}
+	ship = &pitr.Status{Chain: "c", Node: "10.0.0.2:6379", LastTS: 1795866585, BytesBehind: 42, StoreError: "down"}
+	_, body := do(t, "GET", ts.URL+"/status")
+	var got StatusDoc
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.PITR == nil || *got.PITR != *ship || got.Role != lifecycle.RoleReplica {
+		t.Fatalf("/status = %s, want the node's status and pitr %+v", body, *ship)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	Role RoleFunc
 	// Metrics serves /metrics (metrics.Handler).
 	Metrics http.Handler
+	// PITR, when set, adds this node's point-in-time shipping progress
+	// to /status ("pitr", only while it ships).
+	PITR func() (pitr.Status, bool)
 	// Timeout bounds each Health and Role call. Default: 3s.
 	Timeout time.Duration
 }

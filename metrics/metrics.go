@@ -75,6 +75,8 @@ type Metrics struct {
 	backupTTL         *prometheus.GaugeVec
 	restoreDuration   *prometheus.GaugeVec
 
+	pitr pitrMetrics
+
 	mu        sync.Mutex
 	clusterAt float64 // the cluster backup time recorded, Unix seconds
 }
@@ -127,6 +129,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		clusterBackup:     gaugeVec("backup_cluster_last_success_timestamp_seconds", "Unix time of the newest good backup of the cluster (any node), as this node last read it."),
 		backupTTL:         gaugeVec("backup_ttl_seconds", "BACKUP_TTL: the cluster takes one backup per TTL."),
 		restoreDuration:   gaugeVec("restore_duration_seconds", "Duration of the last restore on this node."),
+		pitr:              newPITRMetrics(),
 	}
 	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
@@ -137,13 +140,13 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	return append([]prometheus.Collector{
 		m.role, m.master.vec, m.registryInSync, m.checkPassing, m.lastDecision, m.decisionChange, m.reconcileErrs,
 		m.sentinelMaster.vec, m.sentinelMajority, m.sentinelEvents,
 		m.consulErrors, m.lockHolds, m.lockHeld, m.fenced, m.forgets,
 		m.backupAttempts, m.backupLastAttempt, m.backupLastOutcome, m.backupLastSuccess,
 		m.backupDuration, m.backupSize, m.backupThroughput, m.clusterBackup, m.backupTTL, m.restoreDuration,
-	}
+	}, m.pitr.collectors()...)
 }
 
 // NewRegistry returns a private registry holding the Go runtime and process

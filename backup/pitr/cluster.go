@@ -28,6 +28,7 @@ type Registry interface {
 	TryAcquire(ctx context.Context, key, holder string) (*registry.Lock, bool, error)
 	Instances(ctx context.Context, name string, passingOnly bool) ([]registry.Instance, error)
 	Put(ctx context.Context, key, value string) error
+	parentRegistry
 }
 
 // ClusterOptions configure RunCluster.
@@ -115,6 +116,9 @@ func clusterTick(ctx context.Context, o ClusterOptions) (string, error) {
 // shipLocked ships while the lock is held and the node healthy, writing
 // progress to Consul every Check; it returns why it stopped.
 func shipLocked(ctx context.Context, o ClusterOptions, lock *registry.Lock) (string, error) {
+	if o.Shipper.Parent = readParent(ctx, o); o.Shipper.Parent.Valid() {
+		o.Shipper.ParentRecorded = parentRecorded(ctx, o)
+	}
 	sh, err := NewShipper(o.Shipper)
 	if err != nil {
 		return "", err

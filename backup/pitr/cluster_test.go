@@ -8,29 +8,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
-// Two nodes and a real Consul: exactly one ships at a time, its progress
-// reaches Consul, and when it stops its chain ends and the other node
-// takes over with a new chain.
-func TestRunClusterOneShipperAtATime(t *testing.T) {
+// consulRegistry starts a Consul for the test and returns a client.
+func consulRegistry(t *testing.T) *registry.Registry {
+	t.Helper()
 	consul := harness.StartConsul(t)
 	reg, err := registry.New(registry.Options{API: consul.APIConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := dir.New(dir.Options{Dir: harness.TempDir(t, "store-")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := NewChainStore(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return reg
+}
+
+// Two nodes and a real Consul: exactly one ships at a time, its progress
+// reaches Consul, and when it stops its chain ends and the other node
+// takes over with a new chain.
+func TestRunClusterOneShipperAtATime(t *testing.T) {
+	reg, cs := consulRegistry(t), chainStore(t)
 	var shipping, most atomic.Int32
 	holders := make(chan string, 4)
 	run := func(r *harness.Redis) context.CancelFunc {

@@ -35,6 +35,9 @@ type ChainEnd struct {
 	Offset int64  `json:"offset"`
 	LastTS int64  `json:"last_ts"`
 	Reason string `json:"reason"`
+	// Broken: AOF bytes after Offset were written by redis but never
+	// stored (a store outage past the spool limit, a gap).
+	Broken bool `json:"broken,omitempty"`
 }
 
 // Window is the span of seconds [From, To] a restore can reach.

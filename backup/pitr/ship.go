@@ -15,9 +15,11 @@ import (
 // Defaults of ShipperOptions.
 const (
 	DefaultInterval   = time.Second
-	DefaultSpoolLimit = 64 << 20
-	DefaultSealPieces = 60
-	DefaultSealBytes  = 16 << 20
+	DefaultSpoolLimit = 1 << 30
+	// DefaultStallTimeout bounds one store request of the shipper.
+	DefaultStallTimeout = 2 * time.Minute
+	DefaultSealPieces   = 60
+	DefaultSealBytes    = 16 << 20
 	// maxReadPerTick bounds what one tick reads of the incr file.
 	maxReadPerTick = 64 << 20
 	// linkEvery is how often the manifest is watched for new incr files.
@@ -61,16 +63,28 @@ type ShipperOptions struct {
 	Holder string
 	// Interval is PITR_INTERVAL.
 	Interval time.Duration
-	// SpoolLimit bounds the bytes kept in memory while the store fails;
-	// past it the chain is broken.
+	// SpoolLimit bounds the AOF bytes written but not stored while the
+	// store fails or stalls (they stay in the hard-linked incr files on
+	// the data directory's disk, at most one tick's read in memory); past
+	// it the chain is broken, and a new one starts when the store answers.
 	SpoolLimit int64
+	// StallTimeout bounds each store request (BACKUP_STALL_TIMEOUT).
+	StallTimeout time.Duration
 	// SealPieces and SealBytes: pieces are merged into one sealed
 	// segment when this many are stored, or this many bytes.
 	SealPieces int
 	SealBytes  int64
-	Observer   ShipObserver
-	Log        hclog.Logger
-	Now        func() time.Time
+	// MaxAge, when set, ends a chain this old once everything read is
+	// stored, and a new one starts: chains are pruned whole, so none may
+	// grow without bound (the node passes BACKUP_TTL).
+	MaxAge time.Duration
+	// Parent, when set, is recorded in the first chain's chain.json (the
+	// cluster was restored from it); ParentRecorded is then called.
+	Parent         ParentRef
+	ParentRecorded func()
+	Observer       ShipObserver
+	Log            hclog.Logger
+	Now            func() time.Time
 }
 
 func (o *ShipperOptions) validate() error {
@@ -79,6 +93,7 @@ func (o *ShipperOptions) validate() error {
 	}
 	o.Interval = cmpOr(o.Interval, DefaultInterval)
 	o.SpoolLimit = cmpOr(o.SpoolLimit, DefaultSpoolLimit)
+	o.StallTimeout = cmpOr(o.StallTimeout, DefaultStallTimeout)
 	o.SealPieces = cmpOr(o.SealPieces, DefaultSealPieces)
 	o.SealBytes = cmpOr(o.SealBytes, DefaultSealBytes)
 	if o.Observer == nil {
@@ -110,6 +125,8 @@ type Shipper struct {
 	// when no chain is active.
 	linkAfter atomic.Int64
 	status    atomic.Pointer[Status]
+	// outage is what the shipper keeps while the store fails.
+	outage outage
 }
 
 // piece is a cut segment and its bytes.
@@ -210,14 +227,13 @@ func (s *Shipper) watchLinks(ctx context.Context) {
 func (s *Shipper) Tick(ctx context.Context) (Decision, error) {
 	defer s.publish()
 	if s.c == nil {
-		if err := s.startChain(ctx); err != nil {
-			s.linkAfter.Store(-1)
-			return Decision{}, fmt.Errorf("start a point-in-time chain: %w", err)
-		}
-		return Decision{Chain: s.c.info.ID, Reason: "Started a point-in-time chain with a fresh AOF base."}, nil
+		return s.tryStart(ctx)
 	}
 	id := s.c.info.ID
 	err := s.continuity(ctx)
+	if err == nil && len(s.c.pending) > 0 {
+		err = s.upload(ctx) // what the store refused last time, first
+	}
 	if err == nil {
 		err = s.read()
 	}
@@ -229,14 +245,20 @@ func (s *Shipper) Tick(ctx context.Context) (Decision, error) {
 	switch {
 	case errors.Is(err, errBroken):
 		s.end(ctx, err.Error(), true)
-		return Decision{Chain: id, Reason: "The chain broke (" + err.Error() + "); a new chain starts."}, nil
+		return Decision{Chain: id, Reason: "The chain broke (" + err.Error() + "); a new chain starts when the store answers."}, nil
 	case err != nil && stored:
-		return Decision{Chain: id, Reason: "The store failed; AOF bytes are spooled in memory until it answers."}, nil
+		s.outage.storeErr = err.Error()
+		return Decision{Chain: id, Reason: "The store failed; AOF bytes are spooled on disk (up to the spool limit) until it answers."}, nil
 	case err != nil: // redis or the AOF did not answer: nothing was read
 		return Decision{Chain: id}, err
 	}
+	s.outage.storeErr = ""
 	if err := s.seal(ctx); err != nil {
 		s.o.Log.Warn("could not seal point-in-time pieces; they stay as they are", "error", err)
+	}
+	if s.o.MaxAge > 0 && len(s.c.pending) == 0 && s.o.Now().Sub(s.c.info.Created) >= s.o.MaxAge {
+		s.end(ctx, "rotated: the chain reached its maximum age", false)
+		return Decision{Chain: id, Reason: "The chain reached its maximum age (BACKUP_TTL); a new chain starts so that old ones can be pruned."}, nil
 	}
 	return Decision{Chain: id, Reason: "Shipping the AOF."}, nil
 }
@@ -252,10 +274,10 @@ func (s *Shipper) end(ctx context.Context, reason string, broken bool) {
 	c := s.c
 	s.c = nil
 	s.linkAfter.Store(-1)
-	end := ChainEnd{Offset: c.shipped + c.spooled, LastTS: c.lastTS, Reason: reason}
-	if err := s.o.Store.PutEnd(ctx, c.info.ID, end); err != nil {
-		s.o.Log.Warn("could not write the chain's end", "chain", c.info.ID, "error", err)
-	}
+	// Broken or not, the chain ends where the store's bytes end: what
+	// was spooled is not in it.
+	end := ChainEnd{Offset: c.shipped, LastTS: c.lastTS, Reason: reason, Broken: broken || c.spooled > 0}
+	s.putEnd(ctx, c.info.ID, end)
 	if err := s.aof.clear(); err != nil {
 		s.o.Log.Warn("could not clear the point-in-time spool", "error", err)
 	}
@@ -369,15 +391,18 @@ func (s *Shipper) cut() {
 	c.spooled += int64(len(data))
 }
 
-// upload stores the pending pieces in order; past SpoolLimit of pending
-// bytes the chain is broken.
+// upload stores the pending pieces in order, each within StallTimeout;
+// past SpoolLimit bytes behind the chain is broken.
 func (s *Shipper) upload(ctx context.Context) error {
 	c := s.c
 	for len(c.pending) > 0 {
 		p := c.pending[0]
-		if err := s.o.Store.PutSegment(ctx, p.seg, bytesReader(p.data)); err != nil {
-			if c.spooled > s.o.SpoolLimit {
-				return fmt.Errorf("%w: the store failed with %d bytes spooled (limit %d): %w", errBroken, c.spooled, s.o.SpoolLimit, err)
+		pctx, cancel := context.WithTimeout(ctx, s.o.StallTimeout)
+		err := s.o.Store.PutSegment(pctx, p.seg, bytesReader(p.data))
+		cancel()
+		if err != nil {
+			if behind := s.behind(); behind > s.o.SpoolLimit {
+				return fmt.Errorf("%w: the store failed with %d bytes not shipped (spool limit %d): %w", errBroken, behind, s.o.SpoolLimit, err)
 			}
 			s.o.Observer.Shipped(c.info.ID, c.lastTS, s.behind())
 			return err

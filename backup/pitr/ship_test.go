@@ -32,9 +32,20 @@ func startShipperTo(t *testing.T, root string, keys *crypt.Keys, r *harness.Redi
 	if err != nil {
 		t.Fatal(err)
 	}
+	sh, stop := runShipper(t, cs, r, o)
+	return sh, cs, stop
+}
+
+// runShipper ships r's AOF into cs (every 100 ms unless o says) until the
+// test ends, and waits for the first chain.
+func runShipper(t *testing.T, cs *ChainStore, r *harness.Redis, o ShipperOptions) (*Shipper, func()) {
+	t.Helper()
 	c := redisnode.Dial(r.Addr, "")
 	t.Cleanup(func() { c.Close() })
-	o.Node, o.DataDir, o.Store, o.Holder = RedisNode{C: c}, r.Dir, cs, r.Addr
+	if o.Node == nil {
+		o.Node = RedisNode{C: c}
+	}
+	o.DataDir, o.Store, o.Holder = r.Dir, cs, r.Addr
 	o.Interval = cmpOr(o.Interval, 100*time.Millisecond)
 	sh, err := NewShipper(o)
 	if err != nil {
@@ -51,7 +62,7 @@ func startShipperTo(t *testing.T, root string, keys *crypt.Keys, r *harness.Redi
 		}
 		return nil
 	})
-	return sh, cs, stop
+	return sh, stop
 }
 
 // waitShipped waits until the shipper holds everything redis wrote up to

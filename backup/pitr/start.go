@@ -78,6 +78,9 @@ func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS 
 	if strings.HasSuffix(base.Name, ".aof") {
 		info.Base = "base.aof"
 	}
+	if s.o.Parent.Valid() {
+		info.Parent, info.ParentTS = s.o.Parent.Chain, s.o.Parent.TS
+	}
 	if ri, err := s.o.Node.Info(ctx, "server"); err == nil {
 		info.RedisVersion = ri.RedisVersion()
 	}
@@ -91,6 +94,12 @@ func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS 
 	}
 	if err := s.o.Store.PutInfo(ctx, info); err != nil {
 		return err
+	}
+	if s.o.Parent.Valid() {
+		s.o.Parent = ParentRef{}
+		if s.o.ParentRecorded != nil {
+			s.o.ParentRecorded()
+		}
 	}
 	_ = os.Remove(s.aof.baseLink())
 	s.c = &chain{info: info, runID: runID, replID: replID, scan: NewScanner(State{}), curSeq: seq, lastTS: baseTS}

@@ -96,6 +96,7 @@ func backupNow(ctx context.Context, cfg *config.Config, log hclog.Logger, st sto
 			Encryption: cfg.BackupEncryption, StallTimeout: cfg.BackupStallTimeout, Progress: terminal(stderr)},
 		Registry: reg, Node: backup.RedisNodeState(rc), Holder: holder,
 		Interval: cfg.BackupInterval, TTL: cfg.BackupTTL, Keep: cfg.BackupKeep, Log: log,
+		Retain: chainRetention(st, reg, log.Named("pitr")),
 	})
 	if err != nil {
 		return err
@@ -121,7 +122,9 @@ type listEntry struct {
 	Meta        *store.Meta `json:"meta,omitempty"`
 }
 
-// backupList prints every backup, oldest first, marking last-backup.
+// backupList prints every backup, oldest first, marking last-backup, then
+// every point-in-time chain's window ({"backups": [...], "chains": [...]}
+// with --json).
 func backupList(ctx context.Context, cfg *config.Config, log hclog.Logger, st store.Store, req backupRequest, stdout, stderr io.Writer) error {
 	list, err := st.List(ctx)
 	if err != nil {
@@ -139,13 +142,17 @@ func backupList(ctx context.Context, cfg *config.Config, log hclog.Logger, st st
 	for _, i := range list {
 		entries = append(entries, entryOf(i, last))
 	}
+	chains, err := listChainEntries(ctx, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: cannot list point-in-time chains: %v\n", err)
+		chains = []chainEntry{}
+	}
 	if req.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return enc.Encode(listOutput{Backups: entries, Chains: chains})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	defer listChains(ctx, st, stdout, stderr)
 	fmt.Fprintln(tw, "NAME\tTIME\tSIZE\tCOMPRESSION\tENCRYPTION\tSTATUS\tSHA256\tLAST")
 	for _, e := range entries {
 		mark := ""
@@ -155,7 +162,10 @@ func backupList(ctx context.Context, cfg *config.Config, log hclog.Logger, st st
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Time.Format(time.RFC3339), e.Size,
 			e.Compression, cmp.Or(e.Encryption, "none"), e.Status, e.SHA256, mark)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printChains(stdout, chains)
 }
 
 func entryOf(i store.Info, last string) listEntry {

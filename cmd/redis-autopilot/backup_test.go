@@ -52,10 +52,11 @@ func testBackupCommands(t *testing.T, storeEnv env) {
 	out := step(exitOK, ".rdb.zst", "backup", "now")
 	name := strings.Fields(out)[0]
 	step(exitOK, name, "backup", "list")
-	var list []listEntry
-	if err := json.Unmarshal([]byte(step(exitOK, name, "backup", "list", "--json")), &list); err != nil {
+	var listed listOutput
+	if err := json.Unmarshal([]byte(step(exitOK, name, "backup", "list", "--json")), &listed); err != nil {
 		t.Fatal(err)
 	}
+	list := listed.Backups
 	if len(list) != 1 || !list[0].LastBackup || list[0].Status != "good" || list[0].SHA256 == "" {
 		t.Fatalf("list --json: %+v", list)
 	}

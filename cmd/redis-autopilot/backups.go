@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/backup"
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/internal/guard"
@@ -29,6 +31,8 @@ type nodeBackups struct {
 	m     *metrics.Metrics
 	sched *backup.Scheduler
 	bins  redisnode.Binaries
+	// shipper is the point-in-time shipper while this node ships.
+	shipper atomic.Pointer[pitr.Shipper]
 }
 
 func newNodeBackups(cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor, reg *registry.Registry, m *metrics.Metrics, bins redisnode.Binaries) (*nodeBackups, error) {
@@ -71,7 +75,8 @@ func (b *nodeBackups) startScheduler(ctx context.Context, self string) error {
 			Encryption: b.cfg.BackupEncryption, StallTimeout: b.cfg.BackupStallTimeout, Log: b.log.Named("backup")},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Holder: self,
 		Interval: b.cfg.BackupInterval, TTL: b.cfg.BackupTTL, Keep: b.cfg.BackupKeep,
-		Log: b.log.Named("backup"), Observer: b.m,
+		Retain: chainRetention(b.store, b.reg, b.log.Named("pitr")),
+		Log:    b.log.Named("backup"), Observer: b.m,
 	})
 	if err != nil {
 		rc.Close()

@@ -6,6 +6,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/httpapi"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
@@ -31,7 +32,7 @@ func newMetrics(cfg *config.Config, sup *supervisor.Supervisor) (*metrics.Metric
 // startHTTP serves /metrics, /health, /master, /replica and /status on
 // HTTP_ADDR; with HTTP_ADDR=off it opens no port.
 func startHTTP(ctx context.Context, cfg *config.Config, log hclog.Logger, node *lifecycle.Node,
-	m *metrics.Metrics, reg *prometheus.Registry, sup *supervisor.Supervisor) (*httpapi.Server, error) {
+	m *metrics.Metrics, reg *prometheus.Registry, sup *supervisor.Supervisor, pitrStatus func() (pitr.Status, bool)) (*httpapi.Server, error) {
 	redis := redisnode.Dial(localAddr(cfg, cfg.RedisPort), cfg.RedisPassword)
 	sent := sentinel.Dial(localAddr(cfg, cfg.SentinelPort), cfg.RedisPassword)
 	masterInfo := metrics.DialMasterInfo(cfg.RedisPassword)
@@ -45,6 +46,7 @@ func startHTTP(ctx context.Context, cfg *config.Config, log hclog.Logger, node *
 		Health:  httpapi.NodeHealth(redis, sent),
 		Role:    httpapi.NodeRole(node.Status, redis, masterInfo),
 		Metrics: metrics.Handler(reg),
+		PITR:    pitrStatus,
 	})
 	if err != nil {
 		return nil, err

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup"
@@ -12,6 +12,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/hashicorp/go-hclog"
 )
@@ -27,12 +28,18 @@ func (b *nodeBackups) startPITR(ctx context.Context, self string) error {
 	if err != nil {
 		return err
 	}
+	b.publishParent(ctx)
 	rc := redisnode.Dial(localAddr(b.cfg, b.cfg.RedisPort), b.cfg.RedisPassword)
 	log := b.log.Named("pitr")
 	o := pitr.ClusterOptions{
 		Shipper: pitr.ShipperOptions{Node: pitr.RedisNode{C: rc}, DataDir: b.cfg.RedisDataDir, Store: cs,
-			Holder: self, Interval: b.cfg.PITRInterval, Log: log},
+			Holder: self, Interval: b.cfg.PITRInterval, MaxAge: b.cfg.BackupTTL, StallTimeout: b.cfg.BackupStallTimeout,
+			Observer: b.m, Log: log},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Log: log,
+		Shipping: func(sh *pitr.Shipper) {
+			b.shipper.Store(sh)
+			b.m.PITRShipping(sh != nil)
+		},
 	}
 	go func() {
 		defer rc.Close()
@@ -41,6 +48,64 @@ func (b *nodeBackups) startPITR(ctx context.Context, self string) error {
 		}
 	}()
 	return nil
+}
+
+// publishParent hands the chain and second this node's data was restored
+// from (backup restore --to left them in the data directory) to Consul,
+// where whichever node ships next records them in its new chain.
+func (b *nodeBackups) publishParent(ctx context.Context) {
+	ref, found, err := pitr.ReadParentFile(b.cfg.RedisDataDir)
+	if err == nil && found {
+		var v []byte
+		if v, err = json.Marshal(ref); err == nil {
+			err = b.reg.Put(ctx, pitr.KeyParent, string(v))
+		}
+		if err == nil {
+			err = pitr.RemoveParentFile(b.cfg.RedisDataDir)
+			b.log.Info("this node was restored to a point in time; the next chain names it as its parent", "chain", ref.Chain, "time", unixRFC3339(ref.TS))
+		}
+	}
+	if err != nil {
+		b.log.Warn("could not hand the restore's parent chain to Consul; the next chain will not name it", "error", err)
+	}
+}
+
+// chainRetention prunes point-in-time chains with the backups
+// (BACKUP_KEEP): chains whose window ended before the oldest backup kept,
+// never the one Consul says is being shipped (also with PITR=false: the
+// chains of before are kept no longer than the backups).
+func chainRetention(st store.Store, reg *registry.Registry, log hclog.Logger) func(context.Context, time.Time) error {
+	return func(ctx context.Context, oldest time.Time) error {
+		progress, _, err := reg.Get(ctx, pitr.KeyProgress)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", pitr.KeyProgress, err)
+		}
+		active, err := pitr.ActiveChain(progress)
+		if err != nil {
+			return err
+		}
+		cs, err := pitr.NewChainStore(st, nil)
+		if err != nil {
+			return err
+		}
+		deleted, err := cs.Prune(ctx, pitr.PruneOptions{Horizon: oldest, Active: active})
+		if len(deleted) > 0 {
+			log.Info("deleted point-in-time chains older than the oldest backup kept", "chains", deleted, "oldest_backup", oldest)
+		}
+		return err
+	}
+}
+
+// PITRStatus is this node's shipping progress; ok is false when it does
+// not ship (or has no chain yet).
+func (b *nodeBackups) PITRStatus() (st pitr.Status, ok bool) {
+	if b == nil {
+		return pitr.Status{}, false
+	}
+	if sh := b.shipper.Load(); sh != nil {
+		return sh.Status()
+	}
+	return pitr.Status{}, false
 }
 
 // parseTarget reads restore --to: RFC 3339 or "latest".
@@ -78,41 +143,9 @@ func restoreToTime(ctx context.Context, cfg *config.Config, log hclog.Logger, st
 	if err != nil {
 		return err
 	}
+	if err := pitr.WriteParentFile(cfg.RedisDataDir, pitr.RestoredTo(plan)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "restored chain %s to %s into %s\n", plan.Chain.Info.ID, to, cfg.RedisDataDir)
 	return nil
 }
-
-// listChains prints each point-in-time chain's recoverable window after
-// the backups (text output only).
-// Listing reads only names and chain.json, which are never encrypted.
-func listChains(ctx context.Context, st store.Store, stdout, stderr io.Writer) {
-	cs, err := pitr.NewChainStore(st, nil)
-	var chains []pitr.Chain
-	if err == nil {
-		chains, err = cs.Chains(ctx)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "warning: cannot list point-in-time chains: %v\n", err)
-		return
-	}
-	if len(chains) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPOINT-IN-TIME CHAIN\tFROM\tTO\tSEGMENTS\tNODE\tSTATUS")
-	for _, c := range chains {
-		p := pitr.Follow(c)
-		status := "open"
-		switch {
-		case p.Gap != "":
-			status = "gap: " + p.Gap
-		case c.End != nil:
-			status = "ended: " + c.End.Reason
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.Info.ID, unixRFC3339(c.Info.BaseTS), unixRFC3339(p.LastTS),
-			len(p.Segments), c.Info.Node, status)
-	}
-	tw.Flush()
-}
-
-func unixRFC3339(ts int64) string { return time.Unix(ts, 0).UTC().Format(time.RFC3339) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,13 +85,26 @@ func TestBackupRestoreToTime(t *testing.T) {
 	chain, _ := sh.Status()
 	step(exitOK, "POINT-IN-TIME CHAIN", "backup", "list")
 	step(exitOK, chain.Chain, "backup", "list")
+	_, js, _ := runCmd(t, e, "backup", "list", "--json")
+	var listed listOutput
+	if err := json.Unmarshal([]byte(js), &listed); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, js)
+	}
+	if len(listed.Chains) != 1 || listed.Chains[0].Chain != chain.Chain || listed.Chains[0].To.Unix() != second ||
+		listed.Chains[0].From.Unix() >= first || listed.Chains[0].Status != "open" || listed.Chains[0].Encryption != "" {
+		t.Fatalf("list --json chains %+v, want %s open from before %d to %d", listed.Chains, chain.Chain, first, second)
+	}
 	at := func(ts int64) string { return time.Unix(ts, 0).UTC().Format(time.RFC3339) }
 	for _, tc := range []struct {
 		to   string
+		ts   int64 // the parent second recorded
 		keys []string
-	}{{at(first), []string{"a"}}, {"latest", []string{"a", "b"}}} {
+	}{{at(first), first, []string{"a"}}, {"latest", second, []string{"a", "b"}}} {
 		e["REDIS_DATA_DIR"] = harness.TempDir(t, "cmdpitr")
 		step(exitOK, "restored chain "+chain.Chain, "backup", "restore", "--to", tc.to)
+		if ref, found, err := pitr.ReadParentFile(e["REDIS_DATA_DIR"]); err != nil || !found || ref.Chain != chain.Chain || ref.TS != tc.ts {
+			t.Fatalf("--to %s left parent %+v (%v, %v), want %s at %d", tc.to, ref, found, err, chain.Chain, tc.ts)
+		}
 		got := harness.StartRedis(t, harness.RedisOptions{Dir: e["REDIS_DATA_DIR"], Extra: []string{"appendonly yes"}})
 		keys, err := got.Client.Keys(ctx, "*").Result()
 		slices.Sort(keys)
@@ -101,4 +115,23 @@ func TestBackupRestoreToTime(t *testing.T) {
 	e["REDIS_DATA_DIR"] = harness.TempDir(t, "cmdpitr")
 	step(exitFailure, "time outside the recoverable window: 1999-01-01T00:00:00Z is not in", "backup", "restore", "--to", "1999-01-01T00:00:00Z")
 	step(exitUsage, "RFC 3339", "backup", "restore", "--to", "yesterday")
+}
+
+// The status line of point-in-time shipping names the chain, node, newest
+// second shipped, bytes behind and the store's error.
+func TestPITRLine(t *testing.T) {
+	st := &pitr.Status{Chain: "20261128T114943Z-7ccd3674", Node: "10.0.0.2:6379", LastTS: 1795866585, BytesBehind: 42,
+		StoreError: "injected", Updated: time.Unix(1795866590, 0).UTC()}
+	got := pitrLine(st, "")
+	for _, want := range []string{st.Chain, st.Node, "2026-11-28T11:49:45Z", "42 bytes behind", "as of 2026-11-28T11:49:50Z", "the store fails: injected"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pitrLine = %q, want %q in it", got, want)
+		}
+	}
+	if got := pitrLine(nil, ""); !strings.Contains(got, "no node") {
+		t.Errorf("pitrLine(nil) = %q", got)
+	}
+	if got := pitrLine(nil, "consul down"); got != "error: consul down" {
+		t.Errorf("pitrLine(error) = %q", got)
+	}
 }

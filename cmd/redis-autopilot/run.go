@@ -126,7 +126,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 		log.Error("start", "error", err)
 		return exitFailure
 	}
-	srv, err := startHTTP(ctx, cfg, log, node, m, reg, sup)
+	srv, err := startHTTP(ctx, cfg, log, node, m, reg, sup, backups.PITRStatus)
 	if err != nil {
 		log.Error("start the HTTP listener", "error", err)
 		return exitFailure

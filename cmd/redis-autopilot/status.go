@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/config"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
@@ -32,6 +33,10 @@ type statusReport struct {
 	Sentinel   sentinelView      `json:"sentinel"`
 	Consul     consulView        `json:"consul"`
 	LastBackup string            `json:"last_backup,omitempty"`
+	// PITR is the shipping node's point-in-time progress as Consul holds
+	// it (service/redis/pitr/progress, written every few seconds).
+	PITR      *pitr.Status `json:"pitr,omitempty"`
+	PITRError string       `json:"pitr_error,omitempty"`
 }
 
 type redisView struct {
@@ -102,6 +107,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config) statusReport {
 	reg, err := registry.New(registry.Options{API: cfg.Consul})
 	if err == nil {
 		r.Consul, r.LastBackup = consulStatus(ctx, reg)
+		r.PITR, r.PITRError = pitrProgress(ctx, reg)
 	} else {
 		r.Consul.Error = err.Error()
 	}
@@ -132,6 +138,41 @@ func consulStatus(ctx context.Context, reg *registry.Registry) (consulView, stri
 		v.Error = err.Error()
 	}
 	return v, last
+}
+
+// pitrProgress reads the shipping node's progress from Consul.
+func pitrProgress(ctx context.Context, reg *registry.Registry) (*pitr.Status, string) {
+	v, found, err := reg.Get(ctx, pitr.KeyProgress)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if !found || v == "" {
+		return nil, ""
+	}
+	var st pitr.Status
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return nil, fmt.Sprintf("%s: %v", pitr.KeyProgress, err)
+	}
+	return &st, ""
+}
+
+// pitrLine is the point-in-time row of status.
+func pitrLine(st *pitr.Status, errText string) string {
+	switch {
+	case errText != "":
+		return "error: " + errText
+	case st == nil:
+		return "(no node has shipped the AOF)"
+	}
+	line := fmt.Sprintf("chain %s from %s: shipped to %s, %d bytes behind", st.Chain, st.Node,
+		unixRFC3339(st.LastTS), st.BytesBehind)
+	if !st.Updated.IsZero() {
+		line += ", as of " + st.Updated.Format(time.RFC3339)
+	}
+	if st.StoreError != "" {
+		line += "; the store fails: " + st.StoreError
+	}
+	return line
 }
 
 // fetchNodeStatus reads the running node's /status from its listener.
@@ -187,6 +228,7 @@ func printStatus(w io.Writer, r statusReport) {
 	row("consul redis-replica", strings.Join(r.Consul.Replicas, ", "))
 	row("consul redis-sentinel", strings.Join(r.Consul.Sentinels, ", "))
 	row("last backup", orNone(r.LastBackup))
+	row("point-in-time", pitrLine(r.PITR, r.PITRError))
 	tw.Flush()
 }
 
