@@ -101,8 +101,15 @@ func TestRestoreAcrossVersions(t *testing.T) {
 // version it reads.
 func testServer(t *testing.T, sup *supervisor.Supervisor) (string, int) {
 	t.Helper()
+	return serverReads(t, sup, harness.NeedBinary(t, "redis-server"))
+}
+
+// serverReads is the server program's name and version ("Valkey 8.1.1")
+// and the newest RDB version it reads.
+func serverReads(t *testing.T, sup *supervisor.Supervisor, path string) (string, int) {
+	t.Helper()
 	res, err := sup.Run(context.Background(), supervisor.Command{Name: "version",
-		Path: harness.NeedBinary(t, "redis-server"), Args: []string{"--version"}, CaptureLimit: 1024})
+		Path: path, Args: []string{"--version"}, CaptureLimit: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

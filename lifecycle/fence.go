@@ -34,6 +34,12 @@ func (n *Node) setFence(ctx context.Context, on bool, why string) error {
 		return fmt.Errorf("read %s: %w", fenceSetting, err)
 	}
 	if (value == fenceReplicas) == on {
+		n.mu.Lock()
+		reported := n.fenceReported == on
+		n.mu.Unlock()
+		if !reported { // set by a set whose reply was lost, or by a redis.conf Sentinel rewrote
+			n.reportFence(on, why, value)
+		}
 		return nil
 	}
 	n.mu.Lock()
@@ -47,13 +53,27 @@ func (n *Node) setFence(ctx context.Context, on bool, why string) error {
 		want = "0"
 	}
 	if err := n.peers.SetFenceSetting(ctx, want); err != nil {
-		return fmt.Errorf("set %s %s: %w", fenceSetting, want, err)
+		// The setting may have taken with its reply lost: Sentinel's
+		// CLIENT KILL TYPE normal on a failover closes the connection
+		// (make matrix on Valkey 8.1 saw writes refused and no "writes
+		// fenced" in the log). Look before calling it a failure.
+		if cur, gerr := n.peers.FenceSetting(ctx); gerr != nil || cur != want {
+			return fmt.Errorf("set %s %s: %w", fenceSetting, want, err)
+		}
 	}
+	n.reportFence(on, why, want)
+	return nil
+}
+
+// reportFence logs the fence's new state and reports it to Events.
+func (n *Node) reportFence(on bool, why, value string) {
+	n.mu.Lock()
+	n.fenceReported = on
+	n.mu.Unlock()
 	if on {
 		n.log.Warn("writes fenced: redis refuses writes (NOREPLICAS)", "reason", why)
 	} else {
-		n.log.Info("write fence lifted", "min_replicas_to_write", want)
+		n.log.Info("write fence lifted", "min_replicas_to_write", value)
 	}
 	n.o.Events.Fenced(on)
-	return nil
 }

@@ -143,6 +143,8 @@ type Node struct {
 	status  Status
 	// unfenced is the min-replicas-to-write the write fence replaced.
 	unfenced string
+	// fenceReported is the fence state last logged and reported.
+	fenceReported bool
 	// recordedMaster is when this node last wrote itself to LastMasterKey
 	// while passing as master; zero when it is not (only ticks touch it).
 	recordedMaster time.Time

@@ -25,6 +25,9 @@ type RedisOptions struct {
 	Extra []string
 	// Dir is the data directory; empty makes a fresh one.
 	Dir string
+	// Binary is the server program; empty is redis-server as Flavor()
+	// names it.
+	Binary string
 }
 
 // Redis is a real redis-server a test started.
@@ -41,7 +44,10 @@ type Redis struct {
 // until it answers PING and has finished loading.
 func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	t.Helper()
-	bin := NeedBinary(t, "redis-server")
+	bin := o.Binary
+	if bin == "" {
+		bin = NeedBinary(t, "redis-server")
+	}
 	if o.Port == 0 {
 		o.Port = FreePort(t)
 	}

@@ -15,6 +15,7 @@
 #   MATRIX_FLAVORS="redis valkey"              flavours to run
 #   MATRIX_PACKAGES="./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot"
 #   MATRIX_RUN=regexp                          only these tests (-test.run)
+#   MATRIX_COUNT=1                             runs of each test (-test.count)
 #   MATRIX_BENCH=1                             also the failover and backup benchmarks: one row per
 #                                              flavour, and one for the host's Redis (MATRIX_BENCH_MB=50)
 #   MATRIX_LOG=/tmp/redis-autopilot-matrix.log the full test output
@@ -124,6 +125,7 @@ work=$(mktemp -d /var/tmp/redis-autopilot-matrix.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "matrix: compiling the test binaries on the host"
 go build -o "$work/redis-autopilot" ./cmd/redis-autopilot
+go build -tags panictest -o "$work/redis-autopilot-panictest" ./cmd/redis-autopilot
 for pkg in $packages; do
 	go test -c -o "$work/$(basename "$pkg").test" "$pkg"
 done
@@ -142,6 +144,10 @@ mkdir -p "$ports" "$rootfs$ports"
 inside() {
 	unshare --pid --mount --fork --kill-child /bin/sh -euc '
 		root=$1 src=$2 work=$3 consul=$4 ports=$5 versitygw=$6; shift 6
+		# The root a mount point of its own: unshare --mount-proc inside
+		# (TestBinaryAsPID1) makes "/" private, which a chroot into a plain
+		# directory refuses (EINVAL).
+		mount --bind "$root" "$root"
 		mount -t proc proc "$root/proc"
 		mount --rbind /dev "$root/dev"
 		mount --rbind /sys "$root/sys"
@@ -160,19 +166,23 @@ inside() {
 }
 
 : >"$log"
+# TestBinary builds the binary with go and its own -ldflags version, and
+# the root filesystem has no Go; make test runs it on the host.
+skip=${MATRIX_SKIP-^TestBinary\$}
+[[ -n $skip ]] && echo "matrix: -test.skip '$skip' (by default TestBinary: it builds the binary with go, which the root filesystem has not; make test runs it on the host)"
 failed=0
 declare -A result took
 for f in $flavors; do
 	for pkg in $packages; do
 		name=$(basename "$pkg")
 		start=$SECONDS
-		# TestBinary builds the binary with go, which the root filesystem has not.
-		args=(-test.count=1 -test.v -test.timeout=30m "-test.skip=${MATRIX_SKIP:-^TestBinary\$}")
+		args=("-test.count=${MATRIX_COUNT:-1}" -test.v -test.timeout=30m "-test.skip=$skip")
 		[[ -n ${MATRIX_RUN:-} ]] && args+=("-test.run=$MATRIX_RUN")
 		echo "matrix: $f $pkg"
 		set +e
 		inside /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp \
 			REDIS_FLAVOR="$f" REDIS_AUTOPILOT_BINARY=/matrix/redis-autopilot \
+			REDIS_AUTOPILOT_PANICTEST_BINARY=/matrix/redis-autopilot-panictest \
 			/bin/sh -c 'cd "/src/$1" && shift && exec "$@"' sh "$pkg" "/matrix/$name.test" "${args[@]}" \
 			> >(sed -u "s|^|[$f $name] |" >>"$log") 2>&1
 		rc=$?
@@ -180,7 +190,8 @@ for f in $flavors; do
 		took[$f $pkg]=$((SECONDS - start))
 		passed=$(grep -c "^\[$f $name\] --- PASS" "$log" || true)
 		fails=$(grep -c "^\[$f $name\] --- FAIL" "$log" || true)
-		result[$f $pkg]="$passed passed, $fails failed, exit $rc"
+		skips=$(grep -c "^\[$f $name\] *--- SKIP" "$log" || true)
+		result[$f $pkg]="$passed passed, $fails failed, $skips skipped, exit $rc"
 		if ((rc != 0)); then
 			failed=1
 			grep "^\[$f $name\] \(--- FAIL\|.*_test.go:[0-9]*:\)" "$log" | tail -20 || true
@@ -211,6 +222,9 @@ if [[ ${MATRIX_BENCH:-} == 1 ]]; then
 	echo "|---|---|---|---|---|---|---|"
 	cat "$work/bench.md"
 fi
+echo
+echo "matrix: skipped tests and why:"
+grep -B1 "^\[[a-z]* [a-z-]*\] *--- SKIP" "$log" | grep -v "^--$" || echo "  none"
 echo
 echo "matrix: $total_p passed, $total_f failed"
 if ((failed == 0 && total_p > 0)); then
