@@ -3,6 +3,7 @@ package forget
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -114,6 +115,26 @@ func (c *cluster) knowsLive(ctx context.Context, exact bool) error {
 	return nil
 }
 
+// counted are the actions a cleaner reported, "action/outcome" -> count.
+type counted struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counted) ForgetAction(action, outcome string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[action+"/"+outcome]++
+}
+func (c *counted) LockAcquired(string) {}
+func (c *counted) LockReleased(string) {}
+
+func (c *counted) get() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
+}
+
 // TestForgetsDepartedOneSentinelAtATime: a replica, a sentinel and their
 // Consul agent die without stopping. Two cleaners run; one holds the lock.
 // It removes the dead agent's registrations, resets the three live
@@ -161,10 +182,11 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 	var resets []string
 	var removed int
 	var problems []string
+	events := &counted{n: map[string]int{}}
 	for i := range 2 {
 		cl, err := New(Options{Log: hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("forget%d", i), Level: hclog.Info}),
 			Reg: newRegistry(t, server), Holder: fmt.Sprint("cleaner-", i), MasterName: "mymaster", Password: password,
-			Grace: 3 * time.Second, Interval: 300 * time.Millisecond,
+			Grace: 3 * time.Second, Interval: 300 * time.Millisecond, Events: events,
 			Step: func(o Observation, d Decision) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -214,6 +236,9 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 		t.Errorf("%d resets %v, want one of each live sentinel", len(resets), resets)
 	}
 	mu.Unlock()
+	if got, want := events.get(), map[string]int{"sentinel_reset/done": 3, "registration_removed/done": 2}; !maps.Equal(got, want) {
+		t.Errorf("actions counted %v, want %v", got, want)
+	}
 	for _, id := range []string{registry.ServiceID(registry.ServiceReplica, "127.0.0.1", gone.Port), registry.ServiceID(registry.ServiceSentinel, "127.0.0.1", goneSent.Port)} {
 		svcs, _, err := server.Client.Catalog().NodeServiceList(agent.Node, nil)
 		if err != nil {

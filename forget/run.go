@@ -57,10 +57,11 @@ type Options struct {
 
 // Cleaner forgets departed replicas and sentinels; see the package doc.
 type Cleaner struct {
-	o      Options
-	log    hclog.Logger
-	mem    *memory
-	reason string // the last reason logged
+	o       Options
+	log     hclog.Logger
+	mem     *memory
+	reason  string // the last reason logged
+	lastErr string // the last step error logged
 }
 
 // New checks o and returns a Cleaner.
@@ -85,15 +86,20 @@ func New(o Options) (*Cleaner, error) {
 // Run waits for the lock, then steps every Interval while it holds it,
 // until ctx ends. It returns nil then.
 func (c *Cleaner) Run(ctx context.Context) error {
+	failing := false
 	for ctx.Err() == nil {
 		l, err := c.o.Reg.Acquire(ctx, LockKey, c.o.Holder)
 		if err != nil {
 			if ctx.Err() == nil {
-				c.log.Warn("take the cleanup lock; trying again", "key", LockKey, "error", err)
+				if !failing { // once per outage, not every Interval
+					c.log.Warn("take the cleanup lock; trying again", "key", LockKey, "error", err)
+				}
+				failing = true
 				ctxtime.Sleep(ctx, c.o.Interval)
 			}
 			continue
 		}
+		failing = false
 		c.o.Events.LockAcquired(LockName)
 		c.log.Info("this node forgets departed replicas and sentinels for the cluster", "key", LockKey, "grace", c.o.Grace)
 		c.hold(ctx, l)
@@ -130,8 +136,13 @@ func (c *Cleaner) hold(ctx context.Context, l *registry.Lock) {
 func (c *Cleaner) safeStep(ctx context.Context, l *registry.Lock) {
 	var err error
 	defer func() {
-		if err != nil {
+		// Logged when it changes: Consul down fails every step alike.
+		if err != nil && err.Error() != c.lastErr {
 			c.log.Error("cleanup step failed", "error", err)
+		}
+		c.lastErr = ""
+		if err != nil {
+			c.lastErr = err.Error()
 		}
 	}()
 	defer guard.Catch(&err, "cleanup step")
