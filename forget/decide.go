@@ -97,9 +97,11 @@ const (
 // Decision is what a step does, and why.
 type Decision struct {
 	Action Action
-	// Sentinel is the sentinel to reset; Departed what it forgets.
+	// Sentinel is the sentinel to reset; Departed what it forgets; Expect
+	// the live replicas it must list again before the step ends.
 	Sentinel string
 	Departed []string
+	Expect   []string
 	// Remove are the registrations to remove.
 	Remove []registry.Instance
 	// Reason is one English sentence.
@@ -136,7 +138,14 @@ func Decide(o Observation) Decision {
 		return Decision{Action: Wait, Sentinel: sentinel, Departed: departed,
 			Reason: fmt.Sprintf("%s lists departed %s, but it is not reset now: %s", sentinel, strings.Join(departed, ", "), why)}
 	}
-	return Decision{Action: Reset, Sentinel: sentinel, Departed: departed,
+	master, _ := Majority(o.Views)
+	var expect []string
+	for _, r := range o.LiveReplicas {
+		if r != master {
+			expect = append(expect, r)
+		}
+	}
+	return Decision{Action: Reset, Sentinel: sentinel, Departed: departed, Expect: expect,
 		Reason: fmt.Sprintf("%s lists %s, which Consul has not had live for %s or more and it flags down; the master is healthy and every live sentinel knows every live replica and sentinel, so %s is reset alone", sentinel, strings.Join(departed, ", "), o.Grace, sentinel)}
 }
 

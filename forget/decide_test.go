@@ -161,6 +161,9 @@ func TestDecideResetForgetsOnlyDeparted(t *testing.T) {
 	if want := []string{sX, rX}; !reflect.DeepEqual(d.Departed, want) {
 		t.Errorf("departed %v, want %v", d.Departed, want)
 	}
+	if want := []string{r2, r3}; !reflect.DeepEqual(d.Expect, want) {
+		t.Errorf("expect %v, want %v", d.Expect, want)
+	}
 }
 
 func TestMajority(t *testing.T) {

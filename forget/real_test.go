@@ -253,6 +253,16 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 		}
 	}
 
+	// The INFO period cut around each reset is back to Sentinel's 10 s.
+	for _, s := range c.live {
+		cl := sentinel.Dial(s.Addr, password)
+		p, err := cl.InfoPeriod(ctxT(t, 5*time.Second))
+		cl.Close()
+		if err != nil || p != 10*time.Second {
+			t.Errorf("%s: INFO period %s (%v), want 10s", s.Addr, p, err)
+		}
+	}
+
 	// The cluster still fails over: with the departed sentinel forgotten,
 	// the three live ones are every voter.
 	c.master.Kill()

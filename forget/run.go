@@ -12,7 +12,6 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
 	"github.com/autopilotpattern/redis-autopilot/internal/guard"
 	"github.com/autopilotpattern/redis-autopilot/registry"
-	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
 // LockKey is the Consul lock the cleaning node holds; its value names it.
@@ -192,9 +191,7 @@ func (c *Cleaner) apply(ctx context.Context, d Decision) error {
 		}
 		c.log.Info("registrations of departed nodes removed", "count", len(d.Remove), "reason", d.Reason)
 	case Reset:
-		s := sentinel.Dial(d.Sentinel, c.o.Password)
-		defer s.Close()
-		_, err := s.Reset(ctx, c.o.MasterName)
+		err := c.reset(ctx, d)
 		c.count(d, err)
 		if err != nil {
 			return fmt.Errorf("%s, decided because %s: %w", d.Action, d.Reason, err)

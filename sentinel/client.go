@@ -243,3 +243,35 @@ func (c *Client) Apply(ctx context.Context, name string, t Tunables) error {
 	}
 	return nil
 }
+
+// InfoPeriod is this sentinel's INFO period (SENTINEL DEBUG INFO-PERIOD,
+// Redis 7.0+): how often it asks each master and replica INFO, and so how
+// soon after SENTINEL RESET it learns the master's replicas again.
+func (c *Client) InfoPeriod(ctx context.Context) (time.Duration, error) {
+	cmd := redis.NewSliceCmd(ctx, "sentinel", "debug")
+	if err := c.sc.Process(ctx, cmd); err != nil {
+		return 0, fmt.Errorf("sentinel debug on %s: %w", c.addr, err)
+	}
+	v := cmd.Val()
+	for i := 0; i+1 < len(v); i += 2 {
+		if k, _ := v[i].(string); strings.EqualFold(k, "info-period") {
+			ms, err := strconv.ParseInt(fmt.Sprint(v[i+1]), 10, 64)
+			if err != nil || ms <= 0 {
+				return 0, fmt.Errorf("sentinel debug on %s: INFO-PERIOD %v", c.addr, v[i+1])
+			}
+			return time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	return 0, fmt.Errorf("sentinel debug on %s: no INFO-PERIOD in the reply", c.addr)
+}
+
+// SetInfoPeriod sets this sentinel's INFO period (SENTINEL DEBUG
+// INFO-PERIOD ms). It is not written to sentinel.conf: a restart restores
+// the default.
+func (c *Client) SetInfoPeriod(ctx context.Context, d time.Duration) error {
+	cmd := redis.NewStatusCmd(ctx, "sentinel", "debug", "info-period", strconv.FormatInt(d.Milliseconds(), 10))
+	if err := c.sc.Process(ctx, cmd); err != nil {
+		return fmt.Errorf("sentinel debug info-period on %s: %w", c.addr, err)
+	}
+	return nil
+}
