@@ -72,3 +72,39 @@ func TestParallelZstdWriteError(t *testing.T) {
 		t.Fatalf("Close = %v (Write %v), want disk full", cerr, werr)
 	}
 }
+
+// TestParallelZstdMemoryIsBounded: however long the stream, the writer
+// makes at most workers+1 input and workers+1 output buffers (it made a
+// pair per chunk and left them to the GC, and the heap grew with it).
+func TestParallelZstdMemoryIsBounded(t *testing.T) {
+	const workers = 2
+	var out countingWriter
+	zw, err := newParallelZstd(&out, workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	chunk := make([]byte, zstdChunk/3)
+	for range 40 { // about 13 chunks
+		for i := range chunk {
+			chunk[i] = "REDIS0010abcdefgh"[r.IntN(17)]
+		}
+		if _, err := zw.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if zw.nIn > workers+1 || zw.nOut > workers+1 || out.n == 0 {
+		t.Errorf("made %d input and %d output buffers for %d bytes out, want at most %d of each",
+			zw.nIn, zw.nOut, out.n, workers+1)
+	}
+	if err := zw.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+}
+
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }

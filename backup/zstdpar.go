@@ -8,30 +8,41 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdChunk is the input each zstd frame holds. klauspost's streaming
-// encoder compresses one block at a time (its concurrency only overlaps
-// I/O), so a stream uses one core; the zstd CLI's -T0 cuts the input into
-// independent jobs instead. parallelZstd does the same: each chunk becomes
-// its own frame, compressed on its own core, written in order. Frames
-// concatenated are one valid zstd stream (any zstd decoder reads it).
-// On bench/'s 100 MB RDB, 2, 4, 8 and 16 MiB chunks all gave a ratio
-// within 0.3 % of one stream's; 2 MiB keeps the memory in flight to about
-// 7 chunks (14 MiB) whatever the dataset's size.
-const zstdChunk = 2 << 20
+// zstdChunk is the input each zstd frame holds. On bench/'s RDB 1 MiB
+// frames compress to 1.832 (gzip -6: 1.830), 2 MiB to 1.837, 512 KiB to
+// 1.823; each chunk costs two buffers per core in flight.
+const zstdChunk = 1 << 20
 
-// parallelZstd is an io.WriteCloser compressing into w with up to
-// workers frames in flight.
+// parallelZstd is an io.WriteCloser compressing into w on up to workers
+// cores: each zstdChunk of input becomes its own zstd frame (EncodeAll),
+// compressed on its own goroutine and written in order, as the zstd CLI's
+// -T0 cuts its input into independent jobs. Frames concatenated are one
+// valid zstd stream (any zstd decoder reads it).
+//
+// Why not the library's stream with WithConcurrentBlocks (klauspost
+// v1.20.3): it does the same on the same cores, but its jobs are 4 windows
+// each with about 4 per core in flight, not configurable, so its memory
+// follows its window. Measured on bench/'s 100 MB RDB (docs/FIGURES.md):
+// at the 256 KiB window that matches our ratio (1.832) its peak heap was
+// 21 MB against our 16, at 512 KiB (1.839) 33 MB, at its default window
+// 250 MB; `backup now` must stay within 32 MB of RSS. Ours keeps a fixed
+// set of buffers, workers+1 inputs (one filling while the others
+// compress) and as many outputs (one being written), reused: a backup
+// allocates nothing per chunk, so the GC has no garbage to let the heap
+// grow on, whatever the dataset's size.
 type parallelZstd struct {
-	w    io.Writer
-	enc  *zstd.Encoder
-	buf  []byte
-	pool sync.Pool
-	// queue holds the pending frames in input order; its capacity bounds
-	// the memory in use to about 2×workers chunks.
-	queue chan chan []byte
-	done  chan struct{}
+	w       io.Writer
+	enc     *zstd.Encoder
+	workers int
+	buf     []byte // the chunk being filled
 
-	submitted bool
+	// ins and outs hold the free input and output buffers; made (up to
+	// workers+1 of each) only as the stream needs them.
+	ins, outs        chan []byte
+	nIn, nOut        int
+	queue            chan chan []byte // frames in input order
+	done             chan struct{}
+	submitted, ended bool
 
 	mu  sync.Mutex
 	err error // the first write error
@@ -39,12 +50,13 @@ type parallelZstd struct {
 
 func newParallelZstd(w io.Writer, workers int) (*parallelZstd, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(workers), zstd.WithWindowSize(zstdChunk))
+		zstd.WithEncoderConcurrency(workers), zstd.WithWindowSize(zstdChunk), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("zstd writer: %w", err)
 	}
-	z := &parallelZstd{w: w, enc: enc, queue: make(chan chan []byte, workers), done: make(chan struct{})}
-	z.pool.New = func() any { return make([]byte, 0, zstdChunk) }
+	z := &parallelZstd{w: w, enc: enc, workers: workers,
+		ins: make(chan []byte, workers+1), outs: make(chan []byte, workers+1),
+		queue: make(chan chan []byte, workers), done: make(chan struct{})}
 	go z.writeOut()
 	return z, nil
 }
@@ -59,7 +71,7 @@ func (z *parallelZstd) writeOut() {
 				z.setErr(err)
 			}
 		}
-		z.pool.Put(frame[:0]) //nolint:staticcheck // a slice header is fine here
+		z.outs <- frame[:0]
 	}
 }
 
@@ -77,6 +89,26 @@ func (z *parallelZstd) setErr(err error) {
 	}
 }
 
+// zstdBound is room for a compressed chunk: zstd never grows data by more
+// than a block header per 128 KiB block and a frame header.
+const zstdBound = zstdChunk + zstdChunk>>10 + 64
+
+// buffer returns a free buffer of free, making one while fewer than
+// workers+1 exist; it waits for one otherwise. Only the writing goroutine
+// calls it.
+func (z *parallelZstd) buffer(free chan []byte, made *int, size int) []byte {
+	select {
+	case b := <-free:
+		return b
+	default:
+	}
+	if *made <= z.workers {
+		*made++
+		return make([]byte, 0, size)
+	}
+	return <-free
+}
+
 func (z *parallelZstd) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
@@ -84,7 +116,7 @@ func (z *parallelZstd) Write(p []byte) (int, error) {
 			return n, err
 		}
 		if z.buf == nil {
-			z.buf = z.pool.Get().([]byte)
+			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
 		}
 		k := min(len(p), zstdChunk-len(z.buf))
 		z.buf = append(z.buf, p[:k]...)
@@ -105,7 +137,7 @@ func (z *parallelZstd) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 		if z.buf == nil {
-			z.buf = z.pool.Get().([]byte)
+			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
 		}
 		n, err := r.Read(z.buf[len(z.buf):zstdChunk])
 		z.buf, total = z.buf[:len(z.buf)+n], total+int64(n)
@@ -121,25 +153,30 @@ func (z *parallelZstd) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// submit compresses the current chunk on its own goroutine.
+// submit compresses the current chunk on its own goroutine. It waits while
+// workers frames are pending.
 func (z *parallelZstd) submit() {
-	in := z.buf
+	in, out := z.buf, z.buffer(z.outs, &z.nOut, zstdBound)
 	z.buf, z.submitted = nil, true
 	res := make(chan []byte, 1)
-	z.queue <- res // blocks while workers frames are pending
+	z.queue <- res
 	go func() {
-		out := z.enc.EncodeAll(in, z.pool.Get().([]byte))
-		z.pool.Put(in[:0]) //nolint:staticcheck
-		res <- out
+		frame := z.enc.EncodeAll(in, out)
+		z.ins <- in[:0]
+		res <- frame
 	}()
 }
 
 // Close compresses what is buffered, waits for every frame to be written
-// and returns the first error.
+// and returns the first error. Calls after the first return it again.
 func (z *parallelZstd) Close() error {
+	if z.ended {
+		return z.firstErr()
+	}
+	z.ended = true
 	if len(z.buf) > 0 || !z.submitted { // an empty input is one empty frame
 		if z.buf == nil {
-			z.buf = z.pool.Get().([]byte)
+			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
 		}
 		z.submit()
 	}
