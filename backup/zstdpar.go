@@ -25,7 +25,7 @@ const zstdChunk = 1 << 20
 // follows its window. Measured on bench/'s 100 MB RDB (docs/FIGURES.md):
 // at the 256 KiB window that matches our ratio (1.832) its peak heap was
 // 21 MB against our 16, at 512 KiB (1.839) 33 MB, at its default window
-// 250 MB; `backup now` must stay within 32 MB of RSS. Ours keeps a fixed
+// 250 MB more RSS; `backup now` must stay within 32 MB. Ours keeps a fixed
 // set of buffers, workers+1 inputs (one filling while the others
 // compress) and as many outputs (one being written), reused: a backup
 // allocates nothing per chunk, so the GC has no garbage to let the heap
