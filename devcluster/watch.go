@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 )
 
 // View is what the live view shows of one node; a line is printed each
@@ -184,7 +185,8 @@ func (w *watcher) consulView(ctx context.Context) (map[int]View, Summary, error)
 	inst := map[int]View{}
 	var sum Summary
 	q := (&api.QueryOptions{}).WithContext(ctx)
-	for _, svc := range []string{"redis", "redis-replica", "redis-sentinel"} {
+	roles := map[string]lifecycle.Role{registry.ServiceMaster: lifecycle.RoleMaster, registry.ServiceReplica: lifecycle.RoleReplica}
+	for _, svc := range []string{registry.ServiceMaster, registry.ServiceReplica, registry.ServiceSentinel} {
 		entries, _, err := w.consul.Health().Service(svc, "", false, q)
 		if err != nil {
 			return inst, sum, fmt.Errorf("list %s in Consul: %w", svc, err)
@@ -193,18 +195,17 @@ func (w *watcher) consulView(ctx context.Context) (map[int]View, Summary, error)
 			passing := e.Checks.AggregatedStatus() == api.HealthPassing
 			addr := net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port))
 			switch {
-			case svc == "redis-sentinel":
+			case svc == registry.ServiceSentinel:
 				if passing {
 					sum.Sentinels++
 				}
 				continue
-			case svc == "redis" && passing:
+			case svc == registry.ServiceMaster && passing:
 				sum.Masters = append(sum.Masters, addr)
 			case passing:
 				sum.Replicas = append(sum.Replicas, addr)
 			}
-			role := map[string]string{"redis": "master", "redis-replica": "replica"}[svc]
-			inst[e.Service.Port] = View{Role: role, Passing: passing, Reason: "as registered in Consul (" + svc + ")"}
+			inst[e.Service.Port] = View{Role: string(roles[svc]), Passing: passing, Reason: "as registered in Consul (" + svc + ")"}
 		}
 	}
 	sort.Strings(sum.Masters)

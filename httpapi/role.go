@@ -6,6 +6,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 )
 
 // NodeRole returns the RoleFunc of a node: the local redis's INFO read at
@@ -27,7 +28,7 @@ func NodeRole(status func() lifecycle.Status, local metrics.InfoReader, master m
 		switch r.Role {
 		case redisnode.RoleMaster:
 			st := status()
-			ok := r.Healthy && st.Role == lifecycle.RoleMaster && st.Registered == lifecycle.ServiceMaster && st.Passing
+			ok := r.Healthy && st.Role == lifecycle.RoleMaster && st.Registered == registry.ServiceMaster && st.Passing
 			return RoleMaster, ok, 0
 		case redisnode.RoleReplica:
 			return RoleReplica, r.Healthy, r.LagBytes

@@ -12,6 +12,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
@@ -28,8 +29,8 @@ func (s infoText) Info(context.Context, ...string) (redisnode.Info, error) {
 const healthyInfo = "loading:0\nrdb_last_bgsave_status:ok\naof_last_write_status:ok\n"
 
 func TestNodeRole(t *testing.T) {
-	agreed := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceMaster, Passing: true}
-	heldBack := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceReplica}
+	agreed := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: registry.ServiceMaster, Passing: true}
+	heldBack := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: registry.ServiceReplica}
 	masterOffset := func(context.Context, string) (redisnode.Info, error) {
 		return redisnode.ParseInfo("master_repl_offset:500\n"), nil
 	}
@@ -67,7 +68,7 @@ func TestRealNodesAnswerByRole(t *testing.T) {
 	const pw = "httpapi-test-pw"
 	master := harness.StartRedis(t, harness.RedisOptions{Password: pw, Extra: []string{"repl-diskless-sync-delay 0"}})
 	replica := harness.StartRedis(t, harness.RedisOptions{Password: pw, ReplicaOf: master.Addr})
-	masterStatus := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: lifecycle.ServiceMaster, Passing: true}
+	masterStatus := lifecycle.Status{Role: lifecycle.RoleMaster, Registered: registry.ServiceMaster, Passing: true}
 	node := func(r *harness.Redis, st lifecycle.Status) string {
 		c := redisnode.Dial(r.Addr, pw)
 		t.Cleanup(func() { c.Close() })

@@ -13,6 +13,7 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
@@ -133,7 +134,7 @@ func TestServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ObserveStatus(lifecycle.Status{Role: lifecycle.RoleReplica, Registered: lifecycle.ServiceReplica})
+	m.ObserveStatus(lifecycle.Status{Role: lifecycle.RoleReplica, Registered: registry.ServiceReplica})
 	f := &fake{}
 	o := f.options("127.0.0.1:0")
 	o.Metrics = metrics.Handler(reg)

@@ -54,7 +54,7 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	}
 	n.recordLastMaster(ctx, d)
 	if d.RegisterSentinel {
-		if err := n.o.Reg.Register(ctx, n.service(ServiceSentinel, n.o.SentinelPort)); err != nil {
+		if err := n.o.Reg.Register(ctx, n.service(registry.ServiceSentinel, n.o.SentinelPort)); err != nil {
 			return err
 		}
 	}
@@ -62,7 +62,7 @@ func (n *Node) apply(ctx context.Context, obs Observation, d Decision) error {
 	if !d.SentinelPass {
 		note = "sentinel does not answer PING"
 	}
-	return n.check(ctx, registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort), d.SentinelPass, note)
+	return n.check(ctx, registry.ServiceID(registry.ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort), d.SentinelPass, note)
 }
 
 // recordLastMaster carries out RecordLastMaster, and forgets when it last
@@ -75,8 +75,8 @@ func (n *Node) recordLastMaster(ctx context.Context, d Decision) {
 	if !d.RecordLastMaster {
 		return
 	}
-	if err := n.o.Reg.Put(ctx, LastMasterKey, n.self); err != nil {
-		n.log.Warn("record this node as the last master", "key", LastMasterKey, "error", err)
+	if err := n.o.Reg.Put(ctx, registry.KeyLastMaster, n.self); err != nil {
+		n.log.Warn("record this node as the last master", "key", registry.KeyLastMaster, "error", err)
 		return
 	}
 	n.recordedMaster = time.Now()
@@ -104,7 +104,7 @@ func (n *Node) repairCatalog(ctx context.Context, node string, c Changes) error 
 	}
 	for _, name := range c.Reregister {
 		port := n.o.RedisPort
-		if name == ServiceSentinel {
+		if name == registry.ServiceSentinel {
 			port = n.o.SentinelPort
 		}
 		svc := n.service(name, port)

@@ -55,7 +55,7 @@ type Changes struct {
 	// critical in the catalog (Observation.MarkedCritical); apply fails
 	// it, then passes it, so the agent syncs it at once.
 	Resync bool
-	// RecordLastMaster: write this node to LastMasterKey, after its check
+	// RecordLastMaster: write this node to registry.KeyLastMaster, after its check
 	// passed as master: when it starts passing, and every
 	// lastMasterRefresh while it does (the KV store may have been wiped).
 	// A failure is logged and retried next tick: the key only orders a
@@ -63,12 +63,12 @@ type Changes struct {
 	RecordLastMaster bool
 }
 
-// lastMasterRefresh is how often a passing master writes LastMasterKey
+// lastMasterRefresh is how often a passing master writes registry.KeyLastMaster
 // again.
 const lastMasterRefresh = time.Minute
 
 // PassesAsMaster reports whether d passes this node as `redis`.
-func (d Decision) PassesAsMaster() bool { return d.Service == ServiceMaster && d.Pass }
+func (d Decision) PassesAsMaster() bool { return d.Service == registry.ServiceMaster && d.Pass }
 
 // decideChanges fills in d's Changes from a complete observation.
 //
@@ -108,7 +108,7 @@ func decideChanges(o Observation, d *Decision) {
 func catalogRepair(o Observation) (lost, rejoin bool, reregister []string) {
 	ids := o.Catalog.ServiceIDs
 	lostRedis := o.Registered != "" && !ids[serviceIDAt(o.Registered, o.Self)]
-	lostSent := o.SentinelRegistered && !ids[serviceIDAt(ServiceSentinel, o.SelfSentinel)]
+	lostSent := o.SentinelRegistered && !ids[serviceIDAt(registry.ServiceSentinel, o.SelfSentinel)]
 	lost = !o.Catalog.NodeRegistered || lostRedis || lostSent
 	if !lost || (o.Catalog.NodeRegistered && !o.CatalogLostBefore) {
 		return lost, false, nil
@@ -117,7 +117,7 @@ func catalogRepair(o Observation) (lost, rejoin bool, reregister []string) {
 		reregister = append(reregister, o.Registered)
 	}
 	if lostSent {
-		reregister = append(reregister, ServiceSentinel)
+		reregister = append(reregister, registry.ServiceSentinel)
 	}
 	return lost, !o.Catalog.NodeRegistered, reregister
 }

@@ -46,7 +46,7 @@ type Observation struct {
 	// the flags and the majority show it.
 	EventAlarms []string
 	// Planned says who runs a planned failover of this node
-	// (FailoverLockKey), or is "".
+	// (registry.KeyFailoverLock), or is "".
 	Planned string
 	// Sentinels are every sentinel registered in Consul, this node's first.
 	Sentinels []string
@@ -70,7 +70,7 @@ type Observation struct {
 	// CatalogLostBefore is whether the last tick that read Consul found
 	// the catalog lacking this node or one of its services.
 	CatalogLostBefore bool
-	// RecordedMaster is when this node last wrote itself to LastMasterKey
+	// RecordedMaster is when this node last wrote itself to registry.KeyLastMaster
 	// while passing as master; zero when it has not passed as master since.
 	RecordedMaster time.Time
 	// PromotableBy lists the sentinels that name SentinelMaster and list
@@ -172,7 +172,7 @@ func decideRole(o Observation) Decision {
 	if o.InfoErr != nil {
 		d.Service = o.Registered
 		if d.Service == "" {
-			d.Service = ServiceReplica
+			d.Service = registry.ServiceReplica
 		}
 		d.Note = fmt.Sprintf("redis does not answer: %v", o.InfoErr)
 		d.Reason = "redis does not answer, so its check is failing: " + o.InfoErr.Error()
@@ -182,10 +182,10 @@ func decideRole(o Observation) Decision {
 	switch o.Info.Role() {
 	case redisnode.RoleMaster:
 		d.Role = RoleMaster
-		d.Service = ServiceMaster
+		d.Service = registry.ServiceMaster
 		switch {
 		case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
-			d.Service = ServiceReplica
+			d.Service = registry.ServiceReplica
 			d.Fence = true
 			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s; writes are fenced", o.SentinelMaster)
 			// Fenced, not re-pointed: for a few seconds a replica that
@@ -222,7 +222,7 @@ func decideRole(o Observation) Decision {
 		}
 	case redisnode.RoleReplica:
 		d.Role = RoleReplica
-		d.Service = ServiceReplica
+		d.Service = registry.ServiceReplica
 		master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
 		switch {
 		case !healthy:
@@ -244,7 +244,7 @@ func decideRole(o Observation) Decision {
 	default:
 		d.Service = o.Registered
 		if d.Service == "" {
-			d.Service = ServiceReplica
+			d.Service = registry.ServiceReplica
 		}
 		d.Note = "INFO has no role"
 		d.Reason = "redis answered INFO without a role, so its check is failing"

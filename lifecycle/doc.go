@@ -16,26 +16,16 @@
 // Reason, logged when it changes.
 package lifecycle
 
-import "time"
+import (
+	"time"
 
-// Service names in Consul, as the shell version registered them.
-const (
-	ServiceMaster   = "redis"
-	ServiceReplica  = "redis-replica"
-	ServiceSentinel = "redis-sentinel"
-
-	// LockKey is the bootstrap election lock.
-	LockKey = "service/redis/locks/master"
-	// LastMasterKey holds the "ip:port" of the last node that passed as
-	// master. A cluster restarted as a whole gives that node — the one with
-	// the newest data — the first chance at the bootstrap lock.
-	LastMasterKey = "service/redis/last-master"
-	// QuorumKey and FailoverTimeoutKey override the sentinel settings.
-	QuorumKey          = "service/redis-sentinel/quorum"
-	FailoverTimeoutKey = "service/redis-sentinel/failover-timeout"
-	// MasterName is the name Sentinel monitors the master under.
-	MasterName = "mymaster"
+	"github.com/autopilotpattern/redis-autopilot/etc"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 )
+
+// MasterName is the name Sentinel monitors the master under. The names
+// in Consul (services and keys) are registry's.
+const MasterName = etc.DefaultMasterName
 
 // Role is what this node is.
 type Role string
@@ -50,9 +40,9 @@ const (
 // Service returns the Consul service a node of this role registers.
 func (r Role) Service() string {
 	if r == RoleMaster {
-		return ServiceMaster
+		return registry.ServiceMaster
 	}
-	return ServiceReplica
+	return registry.ServiceReplica
 }
 
 // resolvePoll is how often start-up looks again while it waits for a

@@ -43,7 +43,7 @@ var ErrNotHandedOver = errors.New("the master was not handed over")
 
 // PlannedFailover hands the master role over the way a master does before
 // it stops (see handover), from any node: it finds the master through the
-// sentinels registered in Consul, holds FailoverLockKey so that the
+// sentinels registered in Consul, holds registry.KeyFailoverLock so that the
 // master's node fences its writes (and keeps them fenced, whatever its
 // reconcile tick sees) while it waits for the replicas and asks o.Sentinel
 // for SENTINEL FAILOVER, waits until a majority of the registered
@@ -108,21 +108,21 @@ func PlannedFailover(ctx context.Context, o PlannedOptions) (string, error) {
 	return plannedHandOver(ctx, o, h)
 }
 
-// plannedHandOver holds FailoverLockKey for the hand-over and finishes it.
+// plannedHandOver holds registry.KeyFailoverLock for the hand-over and finishes it.
 func plannedHandOver(ctx context.Context, o PlannedOptions, h *handover) (string, error) {
 	value, _ := json.Marshal(PlannedRequest{Master: h.master, To: h.to, By: o.By})
-	lock, held, err := o.Reg.TryAcquire(ctx, FailoverLockKey, string(value))
+	lock, held, err := o.Reg.TryAcquire(ctx, registry.KeyFailoverLock, string(value))
 	if err != nil {
-		return "", fmt.Errorf("%w: take %s: %w", ErrNotHandedOver, FailoverLockKey, err)
+		return "", fmt.Errorf("%w: take %s: %w", ErrNotHandedOver, registry.KeyFailoverLock, err)
 	}
 	if !held {
-		return "", fmt.Errorf("%w: another planned failover holds %s; run it again when that one has ended", ErrNotHandedOver, FailoverLockKey)
+		return "", fmt.Errorf("%w: another planned failover holds %s; run it again when that one has ended", ErrNotHandedOver, registry.KeyFailoverLock)
 	}
 	release := func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := lock.Release(rctx); err != nil {
-			o.Log.Warn("release the planned failover lock; its session expires by itself", "key", FailoverLockKey, "error", err)
+			o.Log.Warn("release the planned failover lock; its session expires by itself", "key", registry.KeyFailoverLock, "error", err)
 		}
 	}
 	h.fence = func(ctx context.Context) error {
@@ -162,7 +162,7 @@ func plannedHandOver(ctx context.Context, o PlannedOptions, h *handover) (string
 // after the switch) and waits until it reports so.
 func finishPlanned(ctx context.Context, o PlannedOptions, h *handover, newMaster string) error {
 	for {
-		ins, err := o.Reg.Instances(ctx, ServiceMaster, true)
+		ins, err := o.Reg.Instances(ctx, registry.ServiceMaster, true)
 		if err == nil && len(ins) == 1 && instance(ins[0]).addr() == newMaster {
 			break
 		}
@@ -269,12 +269,12 @@ func waitReplicaRolesSeen(ctx context.Context, addrs []string, password string) 
 
 // registeredSentinels lists every sentinel registered in Consul.
 func registeredSentinels(ctx context.Context, reg *registry.Registry) ([]string, error) {
-	ins, err := reg.Instances(ctx, ServiceSentinel, false)
+	ins, err := reg.Instances(ctx, registry.ServiceSentinel, false)
 	if err != nil {
 		return nil, fmt.Errorf("list the sentinels registered in Consul: %w", err)
 	}
 	if len(ins) == 0 {
-		return nil, fmt.Errorf("no sentinel is registered in Consul as %s", ServiceSentinel)
+		return nil, fmt.Errorf("no sentinel is registered in Consul as %s", registry.ServiceSentinel)
 	}
 	out := make([]string, 0, len(ins))
 	for _, in := range ins {

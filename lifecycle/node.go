@@ -145,7 +145,7 @@ type Node struct {
 	unfenced string
 	// fenceReported is the fence state last logged and reported.
 	fenceReported bool
-	// recordedMaster is when this node last wrote itself to LastMasterKey
+	// recordedMaster is when this node last wrote itself to registry.KeyLastMaster
 	// while passing as master; zero when it is not (only ticks touch it).
 	recordedMaster time.Time
 	// catalogLost is whether the last tick found this node or its
@@ -156,7 +156,7 @@ type Node struct {
 	// eventAlarms the failover events about this node's entry, by sentinel.
 	followed    map[string]context.CancelFunc
 	eventAlarms map[string]eventAlarm
-	// planned is the planned failover FailoverLockKey names.
+	// planned is the planned failover registry.KeyFailoverLock names.
 	planned planned
 	// badPeers are the sentinels whose last reply was rejected (logged once).
 	badPeers map[string]bool
@@ -202,7 +202,7 @@ func NewNode(o NodeOptions) (*Node, error) {
 		HasData:    func() (bool, error) { return redisnode.HasData(o.DataDir) },
 		MasterWait: o.MasterWait,
 		LastMaster: func(ctx context.Context) (string, error) {
-			v, _, err := o.Reg.Get(ctx, LastMasterKey)
+			v, _, err := o.Reg.Get(ctx, registry.KeyLastMaster)
 			return v, err
 		},
 	})
@@ -285,7 +285,7 @@ func (n *Node) startLoop(ctx context.Context) error {
 // beside the real master until this node's first tick (found by the
 // reliability suite's old-master-returns scenario).
 func (n *Node) dropStaleRegistrations(ctx context.Context) error {
-	for _, name := range []string{ServiceMaster, ServiceReplica} {
+	for _, name := range []string{registry.ServiceMaster, registry.ServiceReplica} {
 		id := registry.ServiceID(name, n.o.AdvertiseAddr, n.o.RedisPort)
 		if err := n.o.Reg.Deregister(ctx, id); err != nil {
 			return fmt.Errorf("remove this node's stale registration %s: %w", id, err)

@@ -35,12 +35,12 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{ServiceMaster, ServiceReplica} {
+	for _, name := range []string{registry.ServiceMaster, registry.ServiceReplica} {
 		if ids[registry.ServiceID(name, n.o.AdvertiseAddr, n.o.RedisPort)] {
 			obs.Registered = name
 		}
 	}
-	obs.SentinelRegistered = ids[registry.ServiceID(ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
+	obs.SentinelRegistered = ids[registry.ServiceID(registry.ServiceSentinel, n.o.AdvertiseAddr, n.o.SentinelPort)]
 	if obs.Catalog, err = n.o.Reg.LocalNodeInCatalog(ctx); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 // redis beside this one until that agent syncs (found by the reliability
 // suite's old-master-returns). Marking it critical first prevents that.
 func (n *Node) otherPassingMasters(ctx context.Context) (live string, stale []registry.Instance, err error) {
-	all, err := n.o.Reg.Instances(ctx, ServiceMaster, false)
+	all, err := n.o.Reg.Instances(ctx, registry.ServiceMaster, false)
 	if err != nil {
 		return "", nil, err
 	}
@@ -105,7 +105,7 @@ func (n *Node) otherPassingMasters(ctx context.Context) (live string, stale []re
 // alone.
 func (n *Node) sentinelAddrs(ctx context.Context, passingOnly bool) ([]string, error) {
 	addrs := []string{n.selfSent}
-	sentinels, err := n.o.Reg.Instances(ctx, ServiceSentinel, passingOnly)
+	sentinels, err := n.o.Reg.Instances(ctx, registry.ServiceSentinel, passingOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func (n *Node) localODown(v sentinel.View) string {
 // listedNotCritical lists Consul's `redis` registrations of addr whose
 // TTL check is not critical.
 func (n *Node) listedNotCritical(ctx context.Context, addr string) ([]registry.Instance, error) {
-	all, err := n.o.Reg.Instances(ctx, ServiceMaster, false)
+	all, err := n.o.Reg.Instances(ctx, registry.ServiceMaster, false)
 	if err != nil {
 		return nil, err
 	}

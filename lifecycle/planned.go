@@ -6,17 +6,17 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 )
 
-// FailoverLockKey is held (a Consul lock, with a session) by a planned
-// failover (`redis-autopilot failover`) for as long as it runs; its value
-// names the master being handed over. That master's node keeps its writes
-// fenced while the key is held: the failover may run on any node, and the
-// master's own reconcile tick would otherwise lift, at its next tick, a
-// fence it did not decide.
-const FailoverLockKey = "service/redis/locks/failover"
+// A planned failover (`redis-autopilot failover`) holds
+// registry.KeyFailoverLock (a Consul lock, with a session) for as long as
+// it runs; its value names the master being handed over. That master's
+// node keeps its writes fenced while the key is held: the failover may run
+// on any node, and the master's own reconcile tick would otherwise lift,
+// at its next tick, a fence it did not decide.
 
-// PlannedRequest is the value of FailoverLockKey.
+// PlannedRequest is the value of registry.KeyFailoverLock.
 type PlannedRequest struct {
 	// Master is the "ip:port" being handed over; To the replica asked for
 	// ("" lets Sentinel choose); By who runs it (host and pid).
@@ -26,25 +26,25 @@ type PlannedRequest struct {
 }
 
 const (
-	// maxPlannedValue bounds what is read from FailoverLockKey.
+	// maxPlannedValue bounds what is read from registry.KeyFailoverLock.
 	maxPlannedValue = 4096
 	// maxPlannedFence bounds how long one request keeps the fence up when
 	// nobody lets go of it: the key's session outlives a failover that
 	// died only by its TTL, but a node cut off from Consul would not see
 	// even that.
 	maxPlannedFence = 2 * time.Minute
-	// plannedWatchWait bounds each blocking read of FailoverLockKey.
+	// plannedWatchWait bounds each blocking read of registry.KeyFailoverLock.
 	plannedWatchWait = 30 * time.Second
 )
 
-// planned is what the node's watch of FailoverLockKey last saw.
+// planned is what the node's watch of registry.KeyFailoverLock last saw.
 type planned struct {
 	req     PlannedRequest
 	session string
 	since   time.Time // when this node first saw that session hold the key
 }
 
-// watchPlanned follows FailoverLockKey with blocking reads until ctx
+// watchPlanned follows registry.KeyFailoverLock with blocking reads until ctx
 // ends, and ticks at once when a planned failover starts or ends. On
 // errors it keeps what it saw last (bounded by maxPlannedFence) and tries
 // again with backoff.
@@ -55,11 +55,11 @@ func (n *Node) watchPlanned(ctx context.Context) {
 	failing := false
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithTimeout(ctx, plannedWatchWait+10*time.Second)
-		st, err := n.o.Reg.WatchKey(wctx, FailoverLockKey, index, plannedWatchWait, maxPlannedValue)
+		st, err := n.o.Reg.WatchKey(wctx, registry.KeyFailoverLock, index, plannedWatchWait, maxPlannedValue)
 		cancel()
 		if err != nil {
 			if !failing && ctx.Err() == nil {
-				n.log.Warn("watch the planned failover key; trying again", "key", FailoverLockKey, "error", err)
+				n.log.Warn("watch the planned failover key; trying again", "key", registry.KeyFailoverLock, "error", err)
 			}
 			failing = true
 			if ctxtime.Sleep(ctx, wait) != nil {

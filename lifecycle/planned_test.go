@@ -8,7 +8,7 @@ import (
 )
 
 // TestPlannedFailoverKeyFencesOnlyItsMaster: the node honours a held
-// FailoverLockKey that names it, for at most maxPlannedFence, and a
+// registry.KeyFailoverLock that names it, for at most maxPlannedFence, and a
 // change of holder or its release asks for a tick at once.
 func TestPlannedFailoverKeyFencesOnlyItsMaster(t *testing.T) {
 	const self = "10.0.0.1:6379"

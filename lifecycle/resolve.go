@@ -129,10 +129,10 @@ func (r *Resolver) Resolve(ctx context.Context) (Plan, error) {
 
 // elect takes the bootstrap lock and looks once more under it.
 func (r *Resolver) elect(ctx context.Context, waited string) (Plan, error) {
-	r.o.Log.Info("no master found; taking the bootstrap lock", "key", LockKey)
-	lock, err := r.o.Locker.Acquire(ctx, LockKey, r.o.Self)
+	r.o.Log.Info("no master found; taking the bootstrap lock", "key", registry.KeyMasterLock)
+	lock, err := r.o.Locker.Acquire(ctx, registry.KeyMasterLock, r.o.Self)
 	if err != nil {
-		return Plan{}, fmt.Errorf("take the bootstrap lock %s: %w", LockKey, err)
+		return Plan{}, fmt.Errorf("take the bootstrap lock %s: %w", registry.KeyMasterLock, err)
 	}
 	l, err := r.look(ctx)
 	if err == nil && l.plan != nil {
@@ -157,7 +157,7 @@ func (r *Resolver) look(ctx context.Context) (lookup, error) {
 	if l, ok, err := r.askSentinels(ctx); err != nil || ok {
 		return l, err
 	}
-	passing, err := r.o.Catalog.Instances(ctx, ServiceMaster, true)
+	passing, err := r.o.Catalog.Instances(ctx, registry.ServiceMaster, true)
 	if err != nil {
 		return lookup{}, err
 	}
@@ -169,7 +169,7 @@ func (r *Resolver) look(ctx context.Context) (lookup, error) {
 		}
 		return replicaOf(addr, "Consul lists %s as the passing redis master"), nil
 	}
-	all, err := r.o.Catalog.Instances(ctx, ServiceMaster, false)
+	all, err := r.o.Catalog.Instances(ctx, registry.ServiceMaster, false)
 	if err != nil {
 		return lookup{}, err
 	}
@@ -191,7 +191,7 @@ func (r *Resolver) lastMaster(ctx context.Context) (lookup, error) {
 	}
 	last, err := r.o.LastMaster(ctx)
 	if err != nil {
-		return lookup{}, fmt.Errorf("read the last master from %s: %w", LastMasterKey, err)
+		return lookup{}, fmt.Errorf("read the last master from %s: %w", registry.KeyLastMaster, err)
 	}
 	switch {
 	case last == "":
@@ -212,7 +212,7 @@ func (r *Resolver) lastMaster(ctx context.Context) (lookup, error) {
 // askSentinels consults the sentinels registered in Consul. ok is true when
 // the outcome is decided (a plan, or a reason to wait).
 func (r *Resolver) askSentinels(ctx context.Context) (lookup, bool, error) {
-	sentinels, err := r.o.Catalog.Instances(ctx, ServiceSentinel, true)
+	sentinels, err := r.o.Catalog.Instances(ctx, registry.ServiceSentinel, true)
 	if err != nil {
 		return lookup{}, false, err
 	}

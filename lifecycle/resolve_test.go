@@ -105,47 +105,47 @@ func TestResolve(t *testing.T) {
 		reason   string
 		locked   bool   // the plan holds the bootstrap lock
 		released bool   // the lock was taken and given back
-		last     string // LastMasterKey's value
+		last     string // registry.KeyLastMaster's value
 		waited   bool   // Resolve waited MasterWait before electing
 	}{
 		{name: "empty cluster: elected under the lock", ask: noMajority,
 			role: RoleMaster, master: "10.0.0.1:6379", reason: "elected master under the bootstrap lock", locked: true},
 		{name: "sentinels name a live master: replica (an old master coming back)",
 			setup: func(c *fakeCatalog, _ *fakeLocker) {
-				c.set(ServiceSentinel, sentinels...)
+				c.set(registry.ServiceSentinel, sentinels...)
 				// Consul still lists this node as redis: Sentinel wins.
-				c.set(ServiceMaster, inst("10.0.0.1", 6379, api.HealthPassing))
+				c.set(registry.ServiceMaster, inst("10.0.0.1", 6379, api.HealthPassing))
 			},
 			ask: says("10.0.0.2:6379"), masters: map[string]bool{"10.0.0.2:6379": true},
 			role: RoleReplica, master: "10.0.0.2:6379", reason: "majority of sentinels name 10.0.0.2:6379"},
 		{name: "sentinels name a dead master: Consul's passing master",
 			setup: func(c *fakeCatalog, _ *fakeLocker) {
-				c.set(ServiceSentinel, sentinels...)
-				c.set(ServiceMaster, inst("10.0.0.3", 6379, api.HealthPassing))
+				c.set(registry.ServiceSentinel, sentinels...)
+				c.set(registry.ServiceMaster, inst("10.0.0.3", 6379, api.HealthPassing))
 			},
 			ask: says("10.0.0.2:6379"), masters: map[string]bool{"10.0.0.3:6379": true},
 			role: RoleReplica, master: "10.0.0.3:6379", reason: "Consul lists 10.0.0.3:6379"},
 		{name: "sentinels name this node and its data is here",
-			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(ServiceSentinel, sentinels...) },
+			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(registry.ServiceSentinel, sentinels...) },
 			ask:   says("10.0.0.1:6379"), hasData: true,
 			role: RoleMaster, master: "10.0.0.1:6379", reason: "still name this node master"},
 		{name: "sentinels name this node but it lost its data: wait, then elect",
-			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(ServiceSentinel, sentinels...) },
+			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(registry.ServiceSentinel, sentinels...) },
 			ask:   says("10.0.0.1:6379"),
 			role:  RoleMaster, reason: "waiting for them to fail over", locked: true, master: "10.0.0.1:6379", waited: true},
 		{name: "a registered master that is not passing yet is waited for",
 			setup: func(c *fakeCatalog, _ *fakeLocker) {
-				c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
+				c.set(registry.ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
 				go func() {
 					time.Sleep(100 * time.Millisecond) // the other node's check passes later
-					c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthPassing))
+					c.set(registry.ServiceMaster, inst("10.0.0.2", 6379, api.HealthPassing))
 				}()
 			},
 			ask: noMajority, masters: map[string]bool{"10.0.0.2:6379": true},
 			role: RoleReplica, master: "10.0.0.2:6379", reason: "Consul lists 10.0.0.2:6379"},
 		{name: "a master that appeared while waiting for the lock wins",
 			setup: func(c *fakeCatalog, l *fakeLocker) {
-				l.onTaken = func() { c.set(ServiceMaster, inst("10.0.0.3", 6379, api.HealthPassing)) }
+				l.onTaken = func() { c.set(registry.ServiceMaster, inst("10.0.0.3", 6379, api.HealthPassing)) }
 			},
 			ask: noMajority, masters: map[string]bool{"10.0.0.3:6379": true},
 			role: RoleReplica, master: "10.0.0.3:6379", released: true},
@@ -156,9 +156,9 @@ func TestResolve(t *testing.T) {
 			setup: func(c *fakeCatalog, _ *fakeLocker) {
 				go func() {
 					time.Sleep(100 * time.Millisecond) // it registers, then passes
-					c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
+					c.set(registry.ServiceMaster, inst("10.0.0.2", 6379, api.HealthCritical))
 					time.Sleep(50 * time.Millisecond)
-					c.set(ServiceMaster, inst("10.0.0.2", 6379, api.HealthPassing))
+					c.set(registry.ServiceMaster, inst("10.0.0.2", 6379, api.HealthPassing))
 				}()
 			},
 			ask: noMajority, last: "10.0.0.2:6379", hasData: true, masters: map[string]bool{"10.0.0.2:6379": true},
@@ -170,9 +170,11 @@ func TestResolve(t *testing.T) {
 			ask: noMajority, last: "10.0.0.1:6379", waited: true,
 			role: RoleMaster, master: "10.0.0.1:6379", reason: "its data directory is empty", locked: true},
 		{name: "this node's own stale registration is ignored",
-			setup: func(c *fakeCatalog, _ *fakeLocker) { c.set(ServiceMaster, inst("10.0.0.1", 6379, api.HealthCritical)) },
-			ask:   noMajority,
-			role:  RoleMaster, master: "10.0.0.1:6379", reason: "no master in Sentinel or Consul", locked: true},
+			setup: func(c *fakeCatalog, _ *fakeLocker) {
+				c.set(registry.ServiceMaster, inst("10.0.0.1", 6379, api.HealthCritical))
+			},
+			ask:  noMajority,
+			role: RoleMaster, master: "10.0.0.1:6379", reason: "no master in Sentinel or Consul", locked: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,9 +221,9 @@ func TestResolveOnIPv6(t *testing.T) {
 		role         Role
 	}{
 		{"this node's own stale registration is ignored", "[::1]:6379",
-			func(c *fakeCatalog) { c.set(ServiceMaster, inst("::1", 6379, api.HealthCritical)) }, RoleMaster},
+			func(c *fakeCatalog) { c.set(registry.ServiceMaster, inst("::1", 6379, api.HealthCritical)) }, RoleMaster},
 		{"a passing master on ::2 is followed", "[::2]:6379",
-			func(c *fakeCatalog) { c.set(ServiceMaster, inst("::2", 6379, api.HealthPassing)) }, RoleReplica},
+			func(c *fakeCatalog) { c.set(registry.ServiceMaster, inst("::2", 6379, api.HealthPassing)) }, RoleReplica},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

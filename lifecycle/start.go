@@ -146,12 +146,14 @@ func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 	return nil
 }
 
+// childSpec is redis-server's or redis-sentinel's: restarted always, and
+// required (the node stops when either gives up crash looping).
 func (n *Node) childSpec(name, bin, conf string, grace time.Duration) supervisor.ChildSpec {
 	return supervisor.ChildSpec{
 		Command: supervisor.Command{Name: name, Path: bin, Args: []string{conf}, Env: n.o.ChildEnv,
 			Dir: n.o.DataDir, StopGrace: grace, Credential: n.o.ChildUser.Credential()},
 		Restart: supervisor.RestartAlways, MaxRestarts: n.o.RestartLimit, BackoffMax: n.o.RestartBackoffMax,
-		MinUptime: n.o.RestartMinUptime,
+		MinUptime: n.o.RestartMinUptime, Required: true,
 	}
 }
 
@@ -176,7 +178,7 @@ func (n *Node) startSentinel(ctx context.Context) error {
 		return fmt.Errorf("start redis-sentinel: %w", err)
 	}
 	n.sentChild = c
-	return n.o.Reg.Register(ctx, n.service(ServiceSentinel, n.o.SentinelPort))
+	return n.o.Reg.Register(ctx, n.service(registry.ServiceSentinel, n.o.SentinelPort))
 }
 
 func (n *Node) service(name string, port int) registry.Service {

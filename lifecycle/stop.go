@@ -27,7 +27,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	for _, s := range []struct {
 		name string
 		port int
-	}{{ServiceMaster, n.o.RedisPort}, {ServiceReplica, n.o.RedisPort}, {ServiceSentinel, n.o.SentinelPort}} {
+	}{{registry.ServiceMaster, n.o.RedisPort}, {registry.ServiceReplica, n.o.RedisPort}, {registry.ServiceSentinel, n.o.SentinelPort}} {
 		if err := n.o.Reg.Deregister(ctx, registry.ServiceID(s.name, n.o.AdvertiseAddr, s.port)); err != nil {
 			errs = append(errs, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
-const lastMasterPut = "Put " + LastMasterKey + " " + fakeSelf
+const lastMasterPut = "Put " + registry.KeyLastMaster + " " + fakeSelf
 
 // staleMaster is another node's `redis`, still passing in the catalog.
 var staleMaster = registry.Instance{ID: "redis-10.0.0.2-6379", Node: "node2", Address: "10.0.0.2", Port: 6379,
@@ -54,7 +54,7 @@ func asReplica(reg *fakeRegistry, p *fakePeers, _ *Node) {
 // and Consul still lists it as a passing redis.
 func odownMaster(reg *fakeRegistry, p *fakePeers, _ *Node) {
 	p.view.Answers[0].Flags = []string{"master", "o_down"}
-	reg.instances[ServiceMaster] = []registry.Instance{staleMaster}
+	reg.instances[registry.ServiceMaster] = []registry.Instance{staleMaster}
 }
 
 func and(fs ...func(*fakeRegistry, *fakePeers, *Node)) func(*fakeRegistry, *fakePeers, *Node) {
@@ -74,7 +74,7 @@ func failAt(line string) func(*fakeRegistry, *fakePeers, *Node) {
 }
 
 func withStaleMaster(reg *fakeRegistry, _ *fakePeers, _ *Node) {
-	reg.instances[ServiceMaster] = []registry.Instance{staleMaster}
+	reg.instances[registry.ServiceMaster] = []registry.Instance{staleMaster}
 }
 
 func alarmed(_ *fakeRegistry, _ *fakePeers, n *Node) {
@@ -193,7 +193,7 @@ func otherCases(passM, failM, passR, failR, passS string) []tickCase {
 		{"the o_down master already critical is not marked again", and(asReplica, odownMaster, func(reg *fakeRegistry, _ *fakePeers, _ *Node) {
 			in := staleMaster
 			in.TTLStatus = api.HealthCritical
-			reg.instances[ServiceMaster] = []registry.Instance{in}
+			reg.instances[registry.ServiceMaster] = []registry.Instance{in}
 		}), "with its link up", true, []string{passR, passS}, false, ""},
 		{"marking the o_down master fails: the tick stops there", and(asReplica, odownMaster, failAt("MarkCritical")),
 			"o_down", true, []string{"MarkCritical " + staleMaster.ID + " (failed)"}, false, "mark the master the local sentinel flags o_down critical"},
@@ -233,23 +233,23 @@ func TestApplyMakesNoChoices(t *testing.T) {
 		writes []string
 	}{
 		{"no Register: the redis service is not touched although the agent lacks it",
-			Decision{Service: ServiceMaster, Pass: true, SentinelPass: true},
+			Decision{Service: registry.ServiceMaster, Pass: true, SentinelPass: true},
 			[]string{"Pass " + idMaster, "Pass " + idSentinel}},
 		{"Register without Deregister keeps the old one",
-			Decision{Service: ServiceReplica, SentinelPass: false, Changes: Changes{Register: true}},
+			Decision{Service: registry.ServiceReplica, SentinelPass: false, Changes: Changes{Register: true}},
 			[]string{"Register " + idReplica, "Fail " + idReplica, "Fail " + idSentinel}},
 		{"Rejoin without services to register again",
-			Decision{Service: ServiceReplica, Pass: true, SentinelPass: true, Changes: Changes{CatalogLost: true, Rejoin: true}},
+			Decision{Service: registry.ServiceReplica, Pass: true, SentinelPass: true, Changes: Changes{CatalogLost: true, Rejoin: true}},
 			[]string{"Join 10.0.0.100", "Pass " + idReplica, "Pass " + idSentinel}},
 		{"RecordLastMaster only for a passing master",
-			Decision{Service: ServiceMaster, Pass: false, SentinelPass: true, Changes: Changes{RecordLastMaster: true}},
+			Decision{Service: registry.ServiceMaster, Pass: false, SentinelPass: true, Changes: Changes{RecordLastMaster: true}},
 			[]string{"Fail " + idMaster, "Pass " + idSentinel}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := newFakeRegistry()
 			n := newFakeNode(t, reg, &fakePeers{})
-			if err := n.apply(context.Background(), Observation{Registered: ServiceMaster}, tc.d); err != nil {
+			if err := n.apply(context.Background(), Observation{Registered: registry.ServiceMaster}, tc.d); err != nil {
 				t.Fatal(err)
 			}
 			if got, want := strings.Join(reg.Writes(), "\n"), strings.Join(tc.writes, "\n"); got != want {

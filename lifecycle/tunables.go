@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/etc"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
@@ -26,23 +27,23 @@ type KV interface {
 func SentinelTunables(ctx context.Context, kv KV, base sentinel.Tunables) (sentinel.Tunables, error) {
 	t := base
 	var bad []string
-	if v, ok, err := kv.Get(ctx, QuorumKey); err != nil {
+	if v, ok, err := kv.Get(ctx, registry.KeySentinelQuorum); err != nil {
 		return base, err
 	} else if ok {
 		q, perr := strconv.Atoi(strings.TrimSpace(v))
 		if perr != nil || q < 1 || q > etc.MaxQuorum {
-			bad = append(bad, fmt.Sprintf("%s=%q: must be a whole number from 1 to %d", QuorumKey, v, etc.MaxQuorum))
+			bad = append(bad, fmt.Sprintf("%s=%q: must be a whole number from 1 to %d", registry.KeySentinelQuorum, v, etc.MaxQuorum))
 		} else {
 			t.Quorum = q
 		}
 	}
-	if v, ok, err := kv.Get(ctx, FailoverTimeoutKey); err != nil {
+	if v, ok, err := kv.Get(ctx, registry.KeySentinelFailoverTimeout); err != nil {
 		return base, err
 	} else if ok {
 		d, perr := parseMillis(v)
 		if perr != nil {
 			bad = append(bad, fmt.Sprintf("%s=%q: must be 1 to %d milliseconds (as in sentinel.conf) or a duration like 60s",
-				FailoverTimeoutKey, v, etc.MaxSentinelTime.Milliseconds()))
+				registry.KeySentinelFailoverTimeout, v, etc.MaxSentinelTime.Milliseconds()))
 		} else {
 			t.FailoverTimeout = d
 		}
@@ -79,7 +80,7 @@ func checkQuorum(t, base sentinel.Tunables, sentinels int) (sentinel.Tunables, s
 		return t, ""
 	}
 	reason := fmt.Sprintf("%s=%d exceeds the %d sentinels monitoring the master: no failover could be agreed; keeping quorum %d",
-		QuorumKey, t.Quorum, sentinels, base.Quorum)
+		registry.KeySentinelQuorum, t.Quorum, sentinels, base.Quorum)
 	t.Quorum = base.Quorum
 	return t, reason
 }

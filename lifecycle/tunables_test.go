@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
@@ -26,17 +27,17 @@ func TestSentinelTunables(t *testing.T) {
 		err     string
 	}{
 		{"no keys", mapKV{}, 2, time.Minute, ""},
-		{"quorum key", mapKV{QuorumKey: "3"}, 3, time.Minute, ""},
-		{"failover-timeout in milliseconds", mapKV{FailoverTimeoutKey: "180000"}, 2, 3 * time.Minute, ""},
-		{"failover-timeout as a duration", mapKV{FailoverTimeoutKey: "90s"}, 2, 90 * time.Second, ""},
-		{"bad quorum is ignored and named", mapKV{QuorumKey: "two", FailoverTimeoutKey: "1000"}, 2, time.Second, QuorumKey},
-		{"zero quorum", mapKV{QuorumKey: "0"}, 2, time.Minute, "must be a whole number from 1"},
-		{"bad timeout", mapKV{FailoverTimeoutKey: "-5"}, 2, time.Minute, FailoverTimeoutKey},
-		{"timeout over Sentinel's int", mapKV{FailoverTimeoutKey: "3000000000"}, 2, time.Minute, "must be 1 to 2147483647 milliseconds"},
-		{"timeout at Sentinel's limit", mapKV{FailoverTimeoutKey: "2147483647"}, 2, 2147483647 * time.Millisecond, ""},
-		{"timeout overflowing a Duration", mapKV{FailoverTimeoutKey: "9223372036854775"}, 2, time.Minute, FailoverTimeoutKey},
-		{"timeout duration over", mapKV{FailoverTimeoutKey: "720h"}, 2, time.Minute, FailoverTimeoutKey},
-		{"quorum over Sentinel's int", mapKV{QuorumKey: "3000000000"}, 2, time.Minute, "from 1 to 2147483647"},
+		{"quorum key", mapKV{registry.KeySentinelQuorum: "3"}, 3, time.Minute, ""},
+		{"failover-timeout in milliseconds", mapKV{registry.KeySentinelFailoverTimeout: "180000"}, 2, 3 * time.Minute, ""},
+		{"failover-timeout as a duration", mapKV{registry.KeySentinelFailoverTimeout: "90s"}, 2, 90 * time.Second, ""},
+		{"bad quorum is ignored and named", mapKV{registry.KeySentinelQuorum: "two", registry.KeySentinelFailoverTimeout: "1000"}, 2, time.Second, registry.KeySentinelQuorum},
+		{"zero quorum", mapKV{registry.KeySentinelQuorum: "0"}, 2, time.Minute, "must be a whole number from 1"},
+		{"bad timeout", mapKV{registry.KeySentinelFailoverTimeout: "-5"}, 2, time.Minute, registry.KeySentinelFailoverTimeout},
+		{"timeout over Sentinel's int", mapKV{registry.KeySentinelFailoverTimeout: "3000000000"}, 2, time.Minute, "must be 1 to 2147483647 milliseconds"},
+		{"timeout at Sentinel's limit", mapKV{registry.KeySentinelFailoverTimeout: "2147483647"}, 2, 2147483647 * time.Millisecond, ""},
+		{"timeout overflowing a Duration", mapKV{registry.KeySentinelFailoverTimeout: "9223372036854775"}, 2, time.Minute, registry.KeySentinelFailoverTimeout},
+		{"timeout duration over", mapKV{registry.KeySentinelFailoverTimeout: "720h"}, 2, time.Minute, registry.KeySentinelFailoverTimeout},
+		{"quorum over Sentinel's int", mapKV{registry.KeySentinelQuorum: "3000000000"}, 2, time.Minute, "from 1 to 2147483647"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,8 +72,8 @@ func TestCheckQuorum(t *testing.T) {
 			if got.Quorum != tc.want || (reason != "") != tc.ignored {
 				t.Errorf("quorum %d, reason %q; want %d, ignored %t", got.Quorum, reason, tc.want, tc.ignored)
 			}
-			if tc.ignored && !strings.Contains(reason, QuorumKey) {
-				t.Errorf("reason %q does not name %s", reason, QuorumKey)
+			if tc.ignored && !strings.Contains(reason, registry.KeySentinelQuorum) {
+				t.Errorf("reason %q does not name %s", reason, registry.KeySentinelQuorum)
 			}
 		})
 	}

@@ -15,23 +15,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Service names and KV keys shared with the shell version. They are the
-// user-facing contract: clients look up ServiceMaster, operators read the keys.
-const (
-	ServiceMaster   = "redis"
-	ServiceReplica  = "redis-replica"
-	ServiceSentinel = "redis-sentinel"
-
-	// KeyMasterLock is the bootstrap election lock.
-	KeyMasterLock = "service/redis/locks/master"
-	// KeyLastBackup holds the name of the newest good backup (a plain name).
-	KeyLastBackup = "service/redis/last-backup"
-	// KeySentinelQuorum and KeySentinelFailoverTimeout override the
-	// sentinel tuning from the environment when set.
-	KeySentinelQuorum          = "service/redis-sentinel/quorum"
-	KeySentinelFailoverTimeout = "service/redis-sentinel/failover-timeout"
-)
-
 // Defaults for Options.
 const (
 	DefaultSessionTTL = 15 * time.Second

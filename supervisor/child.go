@@ -56,6 +56,12 @@ type ChildSpec struct {
 	// error fails that start: Add returns it, and a restart counts it as
 	// a crash.
 	BeforeStart func() error
+	// Required says the program cannot go on without this child: when it
+	// ends for good (exited under RestartNever, or given up crash
+	// looping), the program stops with its status (see ExitCode). The
+	// supervisor only reports it (Child.Required on Finished); the caller
+	// stops.
+	Required bool
 }
 
 func (c *ChildSpec) validate() error {
@@ -141,6 +147,9 @@ func (s *Supervisor) Add(spec ChildSpec) (*Child, error) {
 
 // Name is the child's name.
 func (c *Child) Name() string { return c.spec.Name }
+
+// Required is its spec's Required.
+func (c *Child) Required() bool { return c.spec.Required }
 
 // Pid is the pid of the running process, or 0.
 func (c *Child) Pid() int {

@@ -182,11 +182,12 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 				node.Kick()
 			}
 		case c := <-sup.Finished():
-			// Only redis-server and redis-sentinel giving up stops the
-			// node; the consul agent restarts without limit, and one-off
-			// children (the restore's private redis) end by design.
+			// Only a required child (redis-server, redis-sentinel)
+			// giving up stops the node; the consul agent restarts without
+			// limit, and one-off children (the restore's private redis)
+			// end by design.
 			_, cerr := c.Result()
-			if cerr == nil || (c.Name() != "redis-server" && c.Name() != "redis-sentinel") {
+			if cerr == nil || !c.Required() {
 				continue
 			}
 			log.Error("a required child ended for good; stopping the node", "child", c.Name(), "error", cerr)

@@ -132,7 +132,7 @@ func consulStatus(ctx context.Context, reg *registry.Registry) (consulView, stri
 		}
 		return out
 	}
-	v.Masters, v.Replicas, v.Sentinels = list(lifecycle.ServiceMaster), list(lifecycle.ServiceReplica), list(lifecycle.ServiceSentinel)
+	v.Masters, v.Replicas, v.Sentinels = list(registry.ServiceMaster), list(registry.ServiceReplica), list(registry.ServiceSentinel)
 	last, _, err := reg.Get(ctx, registry.KeyLastBackup)
 	if err != nil && v.Error == "" {
 		v.Error = err.Error()
