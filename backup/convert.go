@@ -18,8 +18,8 @@ import (
 const aofManifest = aofDir + "/appendonly.aof.manifest"
 
 // convertToAOF turns dir/dump.rdb into the multi-part AOF the node
-// runs with (DESIGN.md rule 6): a private redis-server (no TCP, a unix
-// socket in a 0700 directory, AOF off, the user's directives: a module's
+// runs with (docs/ARCHITECTURE.md rule 6): a private redis-server (no
+// TCP, a unix socket in a 0700 directory, AOF off, the user's directives: a module's
 // data types load) loads the RDB, `CONFIG SET appendonly yes` rewrites it
 // as AOF, and once no rewrite is in progress or scheduled and the
 // manifest exists, the server is shut down.

@@ -1,5 +1,6 @@
 // Package backup takes, schedules and restores the cluster's backups
-// (DESIGN.md rules 5-8). Where backups live is package backup/store.
+// (docs/ARCHITECTURE.md rules 5-8). Where backups live is package
+// backup/store.
 //
 // Taking one (Backup): BGSAVE on the local redis, wait on INFO persistence
 // for our save to finish, then stream dump.rdb through the compressor into
@@ -27,8 +28,8 @@
 // directory inside the data directory, its sha256 checked against the
 // sidecar (a legacy backup without one is accepted only as a fallback),
 // checked with redis-check-rdb while a private redis-server on a unix socket
-// converts it to the AOF layout the node runs with (DESIGN.md rule 6); the
-// finished appendonlydir/ is then renamed into place. On any failure, or a
+// converts it to the AOF layout the node runs with (docs/ARCHITECTURE.md
+// rule 6); the finished appendonlydir/ is then renamed into place. On any failure, or a
 // crash, the data directory holds no data, as before. When the backup
 // chosen (not one named by hand) fails a check, older backups with a
 // sidecar are tried, newest first, and the first that passes every check

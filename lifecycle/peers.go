@@ -9,7 +9,7 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 )
 
-// Peers are input (DESIGN rule 11): whoever can register a
+// Peers are input (docs/ARCHITECTURE.md rule 11): whoever can register a
 // `redis-sentinel` in Consul is asked by every tick. What they send is
 // bounded before it is read (resplimit), a panic in a tick is an error of
 // that tick, and a panic anywhere in the node's run still ends in the

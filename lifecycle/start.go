@@ -190,8 +190,8 @@ func (n *Node) service(name string, port int) registry.Service {
 }
 
 // holdLockUntilPassing ticks until this node's redis service passes as
-// the master, then releases the bootstrap lock (DESIGN rule 2). Losing the
-// lock first means stepping back.
+// the master, then releases the bootstrap lock (docs/ARCHITECTURE.md
+// rule 2). Losing the lock first means stepping back.
 func (n *Node) holdLockUntilPassing(ctx context.Context) error {
 	t := time.NewTicker(lockPassPoll)
 	defer t.Stop()

@@ -11,10 +11,10 @@ import (
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
 
-// Stop is preStop done right (DESIGN rule 9): a master with a healthy
-// replica hands over first, then this node's services are deregistered,
-// then sentinel and redis stop (redis saves on SIGTERM). Other sentinels are
-// not reset here: see ForgetDeparted.
+// Stop is preStop done right (docs/ARCHITECTURE.md rule 9): a master with
+// a healthy replica hands over first, then this node's services are
+// deregistered, then sentinel and redis stop (redis saves on SIGTERM).
+// Other sentinels are not reset here: package forget does that later.
 func (n *Node) Stop(ctx context.Context) error {
 	if n.redisChild != nil && n.redisChild.Running() {
 		hctx, cancel := context.WithTimeout(ctx, n.o.HandoverTimeout)

@@ -55,6 +55,13 @@ const (
 // One case is slower: an agent that hangs without refusing connections is
 // only noticed when renewal has failed for a SessionTTL, while Consul may
 // already have declared its node failed and handed the lock on.
+//
+// consul/api's own Lock (api.Lock) is not used: after a holder dies it
+// waits out the lock-delay in fixed steps of DefaultLockRetryTime (5 s,
+// not settable), which would add up to 5 s to electing a master, where
+// this one tries again after lockRetry; it is stopped by a channel, not a
+// context; and its queries have no timeout of their own, so an agent that
+// hangs holds it forever (here renewTimeout and watchTimeout bound each).
 type Lock struct {
 	r       *Registry
 	key     string

@@ -37,15 +37,19 @@
 //	SIGQUIT                         calls StopAll and exits 0 (SIGQUIT too: Go's
 //	                                default, a goroutine dump and exit 2, would
 //	                                leave redis and sentinel running)
-//	SIGHUP           RequestReload  re-read what can be re-read (log level,
-//	                                Consul-overridable sentinel settings)
+//	SIGHUP           RequestReload  re-read the sentinel settings Consul
+//	                                overrides (quorum, failover-timeout) and
+//	                                apply them to the running sentinel; the
+//	                                log level and other settings are read
+//	                                once, at start
 //	SIGUSR1          RequestStatus  dump the node's status to the log
 //	SIGUSR2          RequestBackup  take a backup now
 //
 // # Exit codes
 //
-// The program exits 0 after an orderly stop. When it ends because a required
-// child ended (exited under RestartNever, or gave up crash looping), it exits
-// with that child's status: its exit code, or 128+signal when it was killed
-// by a signal. [ExitCode] maps the outcome to that code.
+// The program exits 0 after an orderly stop. When it ends because a
+// required child ([ChildSpec.Required]) ended for good (exited under
+// RestartNever, or was given up crash looping), it exits with that child's
+// status: its exit code, or 128+signal when it was killed by a signal.
+// [ExitCode] maps the outcome to that code.
 package supervisor

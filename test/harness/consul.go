@@ -105,17 +105,21 @@ func waitConsulUp(t testing.TB, c *Consul, node string) {
 			return errors.New("no leader yet")
 		}
 		// The agent must also have synced its own node into the catalog,
-		// or registrations made right away can be refused.
+		// with its serfHealth check, or registrations and sessions made
+		// right away can be refused ("Missing check 'serfHealth'
+		// registration", seen on a loaded machine).
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, _, err := client.Catalog().Node(node, (&api.QueryOptions{}).WithContext(ctx))
+		checks, _, err := client.Health().Node(node, (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return err
 		}
-		if n == nil {
-			return errors.New("node not in catalog yet")
+		for _, c := range checks {
+			if c.CheckID == "serfHealth" {
+				return nil
+			}
 		}
-		return nil
+		return errors.New("node not in the catalog with its serfHealth check yet")
 	})
 	if err != nil {
 		t.Fatalf("consul agent %s did not come up: %v\n%s", node, err, p.Tail(30))
