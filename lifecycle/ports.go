@@ -36,6 +36,11 @@ type Children interface {
 	Add(spec supervisor.ChildSpec) (*supervisor.Child, error)
 }
 
+// Runner runs one-shot commands to their end: *supervisor.Supervisor.
+type Runner interface {
+	Run(ctx context.Context, cmd supervisor.Command) (supervisor.Result, error)
+}
+
 // ConsulLocker takes locks as registry's *Lock, for NodeOptions.Locker.
 type ConsulLocker struct{ Reg *registry.Registry }
 

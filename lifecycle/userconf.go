@@ -24,7 +24,7 @@ var ErrUserConfig = errors.New("the server refused the configuration")
 
 // UserConfigCheck is the input of CheckUserConfig.
 type UserConfigCheck struct {
-	Sup                         *supervisor.Supervisor
+	Sup                         Runner
 	ServerPath, SentinelPath    string
 	RedisUser, RedisInclude     []string
 	RedisUserSets, SentinelUser []string
