@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
-	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 	"github.com/autopilotpattern/redis-autopilot/test/nodes"
@@ -20,7 +19,7 @@ import (
 // ttlCheck returns the TTL check of the redis service registered for
 // addr, as the catalog holds it.
 func ttlCheck(c *nodes.Cluster, addr string) (*api.HealthCheck, error) {
-	entries, _, err := c.Consul.Client.Health().Service(lifecycle.ServiceMaster, "", false, nil)
+	entries, _, err := c.Consul.Client.Health().Service(registry.ServiceMaster, "", false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func TestMarkedMasterPassesAgainAtOnce(t *testing.T) {
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	master := top.Masters[0]
-	entries, _, err := c.Consul.Client.Health().Service(lifecycle.ServiceMaster, "", true, nil)
+	entries, _, err := c.Consul.Client.Health().Service(registry.ServiceMaster, "", true, nil)
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("the passing master in Consul: %v, %v", entries, err)
 	}
@@ -155,7 +154,7 @@ func TestMarkedMasterPassesAgainAtOnce(t *testing.T) {
 	}
 	marked := time.Now()
 	nodes.WaitFor(t, 10*time.Second, func() error {
-		if m := c.Instances(lifecycle.ServiceMaster, true); len(m) != 1 || m[0] != master {
+		if m := c.Instances(registry.ServiceMaster, true); len(m) != 1 || m[0] != master {
 			return fmt.Errorf("passing masters %v, want %s again", m, master)
 		}
 		return nil

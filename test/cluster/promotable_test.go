@@ -8,6 +8,7 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/sentinel"
 	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
@@ -35,7 +36,7 @@ func TestJoiningReplicaPassesOnlyWhenPromotable(t *testing.T) {
 				linkUp = time.Now()
 			}
 		}
-		if slices.Contains(c.Instances(lifecycle.ServiceReplica, true), b.Addr()) {
+		if slices.Contains(c.Instances(registry.ServiceReplica, true), b.Addr()) {
 			break
 		}
 		if err := ctxtime.Sleep(ctx, 20*time.Millisecond); err != nil {
