@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/autopilotpattern/redis-autopilot/backup"
+	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/manta"
@@ -76,9 +79,10 @@ func runBench(b *testing.B) {
 	c := redisnode.Dial(r.Addr, "")
 	defer c.Close()
 	stores := map[string]store.Store{"dir": dirStore(b), "manta": mantaStore(b, log), "s3": s3Store(b, log)}
-	names := backups(b, rep, log, c, r.Dir, rdb, rdbSize, stores)
-	restores(b, rep, log, rdb, stores, names)
-	rss(b, rep, r)
+	keys, secret := benchKeys(b)
+	names := backups(b, rep, log, c, r.Dir, rdb, rdbSize, stores, keys)
+	restores(b, rep, log, rdb, stores, names, keys)
+	rss(b, rep, r, secret)
 	fmt.Printf("\nRDB %.0f MB; %d rounds, each baseline and pipeline run back to back; ratios are the median of the rounds' ratios; load average %s at start, %s at end\n\n| what | figure | ratio to baseline (median) | notes |\n|---|---|---|---|\n%s\n",
 		float64(rdbSize)/1e6, *repeat, startLoad, loadavg(), strings.Join(rep.lines, "\n"))
 }
@@ -97,13 +101,65 @@ func (s series) median() float64 {
 
 func (s series) best() float64 { return slices.Max(s) }
 
-// pipelines: the first four are also restored.
-var pipelines = []struct{ store, comp string }{{"dir", "zstd"}, {"dir", "gzip"}, {"manta", "zstd"}, {"s3", "zstd"}, {"manta", "gzip"}}
+// pipeline is one backup configuration: a store, a compression and
+// whether it is encrypted (age, X25519, as BACKUP_ENCRYPTION_KEY does).
+type pipeline struct {
+	store, comp string
+	enc         bool
+	// restore: also restored in the restore phase.
+	restore bool
+}
+
+// key names a pipeline in the maps and the report: "dir/zstd",
+// "dir/zstd+age".
+func (p pipeline) key() string {
+	k := p.store + "/" + p.comp
+	if p.enc {
+		k += "+age"
+	}
+	return k
+}
+
+// pipelines: each encrypted one runs right after its plain twin, so the
+// ratio between them pairs runs made back to back.
+var pipelines = []pipeline{
+	{store: "dir", comp: "zstd", restore: true}, {store: "dir", comp: "zstd", enc: true, restore: true},
+	{store: "dir", comp: "gzip", restore: true},
+	{store: "manta", comp: "zstd", restore: true}, {store: "manta", comp: "zstd", enc: true, restore: true},
+	{store: "s3", comp: "zstd", restore: true}, {store: "s3", comp: "zstd", enc: true, restore: true},
+	{store: "manta", comp: "gzip"},
+}
+
+// benchKeys is a fresh age X25519 identity for the encrypted pipelines,
+// parsed and as the AGE-SECRET-KEY-1... text BACKUP_ENCRYPTION_KEY takes.
+func benchKeys(b *testing.B) (*crypt.Keys, string) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := crypt.ParseKeys(id.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys, id.String()
+}
+
+// encRatios reports, for each store with an encrypted pipeline, the
+// encrypted figure over the plain one of the same round.
+func encRatios(rep *report, what string, get func(k string) series) {
+	for _, p := range pipelines {
+		if !p.enc {
+			continue
+		}
+		plain := pipeline{store: p.store, comp: p.comp}.key()
+		rep.add("| %s, encrypted vs plain, %s → %s store | | %.2f× | same round |", what, p.comp, p.store, pairRatio(get(p.key()), get(plain)))
+	}
+}
 
 // backups runs rounds of: gzip -6, zstd -T0 -3, then each pipeline, and
 // reports throughput and ratios paired within a round (the machine is
 // shared, so a baseline measured minutes apart would not compare).
-func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, dataDir, rdb string, rdbSize int64, stores map[string]store.Store) map[string]string {
+func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, dataDir, rdb string, rdbSize int64, stores map[string]store.Store, keys *crypt.Keys) map[string]string {
 	var gz, zs series
 	var gzRatio, zsRatio float64
 	ours := map[string]*struct {
@@ -116,7 +172,7 @@ func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, d
 		z, zr := cliRun(b, "zstd -T0 -3", rdb, rdbSize)
 		gz, zs, gzRatio, zsRatio = append(gz, g), append(zs, z), gr, zr
 		for _, p := range pipelines {
-			k := p.store + "/" + p.comp
+			k := p.key()
 			if ours[k] == nil {
 				ours[k] = &struct {
 					mbps, vsGzip, vsZstd series
@@ -125,8 +181,11 @@ func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, d
 			}
 			time.Sleep(time.Second) // backup names have second resolution
 			var st backup.Stats
-			info, err := backup.Backup(context.Background(), backup.Options{Redis: c, DataDir: dataDir,
-				Store: stores[p.store], Compression: p.comp, Log: log, Stats: &st})
+			opt := backup.Options{Redis: c, DataDir: dataDir, Store: stores[p.store], Compression: p.comp, Log: log, Stats: &st}
+			if p.enc {
+				opt.Encryption = keys
+			}
+			info, err := backup.Backup(context.Background(), opt)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -139,13 +198,18 @@ func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, d
 	rep.add("| baseline `gzip -6 -c dump.rdb > /dev/null` | %.0f MB/s (best), ratio %.3f | | what the shell version ran |", gz.best(), gzRatio)
 	rep.add("| baseline `zstd -T0 -3 -c dump.rdb > /dev/null` | %.0f MB/s (best), ratio %.3f | | the practical limit |", zs.best(), zsRatio)
 	for _, p := range pipelines {
-		o := ours[p.store+"/"+p.comp]
-		rep.add("| backup pipeline %s → %s store (compress + sha256 + store) | %.0f MB/s (best), ratio %.3f | %.1f× gzip -6, %.2f× zstd -T0 -3 | BGSAVE %.1fs, verify read-back %.1fs |",
-			p.comp, p.store, o.mbps.best(), float64(o.st.RDBBytes)/float64(o.st.StoredBytes), o.vsGzip.median(), o.vsZstd.median(),
+		o := ours[p.key()]
+		what := "compress + sha256 + store"
+		if p.enc {
+			what = "compress + age encrypt + sha256 + store"
+		}
+		rep.add("| backup pipeline %s → %s store (%s) | %.0f MB/s (best), ratio %.3f | %.1f× gzip -6, %.2f× zstd -T0 -3 | BGSAVE %.1fs, verify read-back %.1fs |",
+			p.key(), p.store, what, o.mbps.best(), float64(o.st.RDBBytes)/float64(o.st.StoredBytes), o.vsGzip.median(), o.vsZstd.median(),
 			o.st.Bgsave.Seconds(), o.st.Verify.Seconds())
 	}
 	rep.add("| backup to S3 store (versitygw, loopback) vs directory store, zstd | | %.2f× | same round |",
 		pairRatio(ours["s3/zstd"].mbps, ours["dir/zstd"].mbps))
+	encRatios(rep, "backup throughput", func(k string) series { return ours[k].mbps })
 	return names
 }
 
@@ -236,7 +300,7 @@ func waitFor(b *testing.B, c *redisnode.Client, done func(redisnode.Info) bool) 
 // restores runs rounds of: the baseline (redis-server loading the RDB
 // plus the AOF rewrite), then backup.Restore of each backup, with a
 // supervisor running only for this phase.
-func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores map[string]store.Store, names map[string]string) {
+func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores map[string]store.Store, names map[string]string, keys *crypt.Keys) {
 	sup, err := supervisor.New(supervisor.Options{Log: log, NoSignals: true})
 	if err != nil {
 		b.Fatal(err)
@@ -251,13 +315,16 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 	for range max(*repeat, 1) {
 		t, l := loadBaseline(b, sup, rdb)
 		base, load = append(base, t.Seconds()), append(load, l.Seconds())
-		for _, p := range pipelines[:4] {
-			k := p.store + "/" + p.comp
+		for _, p := range pipelines {
+			if !p.restore {
+				continue
+			}
+			k := p.key()
 			d := harness.TempDir(b, "rst")
 			start := time.Now()
 			if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Store: stores[p.store], Name: names[k],
 				DataDir: d, Sup: sup, Log: log, RedisServerPath: harness.NeedBinary(b, "redis-server"),
-				CheckRDBPath: harness.NeedBinary(b, "redis-check-rdb")}); err != nil {
+				CheckRDBPath: harness.NeedBinary(b, "redis-check-rdb"), Encryption: keys}); err != nil {
 				b.Fatal(err)
 			}
 			took := time.Since(start).Seconds()
@@ -266,85 +333,16 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 		}
 	}
 	rep.add("| baseline: redis-server loads the uncompressed RDB, then AOF rewrite | %.1fs (median) | | load alone %.1fs |", base.median(), load.median())
-	for _, p := range pipelines[:4] {
-		k := p.store + "/" + p.comp
-		rep.add("| restore %s from %s store (download, sha256, decompress, check-rdb ∥ load + AOF rewrite) | %.1fs (median) | %.2f× | |",
-			p.comp, p.store, secs[k].median(), ratio[k].median())
+	for _, p := range pipelines {
+		if !p.restore {
+			continue
+		}
+		k := p.key()
+		rep.add("| restore %s from %s store (download, sha256, decrypt, decompress, check-rdb ∥ load + AOF rewrite) | %.1fs (median) | %.2f× | |",
+			k, p.store, secs[k].median(), ratio[k].median())
 	}
+	encRatios(rep, "restore time", func(k string) series { return secs[k] })
 	rep.add("| restore from S3 store vs directory store, zstd (time) | | %.2f× | same round |", pairRatio(secs["s3/zstd"], secs["dir/zstd"]))
-}
-
-// rss runs `redis-autopilot backup now` and `backup restore` as child
-// processes and reports their peak RSS (wait4's ru_maxrss).
-func rss(b *testing.B, rep *report, r *harness.Redis) {
-	bin := os.Getenv("REDIS_AUTOPILOT_BINARY") // make matrix: built beforehand
-	if bin == "" {
-		bin = filepath.Join(b.TempDir(), "redis-autopilot")
-		run(b, nil, "go", "build", "-o", bin, "github.com/autopilotpattern/redis-autopilot/cmd/redis-autopilot")
-	}
-	consul := harness.StartConsul(b)
-	bdir := b.TempDir()
-	env := append(os.Environ(), "REDIS_PORT="+strconv.Itoa(r.Port), "REDIS_DATA_DIR="+r.Dir, "BACKUP_DIR="+bdir,
-		"CONSUL_HTTP_ADDR="+consul.HTTPAddr, "LOG_LEVEL=WARN")
-	_, idle := runRSS(b, bin, env, "backup", "list")
-	for _, comp := range []string{"zstd", "gzip"} {
-		out, kb := runRSS(b, bin, append(env, "BACKUP_COMPRESSION="+comp), "backup", "now")
-		name := strings.Fields(out)[0]
-		rep.add("| peak RSS `backup now` (%s) | %.1f MB | | idle `backup list`: %.1f MB |", comp, float64(kb)/1024, float64(idle)/1024)
-		d := harness.TempDir(b, "rss")
-		_, kb = runRSS(b, bin, append(env, "REDIS_DATA_DIR="+d, "REDIS_PORT="+strconv.Itoa(harness.FreePort(b))),
-			"backup", "restore", name)
-		rep.add("| peak RSS `backup restore` (%s) | %.1f MB | | its redis-server child not counted |", comp, float64(kb)/1024)
-		os.RemoveAll(d)
-	}
-}
-
-// runRSS runs bin and returns its stdout and its own peak RSS in KiB:
-// VmHWM from /proc, polled every 5 ms until it exits (VmHWM only grows, so
-// the last reading is the peak up to the final 5 ms). wait4's ru_maxrss
-// would not do: it counts the process's reaped children (the private
-// redis-server of a restore) and, for a child of this process, starts at
-// this process's RSS inherited at fork.
-func runRSS(b *testing.B, bin string, env []string, args ...string) (string, int64) {
-	var stdout strings.Builder
-	cmd := exec.Command(bin, args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	var peak int64
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if kb := vmHWM(status); kb > peak {
-			peak = kb
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Fatalf("%v: %v", args, err)
-			}
-			return stdout.String(), peak
-		case <-tick.C:
-		}
-	}
-}
-
-func vmHWM(status string) int64 {
-	raw, err := os.ReadFile(status)
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb
-		}
-	}
-	return 0
 }
 
 func run(b *testing.B, stdout io.Writer, name string, args ...string) {
