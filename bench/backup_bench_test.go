@@ -338,8 +338,12 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 			continue
 		}
 		k := p.key()
-		rep.add("| restore %s from %s store (download, sha256, decrypt, decompress, check-rdb ∥ load + AOF rewrite) | %.1fs (median) | %.2f× | |",
-			k, p.store, secs[k].median(), ratio[k].median())
+		steps := "download, sha256, decompress"
+		if p.enc {
+			steps = "download, sha256, decrypt, decompress"
+		}
+		rep.add("| restore %s from %s store (%s, check-rdb ∥ load + AOF rewrite) | %.1fs (median) | %.2f× | |",
+			k, p.store, steps, secs[k].median(), ratio[k].median())
 	}
 	encRatios(rep, "restore time", func(k string) series { return secs[k] })
 	rep.add("| restore from S3 store vs directory store, zstd (time) | | %.2f× | same round |", pairRatio(secs["s3/zstd"], secs["dir/zstd"]))
