@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 if [ "$1" = pitr ]; then
 	exec go test -run '^$' -bench BenchmarkPITR -benchtime 1x -timeout 90m ./bench -pitr-aof-mb "${2:-100}"
 fi
+# Both zstd writers side by side (ours and klauspost's concurrent-blocks
+# stream: throughput, ratio, peak heap), then the pipelines and RSS.
+go test -run '^$' -bench BenchmarkZstdWriters -benchtime 1x -timeout 10m ./backup
 exec go test -run '^$' -bench BenchmarkBackup -benchtime 1x -timeout 90m ./bench -dataset-mb "${1:-100}"
