@@ -15,7 +15,7 @@ CONSUL_BIN  ?= /usr/local/bin/consul
 VERSITYGW_VER := 1.8.0
 VERSITYGW_BIN ?= /usr/local/bin/versitygw
 APT_PKGS    := redis-server redis-sentinel redis-tools util-linux procps iproute2 nftables gzip zstd e2fsprogs
-TEST_FLAGS  ?= -timeout 20m
+TEST_FLAGS  ?= -timeout 30m
 
 .PHONY: all build deps apt-deps consul versitygw test vet dev bench clean
 
