@@ -47,7 +47,7 @@ var _ store.Store = (*Store)(nil)
 var ErrNoDir = errors.New("backup directory not set")
 
 // New opens (creating if needed) the directory and removes temporary files
-// left by an interrupted Put.
+// left by a Put that crashed (nobody has written them for staleTemp).
 func New(o Options) (*Store, error) {
 	if o.Dir == "" {
 		return nil, ErrNoDir
@@ -59,11 +59,12 @@ func New(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read backup dir: %w", err)
 	}
+	// The directory may be shared by every node (a bind mount, NFS): a
+	// temp file somebody wrote in the last staleTemp is another node's
+	// upload in flight, not debris, and stays.
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			if err := os.Remove(filepath.Join(o.Dir, e.Name())); err != nil {
-				return nil, fmt.Errorf("remove stale temp file: %w", err)
-			}
+			removeStale(filepath.Join(o.Dir, e.Name()), e)
 		}
 	}
 	if o.Log == nil {

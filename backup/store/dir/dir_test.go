@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
@@ -67,6 +69,10 @@ func TestCrashLeavesTempFile(t *testing.T) {
 	if err := os.WriteFile(tmp, []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	old := time.Now().Add(-staleTemp - time.Minute)
+	if err := os.Chtimes(tmp, old, old); err != nil {
+		t.Fatal(err)
+	}
 	s := &Store{dir: d} // as if still running when the crash happened
 	if got := storetest.Names(t, s); len(got) != 0 {
 		t.Fatalf("list with a temp file = %v", got)
@@ -76,6 +82,41 @@ func TestCrashLeavesTempFile(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale temp file still there after New: %v", err)
+	}
+}
+
+// TestNewKeepsAnotherNodesUpload: nodes share the backup directory; one
+// that starts (New) while another uploads must not remove the other's temp
+// file, or its rename fails with "no such file or directory" (the
+// reliability suite's sigterm-during-backup restarted a node under a
+// replica's backup and did just that).
+func TestNewKeepsAnotherNodesUpload(t *testing.T) {
+	d := t.TempDir()
+	a, err := New(Options{Dir: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Put(context.Background(), "dump-20261121193000.rdb", pr, store.Meta{})
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	// The temp file exists: Put created it before it read the first byte.
+	if _, err := New(Options{Dir: d}); err != nil { // another node starts
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte("rest")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("the upload in flight failed after another node opened the store: %v", err)
+	}
+	if got := storetest.Names(t, a); len(got) != 1 {
+		t.Fatalf("backups after the upload = %v, want the one", got)
 	}
 }
 
