@@ -64,7 +64,6 @@ func mountExt4(t *testing.T, dir, size string) error {
 // abandoned (last-backup unchanged, the backup lock released), and once
 // the store answers again a requested backup completes and verifies.
 func backupStoreStalls(s *suite, tr *trial) error {
-	before := s.readLastBackup()
 	// fsfreeze freezes whatever filesystem holds the path: never anything
 	// but the store's own image.
 	if out, err := exec.Command("mountpoint", "-q", s.backupDir).CombinedOutput(); err != nil {
@@ -85,6 +84,24 @@ func backupStoreStalls(s *suite, tr *trial) error {
 		return nil
 	}
 	defer thaw()
+	// A backup that had written its files just before the freeze still
+	// verifies them (reads pass a frozen filesystem) and moves last-backup:
+	// the baseline is read once the lock's holder at the freeze let go. A
+	// backup that takes the lock later cannot write, so cannot move it.
+	held, err := s.backupLockHolder()
+	if err != nil {
+		return err
+	}
+	if err := s.wait(stallTimeout+15*time.Second, func() error {
+		now, err := s.backupLockHolder()
+		if err == nil && held != "" && now == held {
+			err = fmt.Errorf("session %s, which held %s when the store froze, still holds it", held, backup.KeyBackupLock)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	before := s.readLastBackup()
 	n := s.nodes[tr.rng.Intn(len(s.nodes))]
 	if err := n.Proc.Signal(syscall.SIGUSR2); err != nil {
 		return err
@@ -101,7 +118,7 @@ func backupStoreStalls(s *suite, tr *trial) error {
 	if err := asked.Proc.Signal(syscall.SIGUSR2); err != nil {
 		return err
 	}
-	err := s.wait(60*time.Second, func() error {
+	err = s.wait(60*time.Second, func() error {
 		if now := s.readLastBackup(); now == "" || now == before {
 			return fmt.Errorf("no backup completed after the store answered again (last-backup still %q)", before)
 		}
@@ -139,7 +156,7 @@ func (s *suite) checkBackup(f *figures, tr *trial) {
 	f.backupsChecked++
 	if err := verifyBackup(ctx, s.backupDir, name); err != nil {
 		f.badBackups++
-		s.t.Errorf("%s #%d (seed %d): last-backup names %s, which fails verification: %v", tr.scenario, tr.n, s.st.seed, name, err)
+		s.failf("%s #%d (seed %d): last-backup names %s, which fails verification: %v", tr.scenario, tr.n, s.st.seed, name, err)
 		return
 	}
 	tr.note("last-backup %s verified", name)
@@ -371,6 +388,20 @@ func wipe(dirs ...string) error {
 		}
 	}
 	return nil
+}
+
+// backupLockHolder is the session holding the backup lock, "" if none.
+func (s *suite) backupLockHolder() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	kv, _, err := s.c.Consul.Client.KV().Get(backup.KeyBackupLock, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %v", backup.KeyBackupLock, err)
+	}
+	if kv == nil {
+		return "", nil
+	}
+	return kv.Session, nil
 }
 
 func (s *suite) readLastBackup() string {

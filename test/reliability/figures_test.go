@@ -147,7 +147,7 @@ func (s *suite) report() {
 			f = total
 		}
 		if missed := f.goalsMissed(); len(missed) > 0 {
-			s.t.Errorf("%s misses its goals: %s", name, strings.Join(missed, ", "))
+			s.failf("%s misses its goals: %s", name, strings.Join(missed, ", "))
 		}
 	}
 	if out := os.Getenv("RELIABILITY_TABLE"); out != "" {
@@ -156,9 +156,13 @@ func (s *suite) report() {
 	s.keepLogs()
 }
 
+func (s *suite) logDir() string {
+	return filepath.Join(os.TempDir(), "reliability-logs", fmt.Sprint(s.st.seed))
+}
+
 // keepLogs copies every node's log out of its temporary directory.
 func (s *suite) keepLogs() {
-	dir := filepath.Join(os.TempDir(), "reliability-logs", fmt.Sprint(s.st.seed))
+	dir := s.logDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		s.t.Logf("keep logs: %v", err)
 		return
@@ -182,7 +186,7 @@ func row(tw *tabwriter.Writer, name string, f *figures) {
 func (s *suite) finalReadBack() {
 	master, _, err := s.health()
 	if err != nil || master == nil {
-		s.t.Errorf("final read-back: no master: %v", err)
+		s.failf("final read-back: no master: %v", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -196,7 +200,7 @@ func (s *suite) finalReadBack() {
 		}{{plain, &wr.counts.plainLost}, {waited, &wr.counts.waitLost}} {
 			lost, err := nodes.Lost(ctx, master.Client, k.acks)
 			if err != nil {
-				s.t.Errorf("final read-back: %v", err)
+				s.failf("final read-back: %v", err)
 				return
 			}
 			for _, a := range lost {

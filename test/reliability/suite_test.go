@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,7 @@ type suite struct {
 	counted   map[string]bool // lost keys already counted in a trial
 	lastCheck time.Time       // end of the last write window checked
 	reported  bool
+	failures  []string // every failure, repeated last in the output
 }
 
 func TestReliability(t *testing.T) {
@@ -98,6 +100,9 @@ func TestReliability(t *testing.T) {
 
 func newSuite(t *testing.T, st settings) *suite {
 	s := &suite{t: t, st: st, down: map[*nodes.Node]bool{}, figs: map[string]*figures{}, sentinels: map[*nodes.Node]*redis.Client{}, counted: map[string]bool{}}
+	// Registered first, so it runs after every node's shutdown log: the
+	// end of the output (all CI keeps) says what failed.
+	t.Cleanup(s.summarize)
 	s.cantCgroup = nodes.CgroupsAvailable()
 	if _, err := exec.LookPath("nft"); err != nil {
 		s.cantNft = fmt.Errorf("nft is not on PATH (apt-get install -y nftables, or make deps)")
@@ -237,6 +242,29 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 // quietLogger drops go-redis's own log lines (a refused dial to a node the
 // suite has just killed is expected, hundreds of times).
 type quietLogger struct{}
+
+// failf records a failure of the suite and fails the test.
+func (s *suite) failf(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.failures = append(s.failures, msg)
+	s.t.Error(msg)
+}
+
+// summarize repeats the failures, the seed and where the logs are at the
+// very end of the output.
+func (s *suite) summarize() {
+	if len(s.failures) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "reliability suite FAILED (seed %d; repeat with RELIABILITY_SEED=%d; node logs in %s):", s.st.seed, s.st.seed, s.logDir())
+	for _, f := range s.failures {
+		first, _, _ := strings.Cut(f, "\n")
+		fmt.Fprintf(&b, "\n  - %s", first)
+	}
+	s.t.Log(b.String())
+}
 
 func (quietLogger) Printf(context.Context, string, ...interface{}) {}
 

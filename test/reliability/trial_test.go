@@ -57,14 +57,14 @@ func (s *suite) runTrial(sc scenario, i int) {
 	s.pause(between(tr.rng, 500*time.Millisecond, 1500*time.Millisecond))
 	tr.faultAt = time.Now()
 	if err := sc.fault(s, tr); err != nil {
-		s.t.Errorf("%s #%d: the fault failed: %v", sc.name, i, err)
+		s.failf("%s #%d: the fault failed: %v", sc.name, i, err)
 	}
 	healed := time.Now()
 	_, bad, err := s.waitWhole(recoverTimeout)
 	last, _ := s.check.Last()
 	if err != nil {
 		f.unrecovered += max(1, len(bad))
-		s.t.Errorf("%s #%d (seed %d): the cluster was not whole %s after the fault ended: %v\n%s",
+		s.failf("%s #%d (seed %d): the cluster was not whole %s after the fault ended: %v\n%s",
 			sc.name, i, s.st.seed, recoverTimeout, err, s.tails(bad))
 		s.personFix(bad)
 	} else {
@@ -72,7 +72,7 @@ func (s *suite) runTrial(sc scenario, i int) {
 	}
 	if len(last.Masters()) > 1 || len(last.Passing) > 1 {
 		f.twoMasterEnds++
-		s.t.Errorf("%s #%d (seed %d): ended with two masters: roles %v, Consul passing %v", sc.name, i, s.st.seed, last.Roles, last.Passing)
+		s.failf("%s #%d (seed %d): ended with two masters: roles %v, Consul passing %v", sc.name, i, s.st.seed, last.Roles, last.Passing)
 	}
 	s.pause(time.Second) // writes reach the master the cluster ended with
 	s.measure(f, tr, time.Now())
@@ -86,7 +86,7 @@ func (s *suite) whole(f *figures, timeout time.Duration) *nodes.Node {
 		return master
 	}
 	f.unrecovered += max(1, len(bad))
-	s.t.Errorf("the cluster is not whole before the trial: %v\n%s", err, s.tails(bad))
+	s.failf("the cluster is not whole before the trial: %v\n%s", err, s.tails(bad))
 	return s.personFix(bad)
 }
 
@@ -138,7 +138,7 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 		}
 		if len(sm.Passing) >= 2 {
 			if multi == 0 {
-				s.t.Errorf("%s #%d (seed %d): Consul listed %v as passing masters at %s (roles %v)",
+				s.failf("%s #%d (seed %d): Consul listed %v as passing masters at %s (roles %v)",
 					tr.scenario, tr.n, s.st.seed, sm.Passing, sm.At.Format("15:04:05.000"), sm.Roles)
 			}
 			multi++
@@ -168,7 +168,7 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
 	master, _, err := s.health()
 	if err != nil || master == nil {
-		s.t.Errorf("%s #%d: no master to read the writes back from: %v", tr.scenario, tr.n, err)
+		s.failf("%s #%d: no master to read the writes back from: %v", tr.scenario, tr.n, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -197,7 +197,7 @@ func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, mast
 	lostP, err1 := nodes.Lost(ctx, master.Client, plain)
 	lostW, err2 := nodes.Lost(ctx, master.Client, waited)
 	if err1 != nil || err2 != nil {
-		s.t.Errorf("%s #%d: read back the %s clients' writes: %v %v", tr.scenario, tr.n, wr.name, err1, err2)
+		s.failf("%s #%d: read back the %s clients' writes: %v %v", tr.scenario, tr.n, wr.name, err1, err2)
 		return
 	}
 	wr.counts.plainAcked += len(plain)
@@ -208,7 +208,7 @@ func (s *suite) checkWriter(ctx context.Context, tr *trial, wr namedWriter, mast
 		s.counted[a.Key] = true
 	}
 	if len(lostW) > 0 {
-		s.t.Errorf("%s #%d (seed %d): %d writes of the %s clients acknowledged with WAIT 1 are lost, e.g. %s acknowledged at %s",
+		s.failf("%s #%d (seed %d): %d writes of the %s clients acknowledged with WAIT 1 are lost, e.g. %s acknowledged at %s",
 			tr.scenario, tr.n, s.st.seed, len(lostW), wr.name, lostW[0].Key, lostW[0].At.Format("15:04:05.000"))
 	}
 	tr.note("%s clients' writes lost: plain %d/%d, WAIT 1 %d/%d", wr.name, len(lostP), len(plain), len(lostW), len(waited))
@@ -253,11 +253,11 @@ func (s *suite) checkBulk(ctx context.Context, tr *trial, master *nodes.Node) {
 	}
 	missing, err := nodes.Missing(ctx, master.Client, acks)
 	if err != nil {
-		s.t.Errorf("%s #%d: read back the bulk keys: %v", tr.scenario, tr.n, err)
+		s.failf("%s #%d: read back the bulk keys: %v", tr.scenario, tr.n, err)
 		return
 	}
 	if len(missing) > 0 {
-		s.t.Errorf("%s #%d (seed %d): %d of %d bulk keys loaded at the start are missing after the restore", tr.scenario, tr.n, s.st.seed, len(missing), len(acks))
+		s.failf("%s #%d (seed %d): %d of %d bulk keys loaded at the start are missing after the restore", tr.scenario, tr.n, s.st.seed, len(missing), len(acks))
 	}
 	tr.note("bulk keys missing: %d/%d", len(missing), len(acks))
 }
@@ -279,7 +279,7 @@ func (s *suite) checkZombies(f *figures, tr *trial) {
 		for _, p := range n.Zombies() {
 			if first[p] {
 				f.zombies++
-				s.t.Errorf("%s #%d: zombie pid %d under %s", tr.scenario, tr.n, p, n.Name)
+				s.failf("%s #%d: zombie pid %d under %s", tr.scenario, tr.n, p, n.Name)
 			}
 		}
 	}
