@@ -166,88 +166,107 @@ func unobserved(o Observation, d Decision) Decision {
 	return d
 }
 
-// decideRole is the decision on a complete observation.
+// decideRole is the decision on a complete observation: it follows what
+// INFO says this node is.
 func decideRole(o Observation) Decision {
-	d := Decision{SentinelPass: o.SentinelOK}
 	if o.InfoErr != nil {
-		d.Service = o.Registered
-		if d.Service == "" {
-			d.Service = registry.ServiceReplica
-		}
+		d := unregistrable(o)
 		d.Note = fmt.Sprintf("redis does not answer: %v", o.InfoErr)
 		d.Reason = "redis does not answer, so its check is failing: " + o.InfoErr.Error()
 		return d
 	}
-	healthy, why := redisnode.Health(o.Info)
 	switch o.Info.Role() {
 	case redisnode.RoleMaster:
-		d.Role = RoleMaster
-		d.Service = registry.ServiceMaster
-		switch {
-		case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
-			d.Service = registry.ServiceReplica
-			d.Fence = true
-			d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s; writes are fenced", o.SentinelMaster)
-			// Fenced, not re-pointed: for a few seconds a replica that
-			// Sentinel has just promoted looks the same (the other sentinels
-			// have not heard yet), and re-pointing it aborts the failover.
-			// Sentinel re-points a stale master itself; the fence is lifted
-			// by the tick that sees the majority name this node.
-			d.Reason = d.Note + ", so this node is not advertised as master"
-		case o.Planned != "":
-			d.Fence = true
-			d.Note = fmt.Sprintf("a planned failover (%s) is handing this master over; writes are fenced", o.Planned)
-			d.Reason = d.Note + ", and it is not advertised as master"
-		case len(o.EventAlarms) > 0:
-			d.Fence = true
-			d.Note = fmt.Sprintf("a sentinel has started failing this master over (%s); writes are fenced", strings.Join(o.EventAlarms, "; "))
-			d.Reason = d.Note + ", and it is not advertised as master"
-		case o.SentinelMaster == "":
-			d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
-			d.Reason = d.Note
-		case len(o.SentinelAlarms) > 0:
-			d.Fence = true
-			d.Note = fmt.Sprintf("the sentinels are failing this master over (%s); writes are fenced", strings.Join(o.SentinelAlarms, "; "))
-			d.Reason = d.Note + ", and it is not advertised as master"
-		case !healthy:
-			d.Note = "master is unhealthy: " + why
-			d.Reason = "this node is the master but unhealthy: " + why
-		case o.OtherMaster != "":
-			d.Note = fmt.Sprintf("the sentinels name this node master, but Consul still lists %s as a passing master", o.OtherMaster)
-			d.Reason = d.Note + "; waiting for it to step down so Consul never lists two"
-		default:
-			d.Pass = true
-			d.Note = "master, confirmed by a majority of sentinels"
-			d.Reason = "this node is the master: redis reports role master and a majority of sentinels agree"
-		}
+		return decideMaster(o)
 	case redisnode.RoleReplica:
-		d.Role = RoleReplica
-		d.Service = registry.ServiceReplica
-		master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
-		switch {
-		case !healthy:
-			d.Note = "replica of " + master + " is unhealthy: " + why
-			d.Reason = "this node is a replica of " + master + " but unhealthy: " + why
-		case 2*len(o.PromotableBy) <= len(o.Sentinels):
-			// A replica Consul lists must be one a failover can pick:
-			// Sentinel learns of a new replica from the master's INFO,
-			// every 10 s, and SENTINEL FAILOVER answered NOGOODSLAVE for
-			// 8 s after Consul listed a joining replica passing.
-			d.Note = fmt.Sprintf("replica of %s, link up, but only %d of %d sentinels could promote it yet", master, len(o.PromotableBy), len(o.Sentinels))
-			d.Reason = "this node is a replica of " + master + " with its link up, but it does not pass until a majority of the sentinels could promote it: " +
-				fmt.Sprintf("%d of %d list it as a connected replica of %s with its link up (a sentinel reads the master's INFO every 10 s)", len(o.PromotableBy), len(o.Sentinels), nonEmpty(o.SentinelMaster))
-		default:
-			d.Pass = true
-			d.Note = fmt.Sprintf("replica of %s, link up, promotable by %d of %d sentinels", master, len(o.PromotableBy), len(o.Sentinels))
-			d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
-		}
+		return decideReplica(o)
 	default:
-		d.Service = o.Registered
-		if d.Service == "" {
-			d.Service = registry.ServiceReplica
-		}
+		d := unregistrable(o)
 		d.Note = "INFO has no role"
 		d.Reason = "redis answered INFO without a role, so its check is failing"
+		return d
+	}
+}
+
+// unregistrable is the start of the decision for a redis whose role is
+// unknown: its registration stays as it is (a replica when none), failing.
+func unregistrable(o Observation) Decision {
+	d := Decision{SentinelPass: o.SentinelOK, Service: o.Registered}
+	if d.Service == "" {
+		d.Service = registry.ServiceReplica
+	}
+	return d
+}
+
+// decideMaster is the decision for a redis that reports role master: it
+// passes as `redis` only when a majority of the sentinels name it, nothing
+// is failing it over, and Consul lists no other passing master.
+func decideMaster(o Observation) Decision {
+	d := Decision{SentinelPass: o.SentinelOK, Role: RoleMaster, Service: registry.ServiceMaster}
+	healthy, why := redisnode.Health(o.Info)
+	switch {
+	case o.SentinelMaster != "" && o.SentinelMaster != o.Self:
+		d.Service = registry.ServiceReplica
+		d.Fence = true
+		d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s; writes are fenced", o.SentinelMaster)
+		// Fenced, not re-pointed: for a few seconds a replica that
+		// Sentinel has just promoted looks the same (the other sentinels
+		// have not heard yet), and re-pointing it aborts the failover.
+		// Sentinel re-points a stale master itself; the fence is lifted
+		// by the tick that sees the majority name this node.
+		d.Reason = d.Note + ", so this node is not advertised as master"
+	case o.Planned != "":
+		d.Fence = true
+		d.Note = fmt.Sprintf("a planned failover (%s) is handing this master over; writes are fenced", o.Planned)
+		d.Reason = d.Note + ", and it is not advertised as master"
+	case len(o.EventAlarms) > 0:
+		d.Fence = true
+		d.Note = fmt.Sprintf("a sentinel has started failing this master over (%s); writes are fenced", strings.Join(o.EventAlarms, "; "))
+		d.Reason = d.Note + ", and it is not advertised as master"
+	case o.SentinelMaster == "":
+		d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
+		d.Reason = d.Note
+	case len(o.SentinelAlarms) > 0:
+		d.Fence = true
+		d.Note = fmt.Sprintf("the sentinels are failing this master over (%s); writes are fenced", strings.Join(o.SentinelAlarms, "; "))
+		d.Reason = d.Note + ", and it is not advertised as master"
+	case !healthy:
+		d.Note = "master is unhealthy: " + why
+		d.Reason = "this node is the master but unhealthy: " + why
+	case o.OtherMaster != "":
+		d.Note = fmt.Sprintf("the sentinels name this node master, but Consul still lists %s as a passing master", o.OtherMaster)
+		d.Reason = d.Note + "; waiting for it to step down so Consul never lists two"
+	default:
+		d.Pass = true
+		d.Note = "master, confirmed by a majority of sentinels"
+		d.Reason = "this node is the master: redis reports role master and a majority of sentinels agree"
+	}
+	return d
+}
+
+// decideReplica is the decision for a redis that reports role replica: it
+// passes as `redis-replica` when healthy and a majority of the sentinels
+// could promote it.
+func decideReplica(o Observation) Decision {
+	d := Decision{SentinelPass: o.SentinelOK, Role: RoleReplica, Service: registry.ServiceReplica}
+	healthy, why := redisnode.Health(o.Info)
+	master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
+	switch {
+	case !healthy:
+		d.Note = "replica of " + master + " is unhealthy: " + why
+		d.Reason = "this node is a replica of " + master + " but unhealthy: " + why
+	case 2*len(o.PromotableBy) <= len(o.Sentinels):
+		// A replica Consul lists must be one a failover can pick:
+		// Sentinel learns of a new replica from the master's INFO,
+		// every 10 s, and SENTINEL FAILOVER answered NOGOODSLAVE for
+		// 8 s after Consul listed a joining replica passing.
+		d.Note = fmt.Sprintf("replica of %s, link up, but only %d of %d sentinels could promote it yet", master, len(o.PromotableBy), len(o.Sentinels))
+		d.Reason = "this node is a replica of " + master + " with its link up, but it does not pass until a majority of the sentinels could promote it: " +
+			fmt.Sprintf("%d of %d list it as a connected replica of %s with its link up (a sentinel reads the master's INFO every 10 s)", len(o.PromotableBy), len(o.Sentinels), nonEmpty(o.SentinelMaster))
+	default:
+		d.Pass = true
+		d.Note = fmt.Sprintf("replica of %s, link up, promotable by %d of %d sentinels", master, len(o.PromotableBy), len(o.Sentinels))
+		d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
 	}
 	return d
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/config"
-	"github.com/autopilotpattern/redis-autopilot/internal/guard"
+	"github.com/autopilotpattern/redis-autopilot/httpapi"
 	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/metrics"
@@ -87,116 +87,98 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 	return code
 }
 
+// runSupervised builds the node, runs it with its background work, and
+// serves the supervisor's requests until the node stops.
 func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) (code int) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1) // node.Run's end, once it started
 	var started bool
 	defer lastResort(log, cfg, stop, &started, done, &code)
+	w, code := wireNode(ctx, cfg, log, sup)
+	if code != exitOK {
+		return code
+	}
+	defer w.srv.Shutdown(context.Background())
+	started = true
+	go func() { done <- w.node.Run(ctx) }()
+	startBackground(ctx, cfg, log, w, stop)
+	return serveNode(ctx, log, sup, w, stop, done)
+}
+
+// wiredNode is what wireNode built: the node, its backups (nil without a
+// store), its metrics and its HTTP listener.
+type wiredNode struct {
+	node    *lifecycle.Node
+	backups *nodeBackups
+	m       *metrics.Metrics
+	srv     *httpapi.Server
+}
+
+// wireNode finds the server programs, has them check the user's
+// configuration, starts the Consul agent when CONSUL is set, and builds
+// the node and its HTTP listener. Any failure is the exit code: nothing
+// that needs stopping in order has started yet.
+func wireNode(ctx context.Context, cfg *config.Config, log hclog.Logger, sup *supervisor.Supervisor) (wiredNode, int) {
+	var w wiredNode
 	bins, err := redisnode.FindBinaries(redisnode.Flavor(cfg.RedisFlavor), exec.LookPath)
 	if err != nil {
 		log.Error("find the server programs", "error", err)
-		return exitFailure
+		return w, exitFailure
 	}
 	log.Info("server programs", "flavor", bins.Flavor, "server", bins.Server, "sentinel", bins.Sentinel)
 	if err := redisnode.PasswordRewriteProblem(bins.Flavor, cfg.RedisPassword); err != nil {
 		log.Error("REDIS_PASSWORD refused; nothing was started", "error", err)
-		return exitUsage
+		return w, exitUsage
 	}
 	if err := checkUserConfig(ctx, cfg, sup, bins); err != nil {
 		log.Error("your configuration was refused; nothing was started", "error", err)
 		if errors.Is(err, lifecycle.ErrUserConfig) {
-			return exitUsage
+			return w, exitUsage
 		}
-		return exitFailure
+		return w, exitFailure
 	}
 	if len(cfg.ConsulJoin) > 0 {
 		if err := startConsulAgent(cfg, log, sup); err != nil {
 			log.Error("start the Consul agent", "error", err)
-			return exitFailure
+			return w, exitFailure
 		}
 	}
 	m, reg, err := newMetrics(cfg, sup)
 	if err != nil {
 		log.Error("create metrics", "error", err)
-		return exitFailure
+		return w, exitFailure
 	}
-	node, backups, err := newNode(ctx, cfg, log, sup, m, bins)
-	if err != nil {
+	w.m = m
+	if w.node, w.backups, err = newNode(ctx, cfg, log, sup, m, bins); err != nil {
 		log.Error("start", "error", err)
-		return exitFailure
+		return w, exitFailure
 	}
-	srv, err := startHTTP(ctx, cfg, log, node, m, reg, sup, backups.PITRStatus)
-	if err != nil {
+	if w.srv, err = startHTTP(ctx, cfg, log, w.node, m, reg, sup, w.backups.PITRStatus); err != nil {
 		log.Error("start the HTTP listener", "error", err)
-		return exitFailure
+		return w, exitFailure
 	}
-	defer srv.Shutdown(context.Background())
-	code = exitOK
-	started = true
-	go func() { done <- node.Run(ctx) }()
-	if err := startForget(ctx, cfg, log, m, node.Self()); err != nil {
+	return w, exitOK
+}
+
+// startBackground starts the departed-node cleanup, the backup schedule
+// and point-in-time shipping; one that cannot start stops the node in
+// order.
+func startBackground(ctx context.Context, cfg *config.Config, log hclog.Logger, w wiredNode, stop context.CancelFunc) {
+	if err := startForget(ctx, cfg, log, w.m, w.node.Self()); err != nil {
 		log.Error("start the departed-node cleanup", "error", err)
 		stop()
 	}
-	if backups != nil {
-		if err := backups.startScheduler(ctx, node.Self()); err != nil {
-			log.Error("start the backup scheduler", "error", err)
-			stop()
-		}
-		if err := backups.startPITR(ctx, node.Self()); err != nil {
-			log.Error("start point-in-time shipping", "error", err)
-			stop()
-		}
+	if w.backups == nil {
+		return
 	}
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				log.Error("node stopped", "error", err)
-				if code == exitOK {
-					code = exitFailure
-				}
-			}
-			return code
-		case req := <-sup.Requests():
-			switch req {
-			case supervisor.RequestStop:
-				log.Info("stop requested; stopping in order")
-				stop()
-			case supervisor.RequestBackup:
-				log.Info("backup requested (SIGUSR2)")
-				backups.Now()
-			case supervisor.RequestReload:
-				log.Info("reload requested (SIGHUP)")
-				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				if err := node.Reload(rctx); err != nil {
-					log.Error("reload", "error", err)
-				}
-				cancel()
-			case supervisor.RequestStatus:
-				guard.TestPoint("status")
-				st := node.Status()
-				log.Info("status", "role", st.Role, "master", st.Master, "registered_as", st.Registered,
-					"passing", st.Passing, "reason", st.Reason)
-				node.Kick()
-			}
-		case c := <-sup.Finished():
-			// Only a required child (redis-server, redis-sentinel)
-			// giving up stops the node; the consul agent restarts without
-			// limit, and one-off children (the restore's private redis)
-			// end by design.
-			_, cerr := c.Result()
-			if cerr == nil || !c.Required() {
-				continue
-			}
-			log.Error("a required child ended for good; stopping the node", "child", c.Name(), "error", cerr)
-			code = supervisor.ExitCode(cerr)
-			if code == exitOK {
-				code = exitFailure
-			}
-			stop()
-		}
+	if err := w.backups.startScheduler(ctx, w.node.Self()); err != nil {
+		log.Error("start the backup scheduler", "error", err)
+		stop()
+	}
+	if err := w.backups.startPITR(ctx, w.node.Self()); err != nil {
+		log.Error("start point-in-time shipping", "error", err)
+		stop()
 	}
 }
 

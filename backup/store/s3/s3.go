@@ -94,8 +94,33 @@ var ErrMissingBucket = errors.New("S3 bucket not set")
 
 // New builds a store. It makes no request; Check does.
 func New(ctx context.Context, o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadAWSConfig(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	o.Region = cfg.Region
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.UsePathStyle = o.PathStyle
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	})
+	up := manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize, u.Concurrency = o.PartSize, o.Concurrency
+		u.LeavePartsOnError = true // Put aborts with a context of its own
+		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
+	return &Store{client: client, uploader: up, creds: cfg.Credentials, o: o, log: o.Logger}, nil
+}
+
+// withDefaults checks the options and fills in what is left unset.
+func (o Options) withDefaults() (Options, error) {
 	if o.Bucket == "" {
-		return nil, ErrMissingBucket
+		return o, ErrMissingBucket
 	}
 	if o.Prefix != "" && !strings.HasSuffix(o.Prefix, "/") {
 		o.Prefix += "/"
@@ -114,9 +139,15 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.Endpoint != "" {
 		if u, err := url.Parse(o.Endpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("S3 endpoint %q: not an http(s) URL", o.Endpoint)
+			return o, fmt.Errorf("S3 endpoint %q: not an http(s) URL", o.Endpoint)
 		}
 	}
+	return o, nil
+}
+
+// loadAWSConfig is the SDK's configuration for the options: its standard
+// chain for what they leave unset, DefaultRegion when nothing names one.
+func loadAWSConfig(ctx context.Context, o Options) (aws.Config, error) {
 	loads := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(o.HTTPClient),
 		// Checksums only where the API requires them: many S3-compatible
@@ -133,25 +164,13 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
-		return nil, fmt.Errorf("S3 configuration: %w", err)
+		return cfg, fmt.Errorf("S3 configuration: %w", err)
 	}
 	cfg.HTTPClient = progressClient{cfg.HTTPClient} // after the SDK's own set-up (AWS_CA_BUNDLE)
 	if cfg.Region == "" {                           // neither S3_REGION nor AWS_REGION nor a profile's
 		cfg.Region = DefaultRegion
 	}
-	o.Region = cfg.Region
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		so.UsePathStyle = o.PathStyle
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-	})
-	up := manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize, u.Concurrency = o.PartSize, o.Concurrency
-		u.LeavePartsOnError = true // Put aborts with a context of its own
-		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-	})
-	return &Store{client: client, uploader: up, creds: cfg.Credentials, o: o, log: o.Logger}, nil
+	return cfg, nil
 }
 
 // newHTTPClient has timeouts for everything but the transfer itself (a
