@@ -72,8 +72,9 @@ func (o *RestoreOptions) validate() error {
 // Restore builds appendonlydir/ from the plan's base and segments in a
 // staging directory inside DataDir, truncates it at the plan's target
 // second with redis-check-aof --truncate-to-timestamp (which keeps every
-// command whose #TS is at or before it, transactions whole), checks the
-// result with redis-check-aof, and only then renames it into DataDir. It
+// command whose #TS is at or before it, transactions whole, and checks
+// what it keeps in the same pass; a restore to Latest is checked without
+// truncating), and only then renames it into DataDir. It
 // refuses a DataDir that holds data; on error DataDir is left as it was.
 func Restore(ctx context.Context, o RestoreOptions, p Plan) error {
 	if err := o.validate(); err != nil {
@@ -101,12 +102,16 @@ func Restore(ctx context.Context, o RestoreOptions, p Plan) error {
 	if err != nil {
 		return err
 	}
+	// One pass: with --truncate-to-timestamp redis-check-aof parses every
+	// file up to the cut, truncates there and says "All AOF files and
+	// manifest are valid" only when what it kept is valid, so a second,
+	// plain check would read the kept bytes again for nothing (it cost
+	// about a third of a restore's time).
+	args := []string{manifest}
 	if p.Target != Latest {
-		if err := checkAOF(ctx, o, "--truncate-to-timestamp", strconv.FormatInt(p.Target, 10), manifest); err != nil {
-			return err
-		}
+		args = []string{"--truncate-to-timestamp", strconv.FormatInt(p.Target, 10), manifest}
 	}
-	if err := checkAOF(ctx, o, manifest); err != nil {
+	if err := checkAOF(ctx, o, args...); err != nil {
 		return err
 	}
 	if err := fsync.Dir(dir); err != nil {
