@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/backup/store"
-	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
@@ -196,37 +192,13 @@ func TestChainEndsAtRestart(t *testing.T) {
 	}
 }
 
-// flakyObjects fails every call while down is set.
-type flakyObjects struct {
-	store.Objects
-	down atomic.Bool
-}
-
-var errStoreDown = errors.New("store down (test)")
-
-func (f *flakyObjects) Put(ctx context.Context, name string, r io.Reader) error {
-	if f.down.Load() {
-		return errStoreDown
-	}
-	return f.Objects.Put(ctx, name, r)
-}
-
 // A store outage longer than the spool holds breaks the chain; a new one
 // starts when the store answers again, and a restore to a second inside
 // the outage fails naming the windows around it.
 func TestChainEndsAtStoreOutage(t *testing.T) {
 	sup := startSup(t)
 	r := startAOFRedis(t)
-	st, err := dir.New(dir.Options{Dir: harness.TempDir(t, "store-")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := st.Objects(Prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flaky := &flakyObjects{Objects: objs}
-	cs := &ChainStore{Objects: flaky}
+	flaky, cs := faultyStore(t)
 	c := redisnode.Dial(r.Addr, "")
 	t.Cleanup(func() { c.Close() })
 	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr,
@@ -241,7 +213,7 @@ func TestChainEndsAtStoreOutage(t *testing.T) {
 	first := waitNewChain(t, sh, "")
 	before := setShipped(t, r, sh, "before")
 
-	flaky.down.Store(true)
+	flaky.mode.Store(storeFails)
 	nextSecond(t)
 	outage := time.Now().Unix()
 	for i := 0; i < 100; i++ { // past the spool's 1 KiB
@@ -254,7 +226,7 @@ func TestChainEndsAtStoreOutage(t *testing.T) {
 		return nil
 	})
 	nextSecond(t)
-	flaky.down.Store(false)
+	flaky.mode.Store(storeUp)
 	waitNewChain(t, sh, first)
 	after := setShipped(t, r, sh, "after")
 

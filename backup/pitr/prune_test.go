@@ -6,11 +6,9 @@ import (
 	"errors"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
@@ -133,21 +131,6 @@ func TestPruneChains(t *testing.T) {
 	}
 }
 
-// failingDeletes fails every Delete after the first ok ones.
-type failingDeletes struct {
-	store.Objects
-	ok atomic.Int64
-}
-
-var errInjected = errors.New("injected store failure")
-
-func (f *failingDeletes) Delete(ctx context.Context, name string) error {
-	if f.ok.Add(-1) < 0 {
-		return errInjected
-	}
-	return f.Objects.Delete(ctx, name)
-}
-
 // TestPruneFailsHalfWay: a prune that fails after deleting chain.json and
 // one more object leaves no chain listed that names a deleted object, and
 // the next prune (once the leftovers are stale) deletes the rest.
@@ -157,8 +140,8 @@ func TestPruneFailsHalfWay(t *testing.T) {
 	horizon := time.Now().Add(-time.Hour)
 	h := horizon.Unix()
 	old := storedChain(t, cs, h-600, []int64{h - 590, h - 580, h - 570}, true, true)
-	f := &failingDeletes{Objects: cs.Objects}
-	f.ok.Store(2)
+	f := newFaultyObjects(cs.Objects)
+	f.deletesLeft.Store(2)
 	broken := &ChainStore{Objects: f}
 	if _, err := broken.Prune(ctx, PruneOptions{Horizon: horizon}); !errors.Is(err, errInjected) {
 		t.Fatalf("prune = %v, want the injected failure", err)

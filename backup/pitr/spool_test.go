@@ -4,45 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/autopilotpattern/redis-autopilot/backup/store"
-	"github.com/autopilotpattern/redis-autopilot/backup/store/dir"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
-
-// Modes of faultyObjects.
-const (
-	storeUp int32 = iota
-	storeFails
-	storeStalls
-)
-
-// faultyObjects is a directory store whose writes fail at once or stall
-// until their context ends, while mode says so.
-type faultyObjects struct {
-	store.Objects
-	mode   atomic.Int32
-	failed atomic.Int64 // Puts refused
-}
-
-func (f *faultyObjects) Put(ctx context.Context, name string, r io.Reader) error {
-	switch f.mode.Load() {
-	case storeFails:
-		f.failed.Add(1)
-		return fmt.Errorf("put %s: %w", name, errInjected)
-	case storeStalls:
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return f.Objects.Put(ctx, name, r)
-}
 
 // endsObserver records the chains that ended.
 type endsObserver struct {
@@ -74,20 +44,6 @@ type countingNode struct {
 func (n *countingNode) BgRewriteAOF(ctx context.Context) error {
 	n.rewrites.Add(1)
 	return n.Node.BgRewriteAOF(ctx)
-}
-
-func faultyStore(t *testing.T) (*faultyObjects, *ChainStore) {
-	t.Helper()
-	st, err := dir.New(dir.Options{Dir: harness.TempDir(t, "store-")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := st.Objects(Prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &faultyObjects{Objects: o}
-	return f, &ChainStore{Objects: f}
 }
 
 // writeKeys sets k:<from>..k:<to-1>.
