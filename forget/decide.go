@@ -17,9 +17,12 @@
 // ones name it, none flags it down or failing over, and every live
 // sentinel already knows every live replica and sentinel: the sentinel
 // reset last has rediscovered them before the next is reset. Dead agents'
-// registrations are removed on the same conditions but the last: a
-// minority cut off from the rest must never shrink the majority the
-// reconcile tick counts until it confirms its master alone.
+// registrations are removed first, on the same conditions but the last
+// two: the sentinels that name the master must be a majority of the live
+// ones and at least half of the registered ones. A minority cut off from
+// the rest must never shrink the majority the reconcile tick counts until
+// it confirms its master alone; but three dead beside three live must go,
+// or the tick confirms no master ever again.
 package forget
 
 import (
@@ -120,7 +123,11 @@ func Decide(o Observation) Decision {
 			ids[i] = in.ID + " on " + in.Node
 		}
 		gone := fmt.Sprintf("the Consul agents of %s have been gone for %s or more", strings.Join(ids, ", "), o.Grace)
-		if why := unsafe(o); why != "" {
+		why := unsafe(o)
+		if why == "" {
+			why = outnumbered(o)
+		}
+		if why != "" {
 			return Decision{Action: Wait, Reason: gone + ", but their registrations are not removed now: " + why}
 		}
 		return Decision{Action: Deregister, Remove: o.Dead,
@@ -131,6 +138,9 @@ func Decide(o Observation) Decision {
 		return Decision{Action: Idle, Reason: "no live sentinel lists a departed replica or sentinel"}
 	}
 	why := unsafe(o)
+	if why == "" {
+		why = noRegisteredMajority(o)
+	}
 	if why == "" {
 		why = rediscovering(o)
 	}
@@ -187,12 +197,6 @@ func unsafe(o Observation) string {
 	if agreed*2 <= len(o.LiveSentinels) {
 		return fmt.Sprintf("no majority of the %d live sentinels agree on a master", len(o.LiveSentinels))
 	}
-	// The live side may be a minority cut off from the rest, which fails
-	// over on its own: what it forgets (sentinels, registrations) would let
-	// it confirm its master alone, and then there are two.
-	if all := max(o.RegisteredSentinels, len(o.LiveSentinels)); agreed*2 <= all {
-		return fmt.Sprintf("only %d of the %d sentinels registered in Consul name the master %s, no majority (the others may be cut off and failing over on their own)", agreed, all, master)
-	}
 	if o.MasterErr != nil {
 		return fmt.Sprintf("the master %s does not answer (%v)", master, o.MasterErr)
 	}
@@ -203,6 +207,42 @@ func unsafe(o Observation) string {
 		return fmt.Sprintf("the master %s refuses writes (its write fence is up), so it is being handed over or failed over", master)
 	}
 	return ""
+}
+
+// noRegisteredMajority says why no sentinel may be reset, or "": the
+// live side may be a minority cut off from the rest, which fails over on
+// its own, and a reset there would let it confirm its master alone. Dead
+// agents' registrations are removed first (outnumbered), so this holds
+// for resets once the dead are gone.
+func noRegisteredMajority(o Observation) string {
+	master, agreed := Majority(o.Views)
+	if all := registered(o); agreed*2 <= all {
+		return fmt.Sprintf("only %d of the %d sentinels registered in Consul name the master %s, no majority (the others may be cut off and failing over on their own)", agreed, all, master)
+	}
+	return ""
+}
+
+// outnumbered says why dead agents' registrations may not be removed, or
+// "": the sentinels that name the master must be at least as many as all
+// the other registered ones together. A side cut off from here fails over
+// only with a majority of the sentinels it knows, which include those that
+// were here with it: with no more sentinels than them, it has none. A
+// strict majority, as for resets, deadlocked a cluster whose nodes were
+// replaced faster than the grace period (the reliability suite's
+// node-churn): three live sentinels beside three dead registrations are no
+// majority, so the tick confirmed no master and the dead were never
+// removed. More dead than live still wait for an operator.
+func outnumbered(o Observation) string {
+	master, agreed := Majority(o.Views)
+	if all := registered(o); agreed*2 < all {
+		return fmt.Sprintf("only %d of the %d sentinels registered in Consul name the master %s, fewer than the others (they may be cut off and failing over on their own)", agreed, all, master)
+	}
+	return ""
+}
+
+// registered is how many sentinels Consul holds, live or not.
+func registered(o Observation) int {
+	return max(o.RegisteredSentinels, len(o.LiveSentinels))
 }
 
 // rediscovering says why no sentinel may be reset yet, or "": a live

@@ -182,3 +182,43 @@ func TestNoForgettingWithoutAMajorityOfTheRegistered(t *testing.T) {
 	})
 	t.Logf("kept: %s", d.Reason)
 }
+
+// TestChurnedNodesRegistrationsAreRemoved: three nodes replaced faster
+// than the grace period leave three registrations on agents that are gone
+// beside three live sentinels that name a healthy master. The tick needs a
+// majority of every registered sentinel (3 of 6 is none), so unless they
+// are removed no master passes again; they are (a strict majority of the
+// registered, as before, kept them forever: node-churn, seed 634458288).
+func TestChurnedNodesRegistrationsAreRemoved(t *testing.T) {
+	server := harness.StartConsul(t)
+	agent := server.StartClientAgent(t)
+	master := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
+	reg, other := newRegistry(t, server), newRegistry(t, agent)
+	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
+	for range 3 {
+		register(t, reg, registry.ServiceSentinel, "127.0.0.1", harness.StartSentinel(t, so).Port)
+	}
+	for range 3 {
+		register(t, other, registry.ServiceSentinel, "127.0.0.1", harness.FreePort(t))
+	}
+	agent.Kill()
+
+	s := newStepper(t, server)
+	d := s.until(60*time.Second, func(o Observation, d Decision) error {
+		if d.Action != Deregister {
+			return fmt.Errorf("%s: %s", d.Action, d.Reason)
+		}
+		return nil
+	})
+	if len(d.Remove) != 3 {
+		t.Errorf("removes %d registrations, want the dead agent's 3: %v", len(d.Remove), d.Remove)
+	}
+	harness.Eventually(t, 10*time.Second, func() error {
+		ins, err := reg.Instances(ctxT(t, 5*time.Second), registry.ServiceSentinel, false)
+		if err != nil || len(ins) != 3 {
+			return fmt.Errorf("Consul holds %d sentinels (%v), want the 3 live ones", len(ins), err)
+		}
+		return nil
+	})
+}
