@@ -151,29 +151,36 @@ func TestNoResetWhileTheMasterIsHandedOver(t *testing.T) {
 	}
 }
 
-// TestNoForgettingWithoutAMajorityOfTheRegistered: three of five nodes'
-// Consul agents are gone (a partition that leaves Consul on the side of
-// two). The tick passes a master only when a majority of every registered
-// sentinel names it: removing the three registrations would let the two
-// confirm their master alone while the other three fail over (two
-// masters). So the registrations stay, and nothing is forgotten, until a
-// majority of the registered sentinels name the master.
-func TestNoForgettingWithoutAMajorityOfTheRegistered(t *testing.T) {
+// deadAgentCluster registers a master and live sentinels of it on the
+// Consul server's agent, and dead sentinel registrations on a client agent
+// that it then kills. It returns a stepper and the server's registry.
+func deadAgentCluster(t *testing.T, live, dead int) (*stepper, *registry.Registry) {
+	t.Helper()
 	server := harness.StartConsul(t)
 	agent := server.StartClientAgent(t)
 	master := harness.StartRedis(t, harness.RedisOptions{Password: password})
 	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
 	reg, other := newRegistry(t, server), newRegistry(t, agent)
 	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
-	for range 2 {
+	for range live {
 		register(t, reg, registry.ServiceSentinel, "127.0.0.1", harness.StartSentinel(t, so).Port)
 	}
-	for range 3 {
+	for range dead {
 		register(t, other, registry.ServiceSentinel, "127.0.0.1", harness.FreePort(t))
 	}
 	agent.Kill()
+	return newStepper(t, server), reg
+}
 
-	s := newStepper(t, server)
+// TestNoForgettingWithoutAMajorityOfTheRegistered: three of five nodes'
+// Consul agents are gone (a partition that leaves Consul on the side of
+// two). The tick passes a master only when a majority of every registered
+// sentinel names it: removing the three registrations would let the two
+// confirm their master alone while the other three fail over (two
+// masters). So the registrations stay, and nothing is forgotten, while
+// the sentinels naming the master are fewer than the others.
+func TestNoForgettingWithoutAMajorityOfTheRegistered(t *testing.T) {
+	s, _ := deadAgentCluster(t, 2, 3)
 	d := s.waits(60*time.Second, Deregister, "only 2 of the 5 sentinels registered", func(o Observation) error {
 		if len(o.Dead) < 3 {
 			return fmt.Errorf("%d registrations of the dead agent past the grace period, want 3", len(o.Dead))
@@ -190,21 +197,7 @@ func TestNoForgettingWithoutAMajorityOfTheRegistered(t *testing.T) {
 // are removed no master passes again; they are (a strict majority of the
 // registered, as before, kept them forever: node-churn, seed 634458288).
 func TestChurnedNodesRegistrationsAreRemoved(t *testing.T) {
-	server := harness.StartConsul(t)
-	agent := server.StartClientAgent(t)
-	master := harness.StartRedis(t, harness.RedisOptions{Password: password})
-	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
-	reg, other := newRegistry(t, server), newRegistry(t, agent)
-	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
-	for range 3 {
-		register(t, reg, registry.ServiceSentinel, "127.0.0.1", harness.StartSentinel(t, so).Port)
-	}
-	for range 3 {
-		register(t, other, registry.ServiceSentinel, "127.0.0.1", harness.FreePort(t))
-	}
-	agent.Kill()
-
-	s := newStepper(t, server)
+	s, reg := deadAgentCluster(t, 3, 3)
 	d := s.until(60*time.Second, func(o Observation, d Decision) error {
 		if d.Action != Deregister {
 			return fmt.Errorf("%s: %s", d.Action, d.Reason)
