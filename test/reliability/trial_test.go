@@ -166,7 +166,11 @@ func (s *suite) measure(f *figures, tr *trial, end time.Time) {
 // checkWrites reads back, on the master, the writes each writer
 // acknowledged since the last check.
 func (s *suite) checkWrites(f *figures, tr *trial, end time.Time) {
-	master, _, err := s.health()
+	// Waits: a cluster seen whole just after Consul's server came back may
+	// have been its state from before the outage, which the agents then
+	// correct (a check whose TTL ran out meanwhile) until the nodes'
+	// next tick.
+	master, _, err := s.waitWhole(recoverTimeout)
 	if err != nil || master == nil {
 		s.failf("%s #%d: no master to read the writes back from: %v", tr.scenario, tr.n, err)
 		return
