@@ -113,6 +113,16 @@ func masterLostAfterCleanup(s *suite, tr *trial) error {
 // again with its data.
 func (s *suite) failoverAfterKill(tr *trial) error {
 	m := tr.master
+	var addrs []string
+	for _, n := range s.nodes {
+		if n != m {
+			addrs = append(addrs, n.SentinelAddr())
+		}
+	}
+	ev, everr := nodes.WatchEvents(addrs)
+	if everr == nil {
+		defer ev.Stop()
+	}
 	s.down[m] = true
 	defer delete(s.down, m)
 	m.KillAll()
@@ -133,11 +143,26 @@ func (s *suite) failoverAfterKill(tr *trial) error {
 	tr.note("failover %s after the master was SIGKILLed", took.Round(100*time.Millisecond))
 	switch {
 	case err != nil:
-		return fmt.Errorf("no failover within 30 s of SIGKILLing the master %s", m.Name)
+		return fmt.Errorf("no failover within 30 s of SIGKILLing the master %s%s", m.Name, splitVote(ev, killed))
 	case took > failoverGoal:
-		return fmt.Errorf("the failover took %s, more than down-after + 5 s (%s)", took.Round(100*time.Millisecond), failoverGoal)
+		return fmt.Errorf("the failover took %s, more than down-after + 5 s (%s)%s", took.Round(100*time.Millisecond), failoverGoal, splitVote(ev, killed))
 	}
 	return nil
+}
+
+// splitVote says, for a failover that came late, whether a sentinel
+// aborted its election (the sentinels left split their votes: each voted
+// for itself in the same epoch, and Sentinel tries again only after twice
+// the failover-timeout), or "".
+func splitVote(ev *nodes.Events, killed time.Time) string {
+	if ev == nil {
+		return ""
+	}
+	at, by := ev.First("-failover-abort-not-elected")
+	if at.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("; the sentinels split their votes: %s aborted its election %s after the kill (-failover-abort-not-elected)", by, at.Sub(killed).Round(100*time.Millisecond))
 }
 
 // sentinelMaster is the master n's sentinel names, or "".
