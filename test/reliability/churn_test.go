@@ -49,7 +49,9 @@ func (s *suite) startReplacement(old *nodes.Node) *nodes.Node {
 // nodeChurn replaces a replica with a new node at a new address, killed
 // without stopping, ten times (three in short mode), each once the cluster
 // is whole again; then, once the departed are forgotten, SIGKILLs the
-// master: a sentinel must name another master within failoverGoal.
+// master: a sentinel must name another master within failoverGoal (or,
+// when the sentinels left split their first election, Sentinel's own
+// retry, within splitVoteLimit: reported in the trial's notes).
 func nodeChurn(s *suite, tr *trial) error {
 	times := 3
 	if s.st.long {
@@ -127,7 +129,7 @@ func (s *suite) failoverAfterKill(tr *trial) error {
 	defer delete(s.down, m)
 	m.KillAll()
 	killed := time.Now()
-	err := s.wait(30*time.Second, func() error {
+	err := s.wait(splitVoteLimit, func() error {
 		for _, n := range s.nodes {
 			if n == m {
 				continue
@@ -141,14 +143,25 @@ func (s *suite) failoverAfterKill(tr *trial) error {
 	took := time.Since(killed)
 	m.Start()
 	tr.note("failover %s after the master was SIGKILLed", took.Round(100*time.Millisecond))
+	split := splitVote(ev, killed)
 	switch {
 	case err != nil:
-		return fmt.Errorf("no failover within 30 s of SIGKILLing the master %s%s", m.Name, splitVote(ev, killed))
+		return fmt.Errorf("no failover within %s of SIGKILLing the master %s%s", splitVoteLimit, m.Name, split)
+	case took > failoverGoal && split == "":
+		return fmt.Errorf("the failover took %s, more than down-after + 5 s (%s)", took.Round(100*time.Millisecond), failoverGoal)
 	case took > failoverGoal:
-		return fmt.Errorf("the failover took %s, more than down-after + 5 s (%s)%s", took.Round(100*time.Millisecond), failoverGoal, splitVote(ev, killed))
+		// Sentinel's own election, not the node's doing: reported, and
+		// held to splitVoteLimit instead of failoverGoal.
+		tr.note("late, as Sentinel retried its election%s", split)
 	}
 	return nil
 }
+
+// splitVoteLimit bounds a failover whose first election the sentinels
+// split: Sentinel aborts it after failover-timeout (the suite's 10 s) and
+// starts the next no sooner than twice the failover-timeout (plus up to
+// 1 s of random desync) after the first.
+const splitVoteLimit = downAfter + 2*10*time.Second + 15*time.Second
 
 // splitVote says, for a failover that came late, whether a sentinel
 // aborted its election (the sentinels left split their votes: each voted
