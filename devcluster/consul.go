@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/autopilotpattern/redis-autopilot/registry"
 	"github.com/autopilotpattern/redis-autopilot/supervisor"
 )
 
@@ -39,7 +40,7 @@ func (c *cluster) startConsul(ctx context.Context) error {
 	c.consul = child
 	cfg := api.DefaultNonPooledConfig()
 	cfg.Address, cfg.Token, cfg.TokenFile = c.l.ConsulAddr(), "", ""
-	if c.client, err = api.NewClient(cfg); err != nil {
+	if c.client, err = registry.NewClient(cfg); err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
 	fmt.Fprintf(c.out, "consul: started on %s; waiting for its leader (log: %s)\n", c.l.ConsulAddr(), c.l.ConsulLog)

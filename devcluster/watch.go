@@ -2,7 +2,6 @@ package devcluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/autopilotpattern/redis-autopilot/httpapi"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/registry"
 )
@@ -163,7 +164,8 @@ func (w *watcher) statusView(ctx context.Context, n NodeLayout) (View, error) {
 		return View{}, errNoStatus
 	}
 	var st lifecycle.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := httplimit.DecodeJSON(resp.Body, httpapi.MaxStatusReply, "GET "+url,
+		"another program answers on this dev node's HTTP port: stop it, or start dev with other ports", &st); err != nil {
 		return View{Role: "-", Reason: "unreadable /status: " + err.Error()}, err
 	}
 	v := View{Role: string(st.Role), Passing: st.Passing, Reason: st.Reason}

@@ -18,6 +18,11 @@ const (
 	RoleReplica = "replica"
 )
 
+// MaxStatusReply is the most bytes a client reads of /status: a node's
+// status is a few KiB (reasons, the sentinels' names), so more is not a
+// node answering.
+const MaxStatusReply = 1 << 20
+
 // CheckResult is the JSON body of /health, /master and /replica.
 type CheckResult struct {
 	// OK is whether the check passed (the status code is 200).

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -87,6 +88,10 @@ func addSamples(out Samples, name string, m *dto.Metric) {
 	}
 }
 
+// MaxScrape is the most bytes Scrape reads: a node's /metrics is tens of
+// KiB.
+const MaxScrape = 4 << 20
+
 // Scrape GETs url (a node's /metrics) and parses it.
 func Scrape(ctx context.Context, url string) (Samples, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -103,7 +108,7 @@ func Scrape(ctx context.Context, url string) (Samples, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
 	}
-	s, err := Parse(resp.Body)
+	s, err := Parse(httplimit.Body(resp.Body, MaxScrape, "GET "+url, "scrape a redis-autopilot node's HTTP listener (/metrics)"))
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}

@@ -100,7 +100,7 @@ func New(o Options) (*Registry, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	c, err := api.NewClient(o.API)
+	c, err := NewClient(o.API)
 	if err != nil {
 		return nil, fmt.Errorf("create consul client for %s: %w", o.API.Address, err)
 	}

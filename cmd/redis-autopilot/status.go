@@ -17,6 +17,8 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/httpapi"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/lifecycle"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -197,7 +199,8 @@ func fetchNodeStatus(ctx context.Context, httpAddr string) (lifecycle.Status, er
 	if resp.StatusCode != http.StatusOK {
 		return st, fmt.Errorf("ask the node at %s: %s", httpAddr, resp.Status)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, httplimit.DecodeJSON(resp.Body, httpapi.MaxStatusReply, "GET "+req.URL.String(),
+		"HTTP_ADDR must name this node's HTTP listener (is another program listening there?)", &st)
 }
 
 func printStatus(w io.Writer, r statusReport) {

@@ -44,12 +44,15 @@ func (s *Store) readSidecar(ctx context.Context, i *store.Info) error {
 		return nil
 	}
 	defer out.ObjectReader.Close()
-	b, err := io.ReadAll(io.LimitReader(out.ObjectReader, maxSidecar))
-	if err != nil {
+	b, err := io.ReadAll(io.LimitReader(out.ObjectReader, maxSidecar+1))
+	switch {
+	case err != nil:
 		i.MetaErr = fmt.Errorf("read sidecar: %w", err)
-		return nil
+	case len(b) > maxSidecar:
+		i.MetaErr = fmt.Errorf("read sidecar: larger than %d bytes; it is not a sidecar this program wrote", maxSidecar)
+	default:
+		i.Meta, i.MetaErr = store.DecodeMeta(b)
 	}
-	i.Meta, i.MetaErr = store.DecodeMeta(b)
 	return nil
 }
 
