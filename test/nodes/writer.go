@@ -131,18 +131,55 @@ func (w *Writer) pickMaster(ctx context.Context, rng *rand.Rand) string {
 	return net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port))
 }
 
-// sentinelLoop is loop through the sentinels: one FailoverClient.
+// sentinelLoop is loop through the sentinels: one FailoverClient. After
+// writes have failed for sentinelRefresh it starts a new one with the
+// sentinels Consul lists as passing (and the ones it started with), as an
+// application that finds its sentinels by a Consul DNS name does when it
+// reconnects: once every node of the start has been replaced, the
+// sentinels it was given are all gone.
 func (w *Writer) sentinelLoop(ctx context.Context, start int) {
-	cl := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: w.o.Sentinels,
-		MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, PoolSize: 2})
-	defer cl.Close()
+	addrs := w.o.Sentinels
+	newClient := func() *redis.Client {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: addrs,
+			MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, PoolSize: 2})
+	}
+	cl := newClient()
+	defer func() { cl.Close() }()
+	ok := time.Now()
 	for i := start; ctx.Err() == nil; i += 2 {
-		w.write(ctx, cl, i)
+		if w.write(ctx, cl, i) == nil {
+			ok = time.Now()
+		} else if time.Since(ok) > sentinelRefresh {
+			if listed := w.passingSentinels(ctx); len(listed) > 0 {
+				addrs = append(listed, w.o.Sentinels...)
+				cl.Close()
+				cl, ok = newClient(), time.Now()
+			}
+		}
 		_ = ctxtime.Sleep(ctx, w.o.Interval)
 	}
 }
 
-func (w *Writer) write(ctx context.Context, cl redis.Cmdable, i int) {
+// sentinelRefresh is how long a Sentinel writer's writes fail before it
+// asks Consul for the sentinels again.
+const sentinelRefresh = 2 * time.Second
+
+// passingSentinels lists the sentinels Consul has as passing.
+func (w *Writer) passingSentinels(ctx context.Context) []string {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	entries, _, err := w.consul.Health().Service("redis-sentinel", "", true, (&api.QueryOptions{}).WithContext(qctx))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)))
+	}
+	return out
+}
+
+func (w *Writer) write(ctx context.Context, cl redis.Cmdable, i int) error {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	waited := i%2 == 1
@@ -181,6 +218,7 @@ func (w *Writer) write(ctx context.Context, cl redis.Cmdable, i int) {
 	default:
 		w.plain = append(w.plain, Ack{Key: key, At: time.Now()})
 	}
+	return err
 }
 
 // Acked returns the writes acknowledged in [from, to): plain and WAIT 1.
