@@ -51,9 +51,13 @@ func (c *ChainStore) put(ctx context.Context, name string, r io.Reader, encrypt 
 		// plain is the caller's reader: the goroutine must not read r,
 		// which is the pipe's read end from the next line on (both ends
 		// in one goroutine each deadlocked the first encrypted put).
+		// put returns only once the goroutine is done with plain: the
+		// shipper reuses a piece's bytes after its put, even a failed one.
 		plain := r
 		pr, pw := io.Pipe()
+		done := make(chan struct{})
 		go func() {
+			defer close(done)
 			w, err := c.Keys.Encrypt(pw)
 			if err == nil {
 				if _, err = io.Copy(w, plain); err == nil {
@@ -63,7 +67,7 @@ func (c *ChainStore) put(ctx context.Context, name string, r io.Reader, encrypt 
 			pw.CloseWithError(err)
 		}()
 		r = pr
-		defer pr.Close()
+		defer func() { pr.Close(); <-done }()
 	}
 	if err := c.Objects.Put(ctx, name, r); err != nil {
 		return fmt.Errorf("store %s/%s: %w", Prefix, name, err)

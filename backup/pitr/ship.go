@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -141,7 +140,8 @@ type chain struct {
 	runID    string
 	replID   string
 	scan     *Scanner
-	buf      []byte // bytes from the last cut to scan.Offset()
+	buf      []byte // bytes from the last cut to scan.Offset(), in back
+	back     []byte // the array buf and the pending pieces' bytes are in
 	curSeq   int64  // manifest seq of the incr file being read
 	fileBase int64  // chain offset where it starts
 	fileOff  int64  // bytes of it consumed
@@ -175,8 +175,12 @@ type Decision struct {
 
 // Run ships every Interval until ctx ends, then ends the chain (a new
 // shipping node starts its own). It logs each decision whose reason
-// changed.
+// changed. Its goroutine runs at a lower CPU priority (lowerPriority):
+// call it on a goroutine of its own.
 func (s *Shipper) Run(ctx context.Context) error {
+	if err := lowerPriority(); err != nil {
+		s.o.Log.Warn("could not lower the shipper's CPU priority; it competes with redis-server as an equal", "error", err)
+	}
 	go s.watchLinks(ctx)
 	t := time.NewTicker(s.o.Interval)
 	defer t.Stop()
@@ -310,87 +314,6 @@ func (s *Shipper) ids(ctx context.Context) (runID, replID, replID2 string, err e
 	return info["run_id"], info["master_replid"], info["master_replid2"], nil
 }
 
-// readFile reads the current incr file's new bytes into the scanner.
-func (s *Shipper) readFile() (size int64, err error) {
-	c := s.c
-	f, err := os.Open(s.aof.incrLink(c.curSeq))
-	if err != nil {
-		return 0, fmt.Errorf("%w: incr file %d: %w", errBroken, c.curSeq, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if st.Size() < c.fileOff {
-		return 0, fmt.Errorf("%w: the AOF shrank (incr file %d is %d bytes, %d read)", errBroken, c.curSeq, st.Size(), c.fileOff)
-	}
-	n := min(st.Size()-c.fileOff, maxReadPerTick)
-	if n == 0 {
-		return st.Size(), nil
-	}
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, c.fileOff); err != nil {
-		return 0, fmt.Errorf("read incr file %d: %w", c.curSeq, err)
-	}
-	if _, err := c.scan.Write(b); err != nil {
-		return 0, fmt.Errorf("%w: %w", errBroken, err)
-	}
-	c.buf = append(c.buf, b...)
-	c.fileOff += n
-	return st.Size(), nil
-}
-
-// read reads the new bytes, following Redis from one incr file to the
-// next: a file is final once a newer one is in the manifest.
-func (s *Shipper) read() error {
-	c := s.c
-	for {
-		m, err := s.aof.linkIncrs(c.curSeq)
-		if err != nil {
-			return err
-		}
-		// Redis numbers incr files one after the other: the file after
-		// curSeq is curSeq+1, whatever the manifest lists now (several
-		// rewrites within one interval leave only the newest in it; the
-		// link watcher has kept the ones in between).
-		next := int64(-1)
-		for _, f := range m.Incrs() {
-			if f.Seq > c.curSeq {
-				next = c.curSeq + 1
-			}
-		}
-		size, err := s.readFile()
-		if err != nil || next < 0 || c.fileOff < size {
-			return err
-		}
-		if c.scan.InMulti() || c.scan.Boundary() != c.scan.Offset() {
-			return fmt.Errorf("%w: incr file %d ended inside a command", errBroken, c.curSeq)
-		}
-		if _, err := os.Stat(s.aof.incrLink(next)); err != nil {
-			return fmt.Errorf("%w: incr file %d was deleted before it could be linked", errBroken, next)
-		}
-		_ = os.Remove(s.aof.incrLink(c.curSeq))
-		c.curSeq, c.fileBase, c.fileOff = next, c.fileBase+c.fileOff, 0
-		s.linkAfter.Store(next)
-	}
-}
-
-// cut makes a piece of the whole commands read since the last cut.
-func (s *Shipper) cut() {
-	c := s.c
-	r := c.scan.Cut()
-	if r.Len() == 0 {
-		return
-	}
-	data := append([]byte(nil), c.buf[:r.Len()]...)
-	c.buf = append(c.buf[:0], c.buf[r.Len():]...)
-	c.seq++
-	seg := Segment{Chain: c.info.ID, FirstSeq: c.seq, LastSeq: c.seq, Range: r, SHA256: sum256(data)}
-	c.pending = append(c.pending, piece{seg, data})
-	c.spooled += int64(len(data))
-}
-
 // upload stores the pending pieces in order, each within StallTimeout;
 // past SpoolLimit bytes behind the chain is broken.
 func (s *Shipper) upload(ctx context.Context) error {
@@ -407,6 +330,7 @@ func (s *Shipper) upload(ctx context.Context) error {
 			s.o.Observer.Shipped(c.info.ID, c.lastTS, s.behind())
 			return err
 		}
+		c.pending[0] = piece{}
 		c.pending = c.pending[1:]
 		c.spooled -= int64(len(p.data))
 		c.stored = append(c.stored, p.seg)

@@ -139,10 +139,26 @@ func (s *Shipper) waitRewrite(ctx context.Context) error {
 }
 
 // seal merges the stored pieces into one segment once there are
-// SealPieces of them or SealBytes, reading them back from the store (which
-// checks each against its sha256), then deletes the pieces.
+// SealPieces of them or SealBytes. A piece of SealBytes or more is a
+// segment of its own (merging it would copy it again for nothing: at a
+// high write rate every interval's piece is one): the pieces before it
+// are merged then, when there are two or more.
 func (s *Shipper) seal(ctx context.Context) error {
 	c := s.c
+	big := -1
+	for i, p := range c.stored {
+		if p.Len() >= s.o.SealBytes {
+			big = i
+		}
+	}
+	if big >= 0 {
+		if big >= 2 {
+			if err := s.merge(ctx, c.stored[:big]); err != nil {
+				return err
+			}
+		}
+		c.stored = c.stored[big+1:]
+	}
 	if len(c.stored) < 2 {
 		return nil
 	}
@@ -150,13 +166,23 @@ func (s *Shipper) seal(ctx context.Context) error {
 	if len(c.stored) < s.o.SealPieces && size < s.o.SealBytes {
 		return nil
 	}
+	if err := s.merge(ctx, c.stored); err != nil {
+		return err
+	}
+	c.stored = nil
+	return nil
+}
+
+// merge stores pieces as one sealed segment, reading them back from the
+// store (which checks each against its sha256), then deletes them.
+func (s *Shipper) merge(ctx context.Context, pieces []Segment) error {
 	tmp, err := os.CreateTemp(s.aof.spool, "seal-")
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	sealed, err := Merge(ctx, c.stored, s.o.Store.OpenSegment, tmp)
+	sealed, err := Merge(ctx, pieces, s.o.Store.OpenSegment, tmp)
 	if err != nil {
 		return err
 	}
@@ -166,12 +192,11 @@ func (s *Shipper) seal(ctx context.Context) error {
 	if err := s.o.Store.PutSegment(ctx, sealed, tmp); err != nil {
 		return err
 	}
-	for _, p := range c.stored {
-		if err := s.o.Store.DeleteSegment(ctx, p, c.info.Encrypted); err != nil {
+	for _, p := range pieces {
+		if err := s.o.Store.DeleteSegment(ctx, p, s.c.info.Encrypted); err != nil {
 			s.o.Log.Warn("could not delete a sealed piece; restores skip it", "segment", p.Key(), "error", err)
 		}
 	}
-	c.stored = nil
 	return nil
 }
 
