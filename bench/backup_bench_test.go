@@ -74,7 +74,7 @@ func runBench(b *testing.B) {
 	log := hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Warn, Output: os.Stderr})
 	rep := &report{}
 	startLoad := loadavg()
-	r, rdb := loadDataset(b, rep)
+	r, rdb := loadDataset(b, rep, *datasetMB)
 	rdbSize := fileSize(b, rdb)
 	c := redisnode.Dial(r.Addr, "")
 	defer c.Close()
@@ -82,7 +82,7 @@ func runBench(b *testing.B) {
 	keys, secret := benchKeys(b)
 	names := backups(b, rep, log, c, r.Dir, rdb, rdbSize, stores, keys)
 	restores(b, rep, log, rdb, stores, names, keys)
-	rss(b, rep, r, secret)
+	rss(b, rep, r, secret, []string{"zstd", "zstd+age", "gzip"})
 	fmt.Printf("\nRDB %.0f MB; %d rounds, each baseline and pipeline run back to back; ratios are the median of the rounds' ratios; load average %s at start, %s at end\n\n| what | figure | ratio to baseline (median) | notes |\n|---|---|---|---|\n%s\n",
 		float64(rdbSize)/1e6, *repeat, startLoad, loadavg(), strings.Join(rep.lines, "\n"))
 }
@@ -213,15 +213,16 @@ func backups(b *testing.B, rep *report, log hclog.Logger, c *redisnode.Client, d
 	return names
 }
 
-// loadDataset fills a redis through redis-cli --pipe and saves it.
-func loadDataset(b *testing.B, rep *report) (*harness.Redis, string) {
+// loadDataset fills a redis with about mb MB of RDB through redis-cli
+// --pipe and saves it.
+func loadDataset(b *testing.B, rep *report, mb int) (*harness.Redis, string) {
 	r := harness.StartRedis(b, harness.RedisOptions{})
 	gen := filepath.Join(b.TempDir(), "dataset.resp")
 	f, err := os.Create(gen)
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := *datasetMB * KeysPerMB
+	keys := mb * KeysPerMB
 	if err := WriteDataset(f, keys, 1); err != nil {
 		b.Fatal(err)
 	}
