@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,7 +100,11 @@ func TestNewKeepsAnotherNodesUpload(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- a.Put(context.Background(), "dump-20261121193000.rdb", pr, store.Meta{})
+		err := a.Put(context.Background(), "dump-20261121193000.rdb", pr, store.Meta{})
+		// A Put that ends early must not leave the writes below blocked
+		// on the pipe for ever: they fail with its error instead.
+		pr.CloseWithError(fmt.Errorf("the Put ended: %v", err))
+		done <- err
 	}()
 	if _, err := pw.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
 		t.Fatal(err)
