@@ -107,8 +107,16 @@ func WatchEvents(addrs []string) (*Events, error) {
 	for _, a := range addrs {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: a, DialTimeout: time.Second})
 		ps := sc.PSubscribe(ctx, "*")
-		if _, err := ps.Receive(ctx); err != nil {
+		// Bounded: go-redis waits for a pub/sub reply without a read
+		// timeout, and a sentinel that accepts but never answers (stopped,
+		// overloaded) would hang the test.
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := ps.Receive(rctx)
+		rcancel()
+		if err != nil {
 			cancel()
+			ps.Close()
+			sc.Close()
 			return nil, fmt.Errorf("subscribe to sentinel %s: %w", a, err)
 		}
 		ev.wg.Add(1)
