@@ -69,6 +69,20 @@ func CheckSentinelTimes(quorum int, downAfter, failoverTimeout time.Duration) er
 	return nil
 }
 
+// SentinelTilt is how long a sentinel stays in TILT mode, acting on
+// nothing, after a stall of its host (its timer late by over 2 s): 30
+// times its 1 s PING period, fixed in Sentinel.
+const SentinelTilt = 30 * time.Second
+
+// TiltBlocksFailover reports whether down-after is so short that a master
+// dying while the sentinels are in TILT can never be failed over: once
+// TILT ends they flag it down, but reject every replica whose link has
+// been down longer than 10 x down-after (plus the time since that flag),
+// which it already is, on every retry, until the master comes back.
+func TiltBlocksFailover(downAfter time.Duration) bool {
+	return 10*downAfter < SentinelTilt
+}
+
 // RedisConf is the input of RenderRedis.
 type RedisConf struct {
 	// Port is the TCP port. 0 disables TCP; then UnixSocket is required.

@@ -111,3 +111,20 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("temp files left behind: %v", ents)
 	}
 }
+
+// TestTiltBlocksFailover: Sentinel rejects replicas whose link has been
+// down more than 10 x down-after beyond the master's s_down flag; a TILT
+// (30 s) that starts as the master dies delays that flag by up to 30 s.
+func TestTiltBlocksFailover(t *testing.T) {
+	for _, c := range []struct {
+		downAfter time.Duration
+		blocks    bool
+	}{
+		{time.Second, true}, {2 * time.Second, true}, {2999 * time.Millisecond, true},
+		{3 * time.Second, false}, {5 * time.Second, false}, {time.Minute, false},
+	} {
+		if got := TiltBlocksFailover(c.downAfter); got != c.blocks {
+			t.Errorf("TiltBlocksFailover(%s) = %v, want %v", c.downAfter, got, c.blocks)
+		}
+	}
+}

@@ -63,6 +63,7 @@ func runNode(cfg *config.Config, log hclog.Logger, stdout, stderr io.Writer) int
 	// sentinel.conf (which holds the password) with the process umask.
 	syscall.Umask(0o077)
 	warnInsecure(cfg, log)
+	warnShortDownAfter(cfg, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sup, err := supervisor.New(supervisor.Options{Log: log.Named("supervisor"), Env: childEnv()})

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/autopilotpattern/redis-autopilot/config"
+	"github.com/autopilotpattern/redis-autopilot/etc"
 	"github.com/autopilotpattern/redis-autopilot/internal/runas"
 )
 
@@ -80,5 +81,14 @@ func warnInsecure(cfg *config.Config, log hclog.Logger) {
 	if openToAll(cfg) {
 		log.Warn("redis and sentinel accept anyone who can reach this host: no password, protected-mode no, listening on all addresses",
 			"bind", cfg.BindAddr, "fix", "set REDIS_PASSWORD (or REDIS_PASSWORD_FILE), or BIND_ADDR to a private address")
+	}
+}
+
+// warnShortDownAfter logs a WARN at start for a down-after that a
+// sentinel's TILT can outlast (etc.TiltBlocksFailover).
+func warnShortDownAfter(cfg *config.Config, log hclog.Logger) {
+	if etc.TiltBlocksFailover(cfg.SentinelDownAfter) {
+		log.Warn("SENTINEL_DOWN_AFTER is under a tenth of Sentinel's TILT period: a master that dies while a stall of the host keeps the sentinels in TILT is never failed over (they reject every replica whose link has been down more than 10 x down-after) until it comes back",
+			"down_after", cfg.SentinelDownAfter, "tilt", etc.SentinelTilt, "fix", "set SENTINEL_DOWN_AFTER to 3s or more (the default is 5s)")
 	}
 }
