@@ -67,7 +67,7 @@ type Observation struct {
 	// Views are the live sentinels' answers, in LiveSentinels' order.
 	Views []View
 	// Absent is, for every address in a sentinel's tables, how long Consul
-	// has had no live registration for it (0: it has one now).
+	// has had no registration for it on a live agent (0: it has one now).
 	Absent map[string]time.Duration
 	// MasterRole is the role the majority's master reports in INFO;
 	// MasterErr is set when it did not answer.

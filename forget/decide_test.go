@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/autopilotpattern/redis-autopilot/registry"
 )
 
@@ -216,6 +218,27 @@ func TestDecideChurnedNodesAreForgotten(t *testing.T) {
 		o.Dead = nil
 		if d := Decide(o); d.Action == Reset && dead >= 3 {
 			t.Errorf("%d dead not removed yet, %d registered: reset %s (reason: %s)", dead, o.RegisteredSentinels, d.Sentinel, d.Reason)
+		}
+	}
+}
+
+// TestPresent: an address keeps from departing while it is registered on
+// a live agent, its check failing or not (the soak's redis-crash-loop: the
+// master's redis crash-looped for 20 s, the cleanup reset a sentinel that
+// then forgot it, and it came back as a master no sentinel knew, fenced
+// for good).
+func TestPresent(t *testing.T) {
+	for _, c := range []struct {
+		in   registry.Instance
+		want bool
+	}{
+		{registry.Instance{Status: api.HealthPassing, AgentStatus: api.HealthPassing}, true},
+		{registry.Instance{Status: api.HealthCritical, TTLStatus: api.HealthCritical, AgentStatus: api.HealthPassing}, true},
+		{registry.Instance{Status: api.HealthCritical, TTLStatus: api.HealthPassing}, true}, // no serfHealth: an agent-less catalog entry
+		{registry.Instance{Status: api.HealthCritical, TTLStatus: api.HealthPassing, AgentStatus: api.HealthCritical}, false},
+	} {
+		if got := present(c.in); got != c.want {
+			t.Errorf("present(%+v) = %v, want %v", c.in, got, c.want)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 var services = []string{registry.ServiceMaster, registry.ServiceReplica, registry.ServiceSentinel}
 
 // memory is what observations carry from one step to the next: when each
-// address last had a live registration, and since when each node's agent
+// address last had a registration on a live agent (present), and since when each node's agent
 // has been gone. It starts empty on every holder of the lock, so a new
 // holder waits a whole grace period before it forgets anything.
 type memory struct {
@@ -46,8 +46,10 @@ func (c *Cleaner) observe(ctx context.Context) (Observation, error) {
 			o.RegisteredSentinels = len(ins)
 		}
 		for _, in := range ins {
-			if in.Status != api.HealthCritical {
+			if present(in) {
 				live[in.Addr()] = true
+			}
+			if in.Status != api.HealthCritical {
 				switch name {
 				case registry.ServiceSentinel:
 					o.LiveSentinels = append(o.LiveSentinels, in.Addr())
@@ -79,8 +81,19 @@ func (c *Cleaner) observe(ctx context.Context) (Observation, error) {
 	return o, nil
 }
 
+// present reports whether in keeps its address from departing: it is
+// registered on a Consul agent that is alive, whether or not its own check
+// passes. A redis that crash-loops on a live node is not departed: forgot
+// by the sentinels, it would come back as a master none of them knows, and
+// none would ever make it a replica. Registrations a dead container left
+// on a live agent go by themselves (deregister-critical-service-after),
+// and their address departs from then.
+func present(in registry.Instance) bool {
+	return in.AgentStatus != api.HealthCritical
+}
+
 // absence fills o.Absent for every address the sentinels list, from when
-// each last had a live registration (or was first seen).
+// each last had a registration on a live agent (or was first seen).
 func (c *Cleaner) absence(o *Observation, live map[string]bool, now time.Time) {
 	for a := range live {
 		c.mem.lastLive[a] = now
