@@ -3,6 +3,7 @@ package forget
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,4 +215,64 @@ func TestChurnedNodesRegistrationsAreRemoved(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCrashLoopingReplicaIsNotForgotten: a replica's redis is down and its
+// check critical for many grace periods, but its node's Consul agent is
+// alive (a redis crash-looping under its supervisor). Sentinel flags it
+// down; it is not departed, so no sentinel is reset to forget it: forgot,
+// it would come back as a master no sentinel knows, and none would ever
+// make it a replica (this round's soak, redis-crash-loop).
+func TestCrashLoopingReplicaIsNotForgotten(t *testing.T) {
+	server := harness.StartConsul(t)
+	master := harness.StartRedis(t, harness.RedisOptions{Password: password})
+	replica := harness.StartRedis(t, harness.RedisOptions{Password: password, ReplicaOf: master.Addr})
+	so := harness.SentinelOptions{MasterAddr: master.Addr, Password: password, Quorum: 2, DownAfter: time.Second}
+	reg := newRegistry(t, server)
+	register(t, reg, registry.ServiceMaster, "127.0.0.1", master.Port)
+	register(t, reg, registry.ServiceReplica, "127.0.0.1", replica.Port)
+	for range 3 {
+		register(t, reg, registry.ServiceSentinel, "127.0.0.1", harness.StartSentinel(t, so).Port)
+	}
+	s := newStepper(t, server)
+	addr := replica.Addr
+	s.until(60*time.Second, func(o Observation, d Decision) error {
+		for _, v := range o.Views {
+			if !slices.ContainsFunc(v.Replicas, func(e Entry) bool { return e.Addr == addr }) {
+				return fmt.Errorf("sentinel %s does not list the replica %s yet", v.Sentinel, addr)
+			}
+		}
+		return nil
+	})
+	replica.Kill()
+	if err := reg.Fail(ctxT(t, 5*time.Second), registry.ServiceID(registry.ServiceReplica, "127.0.0.1", replica.Port), "redis does not answer"); err != nil {
+		t.Fatal(err)
+	}
+	// Every sentinel flags it down, then five grace periods go by.
+	var downAt time.Time
+	s.until(60*time.Second, func(o Observation, d Decision) error {
+		if d.Action == Reset && slices.Contains(d.Departed, addr) {
+			return nil // reported below
+		}
+		for _, v := range o.Views {
+			if !slices.ContainsFunc(v.Replicas, func(e Entry) bool { return e.Addr == addr && e.Down }) {
+				return fmt.Errorf("sentinel %s does not flag the replica %s down yet", v.Sentinel, addr)
+			}
+		}
+		if o.Absent[addr] != 0 {
+			return fmt.Errorf("the replica %s counts as absent for %s while its agent is alive", addr, o.Absent[addr])
+		}
+		if downAt.IsZero() {
+			downAt = time.Now()
+		}
+		if time.Since(downAt) < 5*o.Grace {
+			return fmt.Errorf("flagged down for %s, watching for %s", time.Since(downAt).Round(time.Millisecond), 5*o.Grace)
+		}
+		return nil
+	})
+	for _, d := range s.actions(Reset) {
+		if slices.Contains(d.Departed, addr) {
+			t.Fatalf("a sentinel was reset to forget the crash-looping replica %s: %s", addr, d.Reason)
+		}
+	}
 }
