@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/pitr"
+	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/nodes"
@@ -136,6 +137,17 @@ func runPITRCluster(t *testing.T) *pitrRun {
 		first.Node, first.Chain, shipper.Node, shipper.Chain, next.Node, next.Chain, rfc3339(info.BaseTS))
 
 	run.writes = w.Stop()
+	// The shipper SIGKILLed may have been the master: mc finds the new
+	// one through the sentinels once they fail over.
+	harness.Eventually(t, 60*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		role, err := mc.Do(ctx, "role").Slice()
+		if err != nil || len(role) == 0 || role[0] != "master" {
+			return fmt.Errorf("the sentinels' master does not answer as master yet: %v %v", role, err)
+		}
+		return nil
+	})
 	run.lost = lostByCluster(t, mc, run.writes)
 	flushAndEnd(t, mc, run)
 	run.store.waitReach(t, run.endAt, 30*time.Second)
@@ -308,17 +320,26 @@ func lostByCluster(t *testing.T, mc *redis.Client, ws []nodes.SeqWrite) map[int]
 func flushAndEnd(t *testing.T, mc *redis.Client, run *pitrRun) {
 	t.Helper()
 	ctx := nodes.Ctx(t, 30*time.Second)
+	// The master was just SIGKILLed: the new one may still refuse writes
+	// for a moment (its fence, NOREPLICAS), as any client sees after a
+	// failover; each write is tried again until it is taken. A flush or an
+	// end taken a second or two late still falls after flushAt and endAt.
+	retry := func(what string, f func() error) {
+		t.Helper()
+		err := f()
+		for err != nil && ctx.Err() == nil {
+			_ = ctxtime.Sleep(ctx, 100*time.Millisecond)
+			err = f()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 	run.flushAt = time.Now().Unix() + 1
 	untilSecond(t, run.flushAt)
-	if err := mc.FlushAll(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := mc.Set(ctx, "post", "1", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	retry("FLUSHALL", func() error { return mc.FlushAll(ctx).Err() })
+	retry("SET post", func() error { return mc.Set(ctx, "post", "1", 0).Err() })
 	run.endAt = time.Now().Unix() + 1
 	untilSecond(t, run.endAt)
-	if err := mc.Set(ctx, "end", "1", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	retry("SET end", func() error { return mc.Set(ctx, "end", "1", 0).Err() })
 }
