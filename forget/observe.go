@@ -18,8 +18,8 @@ import (
 var services = []string{registry.ServiceMaster, registry.ServiceReplica, registry.ServiceSentinel}
 
 // memory is what observations carry from one step to the next: when each
-// address last had a registration on a live agent (present), and since when each node's agent
-// has been gone. It starts empty on every holder of the lock, so a new
+// address last had a registration on a live agent (present), and since
+// when each node's agent has been gone. It starts empty on every holder of the lock, so a new
 // holder waits a whole grace period before it forgets anything.
 type memory struct {
 	lastLive map[string]time.Time

@@ -142,14 +142,13 @@ func runPITRCluster(t *testing.T) *pitrRun {
 		first.Node, first.Chain, shipper.Node, shipper.Chain, next.Node, next.Chain, rfc3339(info.BaseTS))
 
 	run.writes = w.Stop()
-	// The shipper SIGKILLed may have been the master: mc finds the new
-	// one through the sentinels once they fail over.
+	// mc reaches the master through the sentinels (after a failover,
+	// should the node SIGKILLed ever be the master) before reading back.
 	harness.Eventually(t, 60*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		role, err := mc.Do(ctx, "role").Slice()
-		if err != nil || len(role) == 0 || role[0] != "master" {
-			return fmt.Errorf("the sentinels' master does not answer as master yet: %v %v", role, err)
+		if role := nodes.Role(ctx, mc); role != "master" {
+			return fmt.Errorf("the sentinels' master does not answer as master yet (role %q)", role)
 		}
 		return nil
 	})
@@ -244,9 +243,8 @@ func waitReplicaShipper(t *testing.T, c *nodes.Cluster) pitr.Status {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			role, err := n.Client.Do(ctx, "role").Slice()
-			if err != nil || len(role) == 0 || (role[0] != "slave" && role[0] != "replica") {
-				return fmt.Errorf("the shipper %s is not a replica yet: %v %v", st.Node, role, err)
+			if role := nodes.Role(ctx, n.Client); role != "slave" && role != "replica" {
+				return fmt.Errorf("the shipper %s is not a replica yet (role %q)", st.Node, role)
 			}
 			return nil
 		}

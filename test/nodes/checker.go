@@ -166,7 +166,7 @@ func (k *Checker) sample(ctx context.Context, probes []probe) Sample {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			role := infoRole(ctx, p.redis)
+			role := Role(ctx, p.redis)
 			mu.Lock()
 			s.Roles[p.node.Addr()] = role
 			mu.Unlock()
@@ -199,7 +199,9 @@ func (k *Checker) sample(ctx context.Context, probes []probe) Sample {
 	return s
 }
 
-func infoRole(ctx context.Context, c *redis.Client) string {
+// Role is the role INFO reports ("master", "slave"), "" when c does not
+// answer.
+func Role(ctx context.Context, c *redis.Client) string {
 	info, err := c.Info(ctx, "replication").Result()
 	if err != nil {
 		return ""
