@@ -181,6 +181,7 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 	var steps [2]int
 	var resets []string
 	var removed int
+	var last Action // the holder's last decision; steps run one after another
 	var problems []string
 	events := &counted{n: map[string]int{}}
 	for i := range 2 {
@@ -191,6 +192,7 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				steps[i]++
+				last = d.Action
 				switch d.Action {
 				case Reset:
 					// Checked here, before the reset, against the sentinels
@@ -221,6 +223,13 @@ func TestForgetsDepartedOneSentinelAtATime(t *testing.T) {
 		defer mu.Unlock()
 		if removed < 2 {
 			return fmt.Errorf("%d registrations of the dead agent removed, want 2", removed)
+		}
+		// A reset is decided before it is applied, and a sentinel reset
+		// may list the live ones again before its step has restored the
+		// INFO period and counted it: the holder deciding idle afterwards
+		// says that step is over.
+		if last != Idle {
+			return fmt.Errorf("the holder's last decision is %s, want idle once the cleanup is over", last)
 		}
 		return nil
 	})
