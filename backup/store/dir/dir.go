@@ -43,8 +43,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// ErrNoDir: Options.Dir is empty.
-var ErrNoDir = errors.New("backup directory not set")
+var (
+	// ErrNoDir: Options.Dir is empty.
+	ErrNoDir = errors.New("backup directory not set")
+	// ErrTempRemoved: a Put's temp file was removed before it was renamed
+	// into place. Nothing was stored under the name.
+	ErrTempRemoved = errors.New("the upload's temporary file was removed before it was complete")
+)
 
 // New opens (creating if needed) the directory and removes temporary files
 // left by a Put that crashed (nobody has written them for staleTemp).
@@ -110,7 +115,9 @@ func writeIn(ctx context.Context, dir, name string, r io.Reader) (err error) {
 	defer func() {
 		if err != nil {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
+			if !errors.Is(err, ErrTempRemoved) { // the name may be another's now
+				_ = os.Remove(f.Name())
+			}
 		}
 	}()
 	if err = f.Chmod(0o600); err != nil {
@@ -122,16 +129,43 @@ func writeIn(ctx context.Context, dir, name string, r io.Reader) (err error) {
 	if err = f.Sync(); err != nil {
 		return err
 	}
+	written, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = ctx.Err(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+	if err = stillOurs(f.Name(), written); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
+		return tempRemoved(f.Name()) // removed between the check and the rename
+	} else if err != nil {
 		return err
 	}
 	return fsync.Dir(dir)
+}
+
+// stillOurs checks that the temp file at p is still the one written. A
+// Put that wrote nothing for staleTemp is taken for a crashed one and its
+// temp file removed by any node's New or List (the directory may be
+// shared): writes to it then go to an unlinked file, and renaming its name
+// would fail, or move another file into place.
+func stillOurs(p string, written fs.FileInfo) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !os.SameFile(fi, written) {
+		return tempRemoved(p)
+	}
+	return err
+}
+
+func tempRemoved(p string) error {
+	return fmt.Errorf("%s: %w (nothing was written to it for over %s, so a node that opened or listed the store took it for a crashed upload's); nothing was stored: take it again, and find what held the upload up",
+		p, ErrTempRemoved, staleTemp)
 }
 
 func (s *Store) syncDir() error { return fsync.Dir(s.dir) }

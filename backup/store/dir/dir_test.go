@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
 
 func newFixture(t *testing.T) storetest.Fixture {
@@ -93,22 +96,7 @@ func TestCrashLeavesTempFile(t *testing.T) {
 // replica's backup and did just that).
 func TestNewKeepsAnotherNodesUpload(t *testing.T) {
 	d := t.TempDir()
-	a, err := New(Options{Dir: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := a.Put(context.Background(), "dump-20261121193000.rdb", pr, store.Meta{})
-		// A Put that ends early must not leave the writes below blocked
-		// on the pipe for ever: they fail with its error instead.
-		pr.CloseWithError(fmt.Errorf("the Put ended: %v", err))
-		done <- err
-	}()
-	if _, err := pw.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
-		t.Fatal(err)
-	}
+	a, pw, done := putInFlight(t, d)
 	// The temp file exists: Put created it before it read the first byte.
 	if _, err := New(Options{Dir: d}); err != nil { // another node starts
 		t.Fatal(err)
@@ -123,6 +111,29 @@ func TestNewKeepsAnotherNodesUpload(t *testing.T) {
 	if got := storetest.Names(t, a); len(got) != 1 {
 		t.Fatalf("backups after the upload = %v, want the one", got)
 	}
+}
+
+// putInFlight opens a store in d and starts a Put of a backup whose first
+// MiB it has read; the rest is written to pw. done gets Put's error.
+func putInFlight(t *testing.T, d string) (*Store, *io.PipeWriter, <-chan error) {
+	t.Helper()
+	a, err := New(Options{Dir: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := a.Put(context.Background(), "dump-20261121193000.rdb", pr, store.Meta{})
+		// A Put that ends early must not leave the test's writes blocked
+		// on the pipe for ever: they fail with its error instead.
+		pr.CloseWithError(fmt.Errorf("the Put ended: %v", err))
+		done <- err
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	return a, pw, done
 }
 
 // cancelAtEOF cancels a Put's context when it has read the whole body, as
@@ -157,5 +168,48 @@ func TestPutAbandonedAfterBody(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(d); len(entries) != 0 {
 		t.Fatalf("an abandoned Put left %v", entries)
+	}
+}
+
+// TestPutWhoseTempFileWasRemoved: an upload that wrote nothing for over
+// staleTemp is taken for a crashed one, and another node's New removes its
+// temp file. When its input comes back, the Put fails saying so, stores
+// nothing, and leaves no file; before, it failed with a bare "rename
+// .tmp-…: no such file or directory".
+func TestPutWhoseTempFileWasRemoved(t *testing.T) {
+	d := t.TempDir()
+	_, pw, done := putInFlight(t, d)
+	var tmps []string
+	harness.Eventually(t, 10*time.Second, func() error { // the MiB read is written before its time is set back
+		tmps, _ = filepath.Glob(filepath.Join(d, tmpPrefix+"*"))
+		if len(tmps) != 1 {
+			return fmt.Errorf("temp files during the Put: %v; want one", tmps)
+		}
+		if fi, err := os.Stat(tmps[0]); err != nil || fi.Size() != 1<<20 {
+			return fmt.Errorf("temp file not yet written whole: %v", err)
+		}
+		return nil
+	})
+	old := time.Now().Add(-staleTemp - time.Minute) // the upload stalled for over an hour
+	if err := os.Chtimes(tmps[0], old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Dir: d}); err != nil { // another node starts
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmps[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the stalled upload's temp file is still there: %v", err)
+	}
+	if _, err := pw.Write([]byte("rest")); err != nil { // the input comes back
+		t.Fatal(err)
+	}
+	pw.Close()
+	err := <-done
+	if !errors.Is(err, ErrTempRemoved) || !strings.Contains(err.Error(), "take it again") {
+		t.Fatalf("Put = %v, want ErrTempRemoved and what to do", err)
+	}
+	t.Logf("Put: %v", err)
+	if entries, _ := os.ReadDir(d); len(entries) != 0 {
+		t.Fatalf("the failed Put left %v", entries)
 	}
 }

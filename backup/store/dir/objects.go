@@ -170,7 +170,9 @@ func (o *objects) List(ctx context.Context, prefix string) ([]store.ObjectInfo, 
 }
 
 // removeStale removes a temp file nobody has written for staleTemp: a Put
-// that crashed. A live Put keeps writing (or fails and removes its own).
+// that crashed. A live Put keeps writing (or fails and removes its own);
+// a backup's stalls are abandoned after BACKUP_STALL_TIMEOUT, far sooner.
+// One whose input came back after so long fails with ErrTempRemoved.
 func removeStale(p string, e fs.DirEntry) {
 	if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
 		_ = os.Remove(p)
