@@ -126,6 +126,10 @@ type Shipper struct {
 	status    atomic.Pointer[Status]
 	// outage is what the shipper keeps while the store fails.
 	outage outage
+	// resynced is the run ID of the redis whose full resync ended the
+	// last chain ("" when another cause did): the next chain may start
+	// from the rewrite redis made after it (startAfterResync).
+	resynced string
 }
 
 // piece is a cut segment and its bytes.
@@ -300,6 +304,7 @@ func (s *Shipper) continuity(ctx context.Context) error {
 	case runID != c.runID:
 		return fmt.Errorf("%w: redis restarted", errBroken)
 	case replID != c.replID && replID2 != c.replID:
+		s.resynced = runID
 		return fmt.Errorf("%w: redis's replication history changed (a full resync)", errBroken)
 	}
 	c.replID = replID

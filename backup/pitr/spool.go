@@ -61,7 +61,8 @@ func (s *Shipper) tryStart(ctx context.Context) (Decision, error) {
 		s.outage.storeErr = err.Error()
 		return Decision{Reason: "The store does not answer; a new point-in-time chain starts when it does."}, nil
 	}
-	if err := s.startChain(ctx); err != nil {
+	reason, err := s.startChain(ctx)
+	if err != nil {
 		s.linkAfter.Store(-1)
 		s.outage.startFails++
 		backoff := min(s.o.Interval<<min(s.outage.startFails, 16), maxStartBackoff)
@@ -69,7 +70,7 @@ func (s *Shipper) tryStart(ctx context.Context) (Decision, error) {
 		return Decision{}, fmt.Errorf("start a point-in-time chain (next try in %v): %w", backoff, err)
 	}
 	s.outage.startFails, s.outage.startAfter, s.outage.storeErr = 0, time.Time{}, ""
-	return Decision{Chain: s.c.info.ID, Reason: "Started a point-in-time chain with a fresh AOF base."}, nil
+	return Decision{Chain: s.c.info.ID, Reason: reason}, nil
 }
 
 // written is the chain offset redis has written: the incr file being

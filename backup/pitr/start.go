@@ -19,24 +19,79 @@ import (
 // startTimeout bounds a chain's start: the rewrite and the base upload.
 const startTimeout = 30 * time.Minute
 
-// startChain begins a chain: aof-timestamp-enabled on, BGREWRITEAOF, the
-// new incr file linked at once, the base stored when the rewrite is done,
-// then chain.json. The base holds every write before the rewrite forked
-// and the new incr file every write after, so BaseTS, a second read once
-// the rewrite is done (a BGREWRITEAOF may only be scheduled when it
-// answers), begins the window.
-func (s *Shipper) startChain(ctx context.Context) error {
+// startChain begins a chain, and says how: from the rewrite redis made
+// after a full resync (startAfterResync), else from a rewrite of its own
+// (startRewrite).
+func (s *Shipper) startChain(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	if err := s.aof.clear(); err != nil {
-		return err
+		return "", err
 	}
 	if err := s.o.Node.ConfigSet(ctx, "aof-timestamp-enabled", "yes"); err != nil {
-		return fmt.Errorf("turn on aof-timestamp-enabled: %w", err)
+		return "", fmt.Errorf("turn on aof-timestamp-enabled: %w", err)
 	}
 	if err := s.waitRewrite(ctx); err != nil {
-		return err
+		return "", err
 	}
+	started, err := s.startAfterResync(ctx)
+	if started || err != nil {
+		return "Started a point-in-time chain from the AOF base redis wrote after its full resync.", err
+	}
+	return "Started a point-in-time chain with a fresh AOF base.", s.startRewrite(ctx)
+}
+
+// startAfterResync starts a chain from the base and the one incr file of
+// the manifest when the last chain ended at a full resync of this same
+// redis process: redis reloaded the new master's data and rewrote its AOF
+// itself, with aof-timestamp-enabled on since that chain began, and no
+// rewrite runs (waitRewrite), so the base and incr file hold the dataset
+// whole. Its window then begins at that rewrite, not at a rewrite of the
+// shipper's a tick or more later, which would leave the writes the new
+// master took meanwhile in no window. BaseTS is the base file's
+// modification time: the rewrite forked before it. It does nothing
+// (false) in every other case.
+func (s *Shipper) startAfterResync(ctx context.Context) (bool, error) {
+	if s.resynced == "" {
+		return false, nil
+	}
+	runID, _, _, err := s.ids(ctx)
+	if err != nil {
+		return false, err
+	}
+	if runID != s.resynced {
+		s.resynced = ""
+		return false, nil
+	}
+	m, err := s.aof.manifest()
+	if err != nil {
+		return false, err
+	}
+	incrs := m.Incrs()
+	base, hasBase := m.Base()
+	if len(incrs) != 1 || !hasBase {
+		return false, nil
+	}
+	s.linkAfter.Store(incrs[0].Seq)
+	if err := link(filepath.Join(s.aof.dir, incrs[0].Name), s.aof.incrLink(incrs[0].Seq)); err != nil {
+		return false, err
+	}
+	if err := link(filepath.Join(s.aof.dir, base.Name), s.aof.baseLink()); err != nil {
+		return false, err
+	}
+	st, err := os.Stat(s.aof.baseLink())
+	if err != nil {
+		return false, fmt.Errorf("the base: %w", err)
+	}
+	return true, s.storeBase(ctx, base, incrs[0].Seq, st.ModTime().Unix())
+}
+
+// startRewrite begins a chain: BGREWRITEAOF, the new incr file linked at
+// once, the base stored when the rewrite is done, then chain.json. The
+// base holds every write before the rewrite forked and the new incr file
+// every write after, so BaseTS, a second read once the rewrite is done (a
+// BGREWRITEAOF may only be scheduled when it answers), begins the window.
+func (s *Shipper) startRewrite(ctx context.Context) error {
 	before, err := s.aof.manifest()
 	if err != nil {
 		return err
@@ -102,6 +157,7 @@ func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS 
 		}
 	}
 	_ = os.Remove(s.aof.baseLink())
+	s.resynced = ""
 	s.c = &chain{info: info, runID: runID, replID: replID, scan: NewScanner(State{}), curSeq: seq, lastTS: baseTS}
 	s.linkAfter.Store(seq)
 	return nil

@@ -1,0 +1,102 @@
+package pitr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// A replica that fully resyncs (its master was SIGKILLed and the new one
+// cannot continue its history) reloads the new master's data and rewrites
+// its AOF itself. The next chain starts from that rewrite, so a write the
+// new master took before the shipper saw the resync can be restored to
+// its second. (The next chain started from a rewrite of its own, a tick or
+// two later: its window began after such writes, which no window held,
+// and TestPITRThroughTheBinary waited in vain for a chain to reach them
+// when the master that shipped was SIGKILLed: 2 runs in about 12.)
+func TestChainAfterFullResyncHoldsWritesBeforeItsStart(t *testing.T) {
+	sup := startSup(t)
+	r := startAOFRedis(t)
+	sh, cs := tickShipper(t, r)
+	tick(t, sh, "Started")
+	first, _ := sh.Status()
+
+	master := startAOFRedis(t)
+	ctx := context.Background()
+	must(t, master.Client.Set(ctx, "master", "1", 0).Err())
+	must(t, r.Client.SlaveOf(ctx, "127.0.0.1", fmt.Sprint(master.Port)).Err())
+	waitResynced(t, r)
+	nextSecond(t)
+	written := time.Now().Unix()
+	must(t, master.Client.Set(ctx, "after-resync", "1", 0).Err())
+	harness.Eventually(t, 10*time.Second, func() error {
+		if pairs(t, r, "after-resync") != 1 {
+			return errors.New("the replica has not applied the write yet")
+		}
+		return nil
+	})
+	nextSecond(t) // the shipper sees the resync a second after the write
+	tick(t, sh, "The chain broke")
+	tick(t, sh, "Started")
+	if st, _ := sh.Status(); st.Chain == first.Chain {
+		t.Fatalf("still chain %s after the full resync", first.Chain)
+	}
+	tick(t, sh, "Shipping")
+
+	chains := mustChains(t, cs, 2)
+	p, err := Choose(chains, written)
+	if err != nil {
+		t.Fatalf("restore to %s, the second of a write after the resync: %v", unixString(written), err)
+	}
+	got := restoreAndStart(t, sup, cs, p)
+	if pairs(t, got, "master", "after-resync") != 2 {
+		t.Fatalf("restore to %s lacks the new master's data or the write after the resync", unixString(written))
+	}
+}
+
+// tickShipper is a shipper of r into a new directory store that the test
+// ticks itself.
+func tickShipper(t *testing.T, r *harness.Redis) (*Shipper, *ChainStore) {
+	t.Helper()
+	c := redisnode.Dial(r.Addr, "")
+	t.Cleanup(func() { c.Close() })
+	cs := chainStore(t)
+	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh, cs
+}
+
+// tick runs one Tick and checks its reason begins with want.
+func tick(t *testing.T, sh *Shipper, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := sh.Tick(ctx)
+	if err != nil || !strings.HasPrefix(d.Reason, want) {
+		t.Fatalf("tick: %q, %v; want a reason beginning %q", d.Reason, err, want)
+	}
+}
+
+// waitResynced waits until the replica r has its link to the master up
+// and has finished the AOF rewrite that follows a full resync.
+func waitResynced(t *testing.T, r *harness.Redis) {
+	t.Helper()
+	harness.Eventually(t, 20*time.Second, func() error {
+		s, err := r.Client.Info(context.Background(), "replication").Result()
+		if err != nil || !strings.Contains(s, "master_link_status:up") {
+			return fmt.Errorf("the replica's link is not up yet (%v)", err)
+		}
+		if info(t, r, "aof_rewrite_in_progress") != "0" || info(t, r, "aof_rewrite_scheduled") != "0" {
+			return errors.New("the rewrite after the full resync is not done yet")
+		}
+		return nil
+	})
+}
