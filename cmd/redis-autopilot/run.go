@@ -95,7 +95,7 @@ func runSupervised(ctx context.Context, cfg *config.Config, log hclog.Logger, su
 	defer stop()
 	done := make(chan error, 1) // node.Run's end, once it started
 	var started bool
-	defer lastResort(log, cfg, stop, &started, done, &code)
+	defer lastResort(log, cfg, sup, stop, &started, done, &code)
 	w, code := wireNode(ctx, cfg, log, sup)
 	if code != exitOK {
 		return code
@@ -288,16 +288,17 @@ func startConsulAgent(cfg *config.Config, log hclog.Logger, sup *supervisor.Supe
 // lastResort, deferred by runSupervised, turns a panic of its goroutine
 // into the ordered stop: the node's context ends, node.Run hands over,
 // deregisters and stops redis with its final save, and runNode stops the
-// children left; the exit code is 1. Panics in the node's own goroutines
-// are recovered there (node.Run returns them as errors).
-func lastResort(log hclog.Logger, cfg *config.Config, stop context.CancelFunc, started *bool, done <-chan error, code *int) {
+// children left. The exit code is a failed required child's status when
+// one ended for good, else 1 (see exitAfterPanic). Panics in the node's
+// own goroutines are recovered there (node.Run returns them as errors).
+func lastResort(log hclog.Logger, cfg *config.Config, sup *supervisor.Supervisor, stop context.CancelFunc, started *bool, done <-chan error, code *int) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	log.Error("panic; stopping in order", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	stop()
-	*code = exitFailure
+	defer func() { *code = exitAfterPanic(sup) }()
 	if !*started {
 		return
 	}

@@ -30,6 +30,7 @@ func serveNode(ctx context.Context, log hclog.Logger, sup *supervisor.Supervisor
 			if failed, ok := requiredChildFailed(log, c); ok {
 				code = failed
 				stop()
+				guard.TestPoint("child-failed")
 			}
 		}
 	}
@@ -65,14 +66,37 @@ func serveRequest(ctx context.Context, log hclog.Logger, w wiredNode, req superv
 // redis-sentinel) giving up does; the consul agent restarts without
 // limit, and one-off children (the restore's private redis) end by design.
 func requiredChildFailed(log hclog.Logger, c *supervisor.Child) (int, bool) {
-	_, cerr := c.Result()
-	if cerr == nil || !c.Required() {
+	code, cerr := requiredChildCode(c)
+	if cerr == nil {
 		return 0, false
 	}
 	log.Error("a required child ended for good; stopping the node", "child", c.Name(), "error", cerr)
+	return code, true
+}
+
+// requiredChildCode is the exit code a required child that ended for good
+// gives the program, and why it ended; a nil error for any other child.
+func requiredChildCode(c *supervisor.Child) (int, error) {
+	_, cerr := c.Result()
+	if cerr == nil || !c.Required() {
+		return 0, nil
+	}
 	code := supervisor.ExitCode(cerr)
 	if code == exitOK {
 		code = exitFailure
 	}
-	return code, true
+	return code, cerr
+}
+
+// exitAfterPanic is the exit code after a panic: the status of a required
+// child that ended for good (before the panic, or during the stop after
+// it), as without a panic, so a container's user sees redis-server's;
+// else 1.
+func exitAfterPanic(sup *supervisor.Supervisor) int {
+	for _, c := range sup.Children() {
+		if code, cerr := requiredChildCode(c); cerr != nil {
+			return code
+		}
+	}
+	return exitFailure
 }
