@@ -127,31 +127,25 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	run.failover = run.store.waitCovered(t, time.Now().Unix()+2, 60*time.Second)
 	untilSecond(t, run.failover+2)
 
-	// The shipper SIGKILLed is a replica, as in the steady state (the
-	// master hands shipping to a passing replica). KNOWN BUG, issue 14,
-	// left open: when the master itself ships and is SIGKILLed, a replica
-	// that then fully resyncs starts a new chain that did not advance for
-	// 30 s in 2 of about 12 runs (logs: "Shipping the AOF", then nothing).
-	shipper := waitReplicaShipper(t, c)
+	// The node SIGKILLed is the one that ships: a replica, or the master
+	// when the failover promoted the shipping replica (it ships until it
+	// sees a replica pass). Issue 14: when it is the master, the replica
+	// that ships next may fully resync to the new master, and its chain
+	// starts again from the rewrite redis made at the resync (it started
+	// from one of its own, later, and the writes between were in no
+	// window). killed is a second the next replica's chain holds once the
+	// cluster has settled.
+	shipper := waitShipper(t, c, "")
+	role := nodeRole(c.Node(shipper.Node))
 	c.Node(shipper.Node).KillAll()
-	next := waitShipper(t, c, shipper.Chain)
-	info := chainInfo(t, run.store, next.Chain)
-	run.killed = info.BaseTS + 1
+	waitSentinelsMaster(t, mc)
+	next := waitReplicaShipper(t, c, shipper.Chain)
+	run.killed = run.store.waitCovered(t, time.Now().Unix()+2, 60*time.Second)
 	untilSecond(t, run.killed+2)
-	t.Logf("shippers: %s (chain %s) first, %s SIGKILLed (chain %s), then %s (chain %s, from %s)",
-		first.Node, first.Chain, shipper.Node, shipper.Chain, next.Node, next.Chain, rfc3339(info.BaseTS))
+	t.Logf("shippers: %s (chain %s) first, %s SIGKILLed (chain %s, role %s), then %s (chain %s)",
+		first.Node, first.Chain, shipper.Node, shipper.Chain, role, next.Node, next.Chain)
 
 	run.writes = w.Stop()
-	// mc reaches the master through the sentinels (after a failover,
-	// should the node SIGKILLed ever be the master) before reading back.
-	harness.Eventually(t, 60*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if role := nodes.Role(ctx, mc); role != "master" {
-			return fmt.Errorf("the sentinels' master does not answer as master yet (role %q)", role)
-		}
-		return nil
-	})
 	run.lost = lostByCluster(t, mc, run.writes)
 	flushAndEnd(t, mc, run)
 	run.store.waitReach(t, run.endAt, 30*time.Second)
@@ -228,22 +222,43 @@ func waitShipper(t *testing.T, c *nodes.Cluster, notChain string) pitr.Status {
 	return st
 }
 
-// waitReplicaShipper waits until a replica ships the AOF.
-func waitReplicaShipper(t *testing.T, c *nodes.Cluster) pitr.Status {
+// waitSentinelsMaster waits until the master mc reaches through the
+// sentinels answers as master (after a failover, when the node SIGKILLed
+// was the master).
+func waitSentinelsMaster(t *testing.T, mc *redis.Client) {
+	t.Helper()
+	harness.Eventually(t, 60*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if role := nodes.Role(ctx, mc); role != "master" {
+			return fmt.Errorf("the sentinels' master does not answer as master yet (role %q)", role)
+		}
+		return nil
+	})
+}
+
+// nodeRole is n's redis role, for the log.
+func nodeRole(n *nodes.Node) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return nodes.Role(ctx, n.Client)
+}
+
+// waitReplicaShipper waits until a replica ships a chain other than
+// notChain.
+func waitReplicaShipper(t *testing.T, c *nodes.Cluster, notChain string) pitr.Status {
 	t.Helper()
 	var st pitr.Status
 	nodes.WaitFor(t, 90*time.Second, func() error {
 		var err error
-		if st, err = progress(c); err != nil || st.Chain == "" {
-			return fmt.Errorf("no chain yet: %+v %v", st, err)
+		if st, err = progress(c); err != nil || st.Chain == "" || st.Chain == notChain {
+			return fmt.Errorf("no chain other than %q yet: %+v %v", notChain, st, err)
 		}
 		for _, n := range c.Nodes() {
 			if n.Addr() != st.Node {
 				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if role := nodes.Role(ctx, n.Client); role != "slave" && role != "replica" {
+			if role := nodeRole(n); role != "slave" && role != "replica" {
 				return fmt.Errorf("the shipper %s is not a replica yet (role %q)", st.Node, role)
 			}
 			return nil
@@ -292,17 +307,6 @@ func checkOneChain(t *testing.T, s pitrStore, id string) {
 		return
 	}
 	t.Fatalf("chain %s is not in the store", id)
-}
-
-func chainInfo(t *testing.T, s pitrStore, id string) pitr.ChainInfo {
-	t.Helper()
-	for _, c := range s.chains(t) {
-		if c.Info.ID == id {
-			return c.Info
-		}
-	}
-	t.Fatalf("chain %s is not in the store", id)
-	return pitr.ChainInfo{}
 }
 
 // failover runs SENTINEL FAILOVER and waits until the writer's writes are
