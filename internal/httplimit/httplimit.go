@@ -9,11 +9,13 @@
 package httplimit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // ErrTooLarge is wrapped by the error a bounded body returns once a reply
@@ -32,6 +34,7 @@ type body struct {
 	rc          io.ReadCloser
 	left, limit int64
 	what, fix   string
+	watch       *watch // nil unless the request's context was watched
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -57,13 +60,16 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) tooLarge() error {
-	return fmt.Errorf("%s: %w (more than %s); %s", b.what, ErrTooLarge, Size(b.limit), b.fix)
+	err := fmt.Errorf("%s: %w (more than %s); %s", b.what, ErrTooLarge, Size(b.limit), b.fix)
+	b.watch.record(err)
+	return err
 }
 
 func (b *body) Close() error { return b.rc.Close() }
 
 // Transport is an http.RoundTripper whose every response body is bounded
-// to Limit bytes (see Body; what is the request's method and URL).
+// to Limit bytes (see Body; what is the request's method and URL), but a
+// successful reply to a request for Data.
 type Transport struct {
 	// Next does the round trip; nil means http.DefaultTransport.
 	Next http.RoundTripper
@@ -80,18 +86,81 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		next = http.DefaultTransport
 	}
 	resp, err := next.RoundTrip(r)
-	if err != nil || resp.Body == nil || resp.Body == http.NoBody {
+	if err != nil {
 		return resp, err
 	}
-	if resp.ContentLength > t.Limit {
+	return Response(r, resp, t.Limit, t.Fix)
+}
+
+// Response bounds the body of resp, the reply to r, to limit bytes (see
+// Body; what is r's method and URL), for a client that is not an
+// http.RoundTripper. A reply that declares more is closed and is an error
+// wrapping ErrTooLarge, before anything is read.
+func Response(r *http.Request, resp *http.Response, limit int64, fix string) (*http.Response, error) {
+	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode/100 == 2 && isData(r.Context()) {
+		return resp, nil
+	}
+	if resp.ContentLength > limit {
 		// http.Client names the method and URL of a failed round trip.
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w (%s declared, more than %s); %s",
-			ErrTooLarge, Size(resp.ContentLength), Size(t.Limit), t.Fix)
+			ErrTooLarge, Size(resp.ContentLength), Size(limit), fix)
 	}
-	resp.Body = Body(resp.Body, t.Limit, r.Method+" "+r.URL.Redacted(), t.Fix)
+	resp.Body = &body{rc: resp.Body, left: limit, limit: limit, what: r.Method + " " + r.URL.Redacted(), fix: fix,
+		watch: watchOf(r.Context())}
 	return resp, nil
 }
+
+type watchKey struct{}
+
+// watch keeps the first ErrTooLarge of the replies to a watched context.
+type watch struct {
+	mu  sync.Mutex
+	err error
+}
+
+// Watch returns ctx and a function that returns the first error wrapping
+// ErrTooLarge that a reply to a request made with ctx ran into, for a
+// library that reports a reply cut short as a parse error of its own and
+// drops the cause (triton-go reads a listing line by line, and a cut line
+// is "unexpected end of JSON input").
+func Watch(ctx context.Context) (context.Context, func() error) {
+	w := &watch{}
+	return context.WithValue(ctx, watchKey{}, w), w.first
+}
+
+func watchOf(ctx context.Context) *watch {
+	w, _ := ctx.Value(watchKey{}).(*watch)
+	return w
+}
+
+func (w *watch) record(err error) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *watch) first() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+type dataKey struct{}
+
+// Data returns ctx marking the requests made with it as downloads of data
+// whose size the caller checks itself (a backup being restored is read
+// through a reader that checks its length and its digest, and streamed
+// to disk): Transport and Response leave the body of a successful reply
+// to such a request unbounded. An error reply is bounded still.
+func Data(ctx context.Context) context.Context { return context.WithValue(ctx, dataKey{}, true) }
+
+func isData(ctx context.Context) bool { return ctx.Value(dataKey{}) != nil }
 
 // DecodeJSON decodes one JSON value of at most limit bytes from r into v;
 // a longer one is an error wrapping ErrTooLarge (see Body).

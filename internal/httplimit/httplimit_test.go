@@ -1,6 +1,7 @@
 package httplimit
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -72,5 +73,64 @@ func TestTransport(t *testing.T) {
 		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), path) || !strings.HasSuffix(err.Error(), "; fix it") {
 			t.Fatalf("GET %s: %v, want ErrTooLarge naming the path and the fix", path, err)
 		}
+	}
+}
+
+// A successful reply to a request for Data is read whole, however large;
+// an error reply to one is bounded still.
+func TestTransportData(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/error" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		io.WriteString(w, strings.Repeat("d", 200))
+	}))
+	t.Cleanup(srv.Close)
+	c := &http.Client{Transport: &Transport{Limit: 100, Fix: "fix it"}}
+	get := func(path string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(Data(context.Background()), http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	if b, err := get("/data"); err != nil || len(b) != 200 {
+		t.Fatalf("GET /data for Data: %d bytes, %v; want all 200", len(b), err)
+	}
+	if _, err := get("/error"); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("GET /error for Data: %v, want ErrTooLarge", err)
+	}
+}
+
+// Watch reports the bound a reply ran into even when the reader of the
+// body dropped the error (as triton-go's listing does).
+func TestWatch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush() // chunked: found out while reading
+		io.WriteString(w, strings.Repeat("w", 200))
+	}))
+	t.Cleanup(srv.Close)
+	c := &http.Client{Transport: &Transport{Limit: 100, Fix: "fix it"}}
+	ctx, tooLarge := Watch(context.Background())
+	if err := tooLarge(); err != nil {
+		t.Fatalf("before any request: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/watched", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body) // its error dropped
+	resp.Body.Close()
+	if err := tooLarge(); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "/watched") {
+		t.Fatalf("Watch after a reply of 200 bytes, limit 100: %v, want ErrTooLarge naming the request", err)
 	}
 }

@@ -1,7 +1,9 @@
 package mantaserver
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -27,7 +29,14 @@ const (
 	Reset
 	// Slow throttles a PUT's or GET's body to Rate bytes per second.
 	Slow
+	// Endless answers a GET with a directory listing whose entries do not
+	// end: it stops after endlessMax bytes, or when the client hangs up.
+	Endless
 )
+
+// endlessMax is where an Endless reply stops: far past any bound a client
+// should keep, short of exhausting the test's memory.
+const endlessMax = 64 << 20
 
 // Fault is injected into requests whose method (empty: any) and path
 // prefix (absolute Manta path) match, authenticated ones only.
@@ -95,6 +104,9 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, f *Fault) bool
 		}
 		writeError(w, r, f.Status, code, "injected fault")
 		return true
+	case Endless:
+		endless(w)
+		return true
 	case Stall:
 		_, _ = io.Copy(io.Discard, r.Body) // ends when the client hangs up
 		select {
@@ -104,6 +116,21 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, f *Fault) bool
 		return true
 	}
 	return false
+}
+
+// endless writes a directory listing of endlessMax bytes of entries,
+// unless the client hangs up first.
+func endless(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/x-json-stream; type=directory")
+	mtime := time.Now().UTC().Format(mtimeFormat)
+	for n, i := 0, 0; n < endlessMax; i++ {
+		line, _ := json.Marshal(entry{Name: fmt.Sprintf("endless-%012d", i), Type: "directory", Mtime: mtime})
+		k, err := w.Write(append(line, '\n'))
+		if err != nil {
+			return
+		}
+		n += k
+	}
 }
 
 var errHijacked = errors.New("connection closed by an injected fault")

@@ -7,6 +7,7 @@
 package s3proxy
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,7 +36,15 @@ const (
 	// Truncate forwards a GET, sends After bytes of the body under the
 	// full Content-Length and closes the connection.
 	Truncate
+	// Endless answers a listing (ListObjectsV2) with a reply whose keys do
+	// not end: it stops after endlessMax bytes, or when the client hangs
+	// up. The server never sees the request.
+	Endless
 )
+
+// endlessMax is where an Endless reply stops: far past any bound a client
+// should keep, short of exhausting the test's memory.
+const endlessMax = 64 << 20
 
 // Fault applies to requests whose method (empty: any) and path prefix
 // ("/bucket/key..."; path-style) match, and that carry the query parameter
@@ -175,7 +184,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w, true)
 	case f.Kind == Truncate:
 		p.rp.ServeHTTP(&truncWriter{ResponseWriter: w, left: f.After}, r)
+	case f.Kind == Endless:
+		endless(w, r.URL.Query().Get("prefix"))
 	}
+}
+
+// endless writes a ListObjectsV2 reply of endlessMax bytes of keys under
+// prefix, unless the client hangs up first.
+func endless(w http.ResponseWriter, prefix string) {
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+
+		`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated>`)
+	for n, i := int64(0), 0; n < endlessMax; i++ {
+		k, err := fmt.Fprintf(w, "<Contents><Key>%sendless-%012d</Key><Size>1</Size></Contents>", prefix, i)
+		if err != nil {
+			return
+		}
+		n += int64(k)
+	}
+	_, _ = io.WriteString(w, "</ListBucketResult>")
 }
 
 // hangUp closes the connection under the response; rst makes it a reset.

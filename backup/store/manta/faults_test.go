@@ -18,6 +18,7 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 	"github.com/hashicorp/go-hclog"
 )
@@ -231,5 +232,28 @@ func TestResponseTimeout(t *testing.T) {
 			t.Errorf("%s on a Manta that never answers: %v after %v, want an error after about 1s", what, err, took)
 		}
 		t.Logf("%s: %v after %v", what, err, took.Round(time.Millisecond))
+	}
+}
+
+// TestEndlessListing: a directory listing that does not end (a broken or
+// hostile server) fails once MaxReply bytes were read, naming the limit
+// and the fix, instead of growing PID 1's memory; a backup's data larger
+// than MaxReply still downloads whole.
+func TestEndlessListing(t *testing.T) {
+	s, srv := newStore(t, nil)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("r"), MaxReply+1<<20)
+	if err := s.Put(ctx, name, bytes.NewReader(data), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(mantaserver.Fault{Method: http.MethodGet, PathPrefix: bucket, Count: 1, Kind: mantaserver.Endless})
+	_, err := s.List(ctx)
+	if !errors.Is(err, httplimit.ErrTooLarge) || !strings.Contains(err.Error(), "more than 4 MiB") ||
+		!strings.Contains(err.Error(), "the Manta at "+srv.URL+" (MANTA_URL)") {
+		t.Fatalf("List of an endless listing = %v, want ErrTooLarge naming the limit and the server", err)
+	}
+	t.Logf("List: %v", err)
+	if got := storetest.ReadAll(t, s, name); !bytes.Equal(got, data) { // not bounded
+		t.Fatalf("Get of %d bytes read %d; want them whole", len(data), len(got))
 	}
 }

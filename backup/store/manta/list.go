@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/joyent/triton-go/storage"
 )
 
@@ -83,10 +84,14 @@ func (s *Store) List(ctx context.Context) ([]store.Info, error) {
 func (s *Store) listDir(ctx context.Context, dir string) ([]*storage.DirectoryEntry, error) {
 	var all []*storage.DirectoryEntry
 	marker := ""
+	ctx, tooLarge := httplimit.Watch(ctx) // a page cut at MaxReply fails as bad JSON
 	for {
 		page, err := s.dirs.List(ctx, &storage.ListDirectoryInput{
 			DirectoryName: dir, Limit: uint64(s.pageSize), Marker: marker,
 		})
+		if cut := tooLarge(); cut != nil {
+			return nil, cut
+		}
 		if err != nil {
 			if err = s.classify(err); isNotFound(err) {
 				return nil, nil

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/hashicorp/go-hclog"
 	triton "github.com/joyent/triton-go"
 	"github.com/joyent/triton-go/authentication"
@@ -61,6 +62,13 @@ var (
 	ErrMissingOption = errors.New("missing Manta option")
 	ErrBadBucket     = errors.New("MANTA_BUCKET must be a directory under /<user>/stor or /<user>/public")
 )
+
+// MaxReply bounds what one Manta reply may make this program read, but an
+// object's data (see httplimit.Data): a directory page of 1024 entries is
+// about 300 KiB, an error a few hundred bytes. triton-go reads a listing
+// whole, so a broken or hostile server's endless one would otherwise
+// take PID 1's memory.
+const MaxReply = 4 << 20
 
 // Store is a store.Store on Manta.
 type Store struct {
@@ -107,6 +115,8 @@ func New(o Options) (*Store, error) {
 		return nil, fmt.Errorf("manta client: %w", err)
 	}
 	sc.Client.HTTPClient = withHeaders(sc.Client.HTTPClient, o.HTTPClient, o.Role, o.ResponseTimeout)
+	sc.Client.HTTPClient.Transport = &httplimit.Transport{Next: sc.Client.HTTPClient.Transport, Limit: MaxReply,
+		Fix: "the Manta at " + o.URL + " (MANTA_URL) sent it, and Manta sends no directory page or error this large: check that MANTA_URL names Manta"}
 	s := &Store{
 		objects: sc.Objects(), dirs: sc.Dir(), bucket: bucket, pageSize: o.PageSize,
 		keyID: o.KeyID, user: o.User, role: o.Role, log: o.Logger,

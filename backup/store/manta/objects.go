@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/joyent/triton-go/storage"
 )
 
@@ -92,7 +93,7 @@ func (o *objects) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := store.CheckObjectName(name); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	out, err := o.s.objects.Get(ctx, &storage.GetObjectInput{ObjectPath: o.path(name)})
+	out, err := o.s.objects.Get(httplimit.Data(ctx), &storage.GetObjectInput{ObjectPath: o.path(name)})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, o.s.classify(err))
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/joyent/triton-go/storage"
 )
 
@@ -118,7 +119,7 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if _, _, err := store.ParseName(name); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	out, err := s.objects.Get(ctx, &storage.GetObjectInput{ObjectPath: s.path(name)})
+	out, err := s.objects.Get(httplimit.Data(ctx), &storage.GetObjectInput{ObjectPath: s.path(name)})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, s.classify(err))
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
@@ -49,7 +50,7 @@ func (o *objects) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := store.CheckObjectName(name); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	rc, err := o.s.get(ctx, o.root+name, name)
+	rc, err := o.s.get(httplimit.Data(ctx), o.root+name, name)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, err)
 	}

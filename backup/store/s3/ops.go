@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -148,7 +149,7 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if _, _, err := store.ParseName(name); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	rc, err := s.get(ctx, s.key(name), name)
+	rc, err := s.get(httplimit.Data(ctx), s.key(name), name)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, err)
 	}

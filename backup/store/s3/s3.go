@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -166,8 +167,9 @@ func loadAWSConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("S3 configuration: %w", err)
 	}
-	cfg.HTTPClient = progressClient{cfg.HTTPClient} // after the SDK's own set-up (AWS_CA_BUNDLE)
-	if cfg.Region == "" {                           // neither S3_REGION nor AWS_REGION nor a profile's
+	// After the SDK's own set-up (AWS_CA_BUNDLE).
+	cfg.HTTPClient = progressClient{boundedClient{cfg.HTTPClient, replyFix(o)}}
+	if cfg.Region == "" { // neither S3_REGION nor AWS_REGION nor a profile's
 		cfg.Region = DefaultRegion
 	}
 	return cfg, nil
@@ -226,6 +228,38 @@ func (s *Store) uploadExtras(in *s3.PutObjectInput, data bool) {
 	if s.o.SSEKMSKeyID != "" {
 		in.SSEKMSKeyId = aws.String(s.o.SSEKMSKeyID)
 	}
+}
+
+// MaxReply bounds what one S3 reply may make this program read, but an
+// object's data (see httplimit.Data): a listing page of 1000 keys is
+// about 1 MiB with this store's names, an error a few hundred bytes.
+// The SDK decodes a reply whole, so a broken or hostile server's endless
+// listing would otherwise take PID 1's memory.
+const MaxReply = 8 << 20
+
+// boundedClient bounds every reply's body to MaxReply bytes, but the data
+// a request for httplimit.Data asks for.
+type boundedClient struct {
+	next aws.HTTPClient
+	fix  string
+}
+
+func (c boundedClient) Do(r *http.Request) (*http.Response, error) {
+	resp, err := c.next.Do(r)
+	if err != nil {
+		return resp, err
+	}
+	return httplimit.Response(r, resp, MaxReply, c.fix)
+}
+
+// replyFix ends the error of a reply larger than MaxReply.
+func replyFix(o Options) string {
+	if o.Endpoint == "" {
+		return "AWS S3 sent it for bucket " + o.Bucket + ", and S3 sends no listing page or error this large: " +
+			"check what answers for S3 on this network (a proxy?)"
+	}
+	return "the S3 server at " + o.Endpoint + " (S3_ENDPOINT) sent it for bucket " + o.Bucket +
+		", and an S3 server sends no listing page or error this large: check that S3_ENDPOINT names one"
 }
 
 // progressClient reports the request bytes it sends to the function

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
+	"github.com/autopilotpattern/redis-autopilot/test/s3proxy"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -189,3 +192,29 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errProducer }
+
+// TestEndlessListing: a listing that does not end (a broken or hostile
+// server) fails once MaxReply bytes were read, naming the limit and the
+// fix, instead of growing PID 1's memory; a backup's data larger than
+// MaxReply still downloads whole.
+func TestEndlessListing(t *testing.T) {
+	srv := harness.StartS3(t)
+	proxy := s3proxy.New(t, srv.Endpoint)
+	s := open(t, srv, proxy.URL, newBucket(t, srv), nil)
+	ctx := testCtx(t)
+	name := "dump-20261128180000.rdb"
+	data := bytes.Repeat([]byte("r"), MaxReply+1<<20)
+	if err := s.Put(ctx, name, bytes.NewReader(data), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Inject(s3proxy.Fault{Method: http.MethodGet, Query: "list-type", Kind: s3proxy.Endless})
+	_, err := s.List(ctx)
+	if !errors.Is(err, httplimit.ErrTooLarge) || !strings.Contains(err.Error(), "more than 8 MiB") ||
+		!strings.Contains(err.Error(), "the S3 server at "+proxy.URL+" (S3_ENDPOINT)") {
+		t.Fatalf("List of an endless listing = %v, want ErrTooLarge naming the limit and the server", err)
+	}
+	t.Logf("List: %v", err)
+	if got := storetest.ReadAll(t, s, name); !bytes.Equal(got, data) { // not bounded
+		t.Fatalf("Get of %d bytes read %d; want them whole", len(data), len(got))
+	}
+}
