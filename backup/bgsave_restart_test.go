@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,16 @@ func TestBgsaveFailsWhenRedisRestarts(t *testing.T) {
 			return nil
 		})
 		r.Kill()
+		// Kill waits for redis itself; the save's fork, killed with its
+		// process group, may hold the listening socket a moment longer
+		// (Valkey 8.1 on a loaded host: "Address already in use").
+		harness.Wait(10*time.Second, func() error {
+			l, err := net.Listen("tcp", r.Addr)
+			if err != nil {
+				return err
+			}
+			return l.Close()
+		})
 		harness.StartRedis(t, harness.RedisOptions{Port: r.Port, Dir: harness.TempDir(t, "redis-")})
 	}()
 	start := time.Now()

@@ -3,6 +3,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,11 +39,18 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 			syscall.Kill(pids[0], syscall.SIGCONT)
 		}
 	}()
-	// The frozen redis fails its check at the node's next tick, long
-	// before the check's TTL (5 s) would lapse: clients stop writing to it.
-	nodes.WaitFor(t, 3*time.Second, func() error {
-		if m := c.Instances("redis", true); len(m) == 1 && m[0] == old.Addr() {
+	// The frozen redis fails its check at the node's next tick, before the
+	// check's TTL (5 s) would lapse: clients stop writing to it. The check's
+	// output says who failed it: the node gives its reason, Consul says
+	// "TTL expired" (on a loaded host the node's first call may time out;
+	// it says so again at the next tick).
+	nodes.WaitFor(t, 15*time.Second, func() error {
+		out, passing := masterCheck(t, c, old.Addr())
+		if passing {
 			return fmt.Errorf("the frozen master %s still passes in Consul", old.Addr())
+		}
+		if !strings.Contains(out, "redis does not answer") {
+			return fmt.Errorf("the frozen master's check is failing, but not by its node: %q", out)
 		}
 		return nil
 	})
@@ -211,4 +220,25 @@ func waitFenceLifted(t *testing.T, n *nodes.Node) {
 		}
 		return nil
 	})
+}
+
+// masterCheck is the output of the redis service check of addr in Consul,
+// and whether it passes.
+func masterCheck(t *testing.T, c *nodes.Cluster, addr string) (string, bool) {
+	t.Helper()
+	entries, _, err := c.Consul.Client.Health().Service("redis", "", false, nil)
+	if err != nil {
+		t.Fatalf("list redis: %v", err)
+	}
+	for _, e := range entries {
+		if net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)) != addr {
+			continue
+		}
+		for _, ch := range e.Checks {
+			if ch.ServiceID == e.Service.ID {
+				return ch.Output, ch.Status == "passing"
+			}
+		}
+	}
+	return "no redis service of " + addr, false
 }

@@ -88,9 +88,17 @@ func (s *Server) takeFault(method, p string) *Fault {
 			}
 		}
 		c := *f
+		s.faulted = time.Now()
 		return &c
 	}
 	return nil
+}
+
+// FaultedAt is when a request last took a fault (zero if none has).
+func (s *Server) FaultedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faulted
 }
 
 // preFault handles the faults that replace the request; true if answered.

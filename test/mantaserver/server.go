@@ -43,6 +43,7 @@ type Server struct {
 	keys     map[keyRef]any // public keys
 	nodes    map[string]*node
 	faults   []*Fault
+	faulted  time.Time // when a request last took a fault
 	requests []Request
 	seq      int
 }
