@@ -147,7 +147,7 @@ func rfc3339(ts int64) string { return time.Unix(ts, 0).UTC().Format(time.RFC333
 // acknowledged before ts's second is there (but those the cluster itself
 // lost in a failover, in lost), none sent after ts+1 s is; it returns how
 // many writes are present.
-func checkRestored(t *testing.T, got *harness.Redis, ws []nodes.SeqWrite, ts int64, lost map[int]bool) int {
+func checkRestored(t *testing.T, got *harness.Redis, ws []nodes.SeqWrite, ts int64, lost map[int]bool, shipper *applyClock) int {
 	t.Helper()
 	present := readWrites(t, got.Client, ws)
 	from, to := time.Unix(ts, 0), time.Unix(ts+1, 0)
@@ -159,11 +159,24 @@ func checkRestored(t *testing.T, got *harness.Redis, ws []nodes.SeqWrite, ts int
 			if w.Sent.After(to) {
 				t.Fatalf("restored to %s: n:%d sent at %s is present", rfc3339(ts), w.N, w.Sent.Format(time.StampMilli))
 			}
-		case w.OK && w.Acked.Before(from) && !lost[w.N]:
+		case w.OK && !lost[w.N] && appliedBefore(w, from, shipper):
 			t.Fatalf("restored to %s: n:%d acknowledged at %s is missing", rfc3339(ts), w.N, w.Acked.Format(time.StampMilli))
 		}
 	}
 	return n
+}
+
+// appliedBefore: w was acknowledged before from and, when shipper
+// measures the shipping node, applied there before from too.
+func appliedBefore(w nodes.SeqWrite, from time.Time, shipper *applyClock) bool {
+	if !w.Acked.Before(from) {
+		return false
+	}
+	if shipper == nil {
+		return true
+	}
+	at, ok := shipper.appliedBy(w.Acked)
+	return ok && at.Before(from)
 }
 
 // readWrites returns which writes the client holds (with their value).

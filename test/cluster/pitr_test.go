@@ -22,12 +22,14 @@ type pitrRun struct {
 	txSecond  int64 // a MULTI queued the second before, executed in it
 	luaSecond int64 // a script ran from the second before into it
 	steady    int64 // a second of plain writing, before any failover
-	failover  int64 // a second after SENTINEL FAILOVER
-	killed    int64 // a second after the shipping node was SIGKILLed
-	flushAt   int64 // the second of FLUSHALL
-	endAt     int64 // the last write, alone in its second
-	writes    []nodes.SeqWrite
-	lost      map[int]bool // acknowledged, then lost by the cluster itself
+	// steadyShipper: when the shipping node applied the writes around steady
+	steadyShipper *applyClock
+	failover      int64 // a second after SENTINEL FAILOVER
+	killed        int64 // a second after the shipping node was SIGKILLed
+	flushAt       int64 // the second of FLUSHALL
+	endAt         int64 // the last write, alone in its second
+	writes        []nodes.SeqWrite
+	lost          map[int]bool // acknowledged, then lost by the cluster itself
 }
 
 // TestPITRThroughTheBinary runs three nodes with PITR=true and a directory
@@ -42,12 +44,13 @@ func TestPITRThroughTheBinary(t *testing.T) {
 	run := runPITRCluster(t)
 	t.Logf("%d writes, %d acknowledged then lost by the cluster itself", len(run.writes), len(run.lost))
 	for _, tc := range []struct {
-		name string
-		ts   int64
-	}{{"steady", run.steady}, {"after SENTINEL FAILOVER", run.failover}, {"after SIGKILL of the shipper", run.killed}} {
+		name    string
+		ts      int64
+		shipper *applyClock
+	}{{"steady", run.steady, run.steadyShipper}, {"after SENTINEL FAILOVER", run.failover, nil}, {"after SIGKILL of the shipper", run.killed, nil}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := restoreTo(t, run.store.root, rfc3339(tc.ts))
-			n := checkRestored(t, got, run.writes, tc.ts, run.lost)
+			n := checkRestored(t, got, run.writes, tc.ts, run.lost, tc.shipper)
 			t.Logf("restored to %s: %d writes", rfc3339(tc.ts), n)
 		})
 	}
@@ -69,7 +72,7 @@ func TestPITRThroughTheBinary(t *testing.T) {
 	})
 	t.Run("FLUSHALL rolled back", func(t *testing.T) {
 		got := restoreTo(t, run.store.root, rfc3339(run.flushAt-1))
-		n := checkRestored(t, got, run.writes, run.flushAt-1, run.lost)
+		n := checkRestored(t, got, run.writes, run.flushAt-1, run.lost, nil)
 		if acked := countAcked(run.writes, run.lost); n < acked || whole(t, got.Client, "post") != 0 {
 			t.Fatalf("%d writes present, %d acknowledged and kept by the cluster; post present %v", n, acked, whole(t, got.Client, "post"))
 		}
@@ -113,8 +116,11 @@ func runPITRCluster(t *testing.T) *pitrRun {
 
 	rewrites := make(chan error, 1)
 	go func() { rewrites <- rewriteAOF(c.Node(first.Node).Client, 10) }()
+	run.steadyShipper = startApplyClock(mc, c.Node(first.Node).Client)
 	run.steady = time.Now().Unix() + 1
 	untilSecond(t, run.steady+2)
+	run.steadyShipper.stop()
+	t.Logf("around the steady second: %s", run.steadyShipper)
 	if err := <-rewrites; err != nil {
 		t.Fatal(err)
 	}
