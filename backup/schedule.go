@@ -23,7 +23,7 @@ type Registry interface {
 
 // NodeState reports this node's redis role (redisnode.RoleMaster or
 // RoleReplica) and whether it is healthy (for a replica: its master link
-// is up). The node provides it.
+// is up; for a master: its write fence is down). The node provides it.
 type NodeState func(ctx context.Context) (role string, healthy bool)
 
 // SchedulerOptions configure a Scheduler.
