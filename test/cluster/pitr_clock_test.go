@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/autopilotpattern/redis-autopilot/internal/ctxtime"
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // applyClock measures when a replica that ships applied the master's
@@ -93,4 +95,24 @@ func (c *applyClock) String() string {
 		most = max(most, s.applied.Sub(s.read))
 	}
 	return fmt.Sprintf("%d samples of the shipping node's apply lag, the longest %s", len(c.samples), most.Round(time.Millisecond))
+}
+
+// appliedSecond waits until node has applied everything master has taken
+// so far and returns the second it has by then: a restore to it holds
+// those writes (by the shipping node's clock, at or before it).
+func appliedSecond(t *testing.T, master, node *redis.Client) int64 {
+	t.Helper()
+	ctx := nodes.Ctx(t, 30*time.Second)
+	want, err := replOffset(ctx, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes.WaitFor(t, 30*time.Second, func() error {
+		got, err := replOffset(ctx, node)
+		if err == nil && got < want {
+			err = fmt.Errorf("the shipping node is at offset %d of the master's %d", got, want)
+		}
+		return err
+	})
+	return time.Now().Unix()
 }

@@ -20,7 +20,7 @@ import (
 type pitrRun struct {
 	store     pitrStore
 	txSecond  int64 // a MULTI queued the second before, executed in it
-	luaSecond int64 // a script ran from the second before into it
+	luaSecond int64 // a script ran from the second before into it (the second the shipping node had applied it by)
 	steady    int64 // a second of plain writing, before any failover
 	// steadyShipper: when the shipping node applied the writes around steady
 	steadyShipper *applyClock
@@ -112,7 +112,7 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	w.AcksAfter(t, time.Now(), 20*time.Second)
 	mc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: c.Sentinels(), MaxRetries: -1})
 	defer mc.Close()
-	spanSeconds(t, mc, run)
+	spanSeconds(t, mc, c.Node(first.Node).Client, run)
 
 	rewrites := make(chan error, 1)
 	go func() { rewrites <- rewriteAOF(c.Node(first.Node).Client, 10) }()
@@ -167,7 +167,7 @@ func runPITRCluster(t *testing.T) *pitrRun {
 
 // spanSeconds runs a MULTI queued in one second and executed in the next,
 // and a script that runs from one second into the next.
-func spanSeconds(t *testing.T, mc *redis.Client, run *pitrRun) {
+func spanSeconds(t *testing.T, mc, shipper *redis.Client, run *pitrRun) {
 	t.Helper()
 	ctx := nodes.Ctx(t, 30*time.Second)
 	conn := mc.Conn()
@@ -201,7 +201,10 @@ return 1`
 		return nil
 	})
 	must(mc.Eval(ctx, script, nil).Err())
-	run.luaSecond = time.Now().Unix()
+	// The second it ended on the shipping node's clock, which a restore
+	// uses: a replica applies it a little later, a loaded one a second or
+	// more later (a restore to the master's second missed it once).
+	run.luaSecond = appliedSecond(t, mc, shipper)
 }
 
 // waitShipper waits for a node to ship a chain other than notChain and
