@@ -18,7 +18,6 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
-	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/test/mantaserver"
 	"github.com/hashicorp/go-hclog"
 )
@@ -241,19 +240,7 @@ func TestResponseTimeout(t *testing.T) {
 // than MaxReply still downloads whole.
 func TestEndlessListing(t *testing.T) {
 	s, srv := newStore(t, nil)
-	ctx := context.Background()
-	data := bytes.Repeat([]byte("r"), MaxReply+1<<20)
-	if err := s.Put(ctx, name, bytes.NewReader(data), store.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Inject(mantaserver.Fault{Method: http.MethodGet, PathPrefix: bucket, Count: 1, Kind: mantaserver.Endless})
-	_, err := s.List(ctx)
-	if !errors.Is(err, httplimit.ErrTooLarge) || !strings.Contains(err.Error(), "more than 4 MiB") ||
-		!strings.Contains(err.Error(), "the Manta at "+srv.URL+" (MANTA_URL)") {
-		t.Fatalf("List of an endless listing = %v, want ErrTooLarge naming the limit and the server", err)
-	}
-	t.Logf("List: %v", err)
-	if got := storetest.ReadAll(t, s, name); !bytes.Equal(got, data) { // not bounded
-		t.Fatalf("Get of %d bytes read %d; want them whole", len(data), len(got))
-	}
+	storetest.EndlessListing(t, s, name, MaxReply, func() {
+		srv.Inject(mantaserver.Fault{Method: http.MethodGet, PathPrefix: bucket, Count: 1, Kind: mantaserver.Endless})
+	}, "more than 4 MiB", "the Manta at "+srv.URL+" (MANTA_URL)")
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
 	"github.com/autopilotpattern/redis-autopilot/backup/store/storetest"
-	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 	"github.com/autopilotpattern/redis-autopilot/test/s3proxy"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -201,20 +200,7 @@ func TestEndlessListing(t *testing.T) {
 	srv := harness.StartS3(t)
 	proxy := s3proxy.New(t, srv.Endpoint)
 	s := open(t, srv, proxy.URL, newBucket(t, srv), nil)
-	ctx := testCtx(t)
-	name := "dump-20261128180000.rdb"
-	data := bytes.Repeat([]byte("r"), MaxReply+1<<20)
-	if err := s.Put(ctx, name, bytes.NewReader(data), store.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	proxy.Inject(s3proxy.Fault{Method: http.MethodGet, Query: "list-type", Kind: s3proxy.Endless})
-	_, err := s.List(ctx)
-	if !errors.Is(err, httplimit.ErrTooLarge) || !strings.Contains(err.Error(), "more than 8 MiB") ||
-		!strings.Contains(err.Error(), "the S3 server at "+proxy.URL+" (S3_ENDPOINT)") {
-		t.Fatalf("List of an endless listing = %v, want ErrTooLarge naming the limit and the server", err)
-	}
-	t.Logf("List: %v", err)
-	if got := storetest.ReadAll(t, s, name); !bytes.Equal(got, data) { // not bounded
-		t.Fatalf("Get of %d bytes read %d; want them whole", len(data), len(got))
-	}
+	storetest.EndlessListing(t, s, "dump-20261128180000.rdb", MaxReply, func() {
+		proxy.Inject(s3proxy.Fault{Method: http.MethodGet, Query: "list-type", Kind: s3proxy.Endless})
+	}, "more than 8 MiB", "the S3 server at "+proxy.URL+" (S3_ENDPOINT)")
 }

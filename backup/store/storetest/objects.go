@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/store"
+	"github.com/autopilotpattern/redis-autopilot/internal/httplimit"
 )
 
 // objectTests is the Objects part of the contract, run by Run.
@@ -228,4 +229,35 @@ func testObjectsNotFound(t *testing.T, fx Fixture) {
 	if got := ObjectNames(t, o, ""); len(got) != 1 || got[0] != "dir/seg" {
 		t.Errorf("list after deletes of missing names = %v, want [dir/seg]", got)
 	}
+}
+
+// EndlessListing stores name, larger than maxReply, in s; runs inject,
+// which makes the server's next listing endless; and checks that List
+// fails with httplimit.ErrTooLarge and an error holding each of want,
+// while a Get of name still reads it whole (object data is not bounded).
+func EndlessListing(t *testing.T, s store.Store, name string, maxReply int, inject func(), want ...string) {
+	t.Helper()
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("r"), maxReply+1<<20)
+	if err := s.Put(ctx, name, bytes.NewReader(data), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	inject()
+	_, err := s.List(ctx)
+	if !errors.Is(err, httplimit.ErrTooLarge) || !containsAll(err, want) {
+		t.Fatalf("List of an endless listing = %v, want ErrTooLarge naming %q", err, want)
+	}
+	t.Logf("List: %v", err)
+	if got := ReadAll(t, s, name); !bytes.Equal(got, data) {
+		t.Fatalf("Get of %d bytes read %d; want them whole", len(data), len(got))
+	}
+}
+
+func containsAll(err error, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			return false
+		}
+	}
+	return true
 }
