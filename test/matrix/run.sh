@@ -226,6 +226,17 @@ echo
 echo "matrix: skipped tests and why:"
 grep -B1 "^\[[a-z]* [a-z-]*\] *--- SKIP" "$log" | grep -v "^--$" || echo "  none"
 echo
+# The failures again, last: a CI log shows only its tail.
+if ((failed != 0)); then
+	echo "matrix: failed tests and their errors:"
+	# each FAIL line with the last 12 test-file lines of its package before it
+	awk '/^\[[a-z]+ [a-z-]+\] / {
+		p = $1 " " $2
+		if ($0 ~ /--- FAIL/) { for (i = n[p] - 12; i < n[p]; i++) if (i >= 0) print b[p, i % 12]; n[p] = 0; print; next }
+		if ($0 ~ /_test\.go:[0-9]+:|panic:/) { b[p, n[p] % 12] = $0; n[p]++ }
+	}' "$log" | tail -80
+	echo
+fi
 echo "matrix: $total_p passed, $total_f failed"
 if ((failed == 0 && total_p > 0)); then
 	echo "MATRIX: PASS (log $log)"
