@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,8 +93,20 @@ func TestLockHolderStallsDuringBootstrap(t *testing.T) {
 		if top.Replicas[0] != a.Addr() {
 			t.Fatalf("the woken node %s is not the replica: %+v", a.Addr(), top)
 		}
-		if !strings.Contains(a.Log(), "stepping back") {
-			t.Fatalf("the woken node did not step back:\n%s", a.Proc.Tail(30))
+		// Two honest ways back: frozen after its redis started as
+		// master, it finds the lock lost and steps back; frozen between
+		// taking the lock and the look it takes under it, it wakes to
+		// that look, finds the new master and starts as its replica
+		// without ever starting as master.
+		log := a.Log()
+		resolved := regexp.MustCompile(`role resolved: role=(\w+)`).FindAllStringSubmatch(log, -1)
+		switch {
+		case strings.Contains(log, "stepping back"):
+			t.Logf("the woken node stepped back")
+		case len(resolved) == 1 && resolved[0][1] == "replica":
+			t.Logf("the woken node looked again under the lost lock and started as a replica")
+		default:
+			t.Fatalf("the woken node neither stepped back nor started as a replica at once (roles resolved %v):\n%s", resolved, a.Proc.Tail(30))
 		}
 	}
 }
