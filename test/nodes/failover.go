@@ -96,14 +96,15 @@ type Events struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	first  map[string]time.Time // "channel" -> first time seen, any sentinel
-	by     map[string]string    // "channel" -> the sentinel that published it first
+	first  map[string]time.Time   // "channel" -> first time seen, any sentinel
+	by     map[string]string      // "channel" -> the sentinel that published it first
+	all    map[string][]time.Time // "channel" -> every time seen, any sentinel
 }
 
 // WatchEvents subscribes to every event of the sentinels at addrs.
 func WatchEvents(addrs []string) (*Events, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ev := &Events{cancel: cancel, first: map[string]time.Time{}, by: map[string]string{}}
+	ev := &Events{cancel: cancel, first: map[string]time.Time{}, by: map[string]string{}, all: map[string][]time.Time{}}
 	for _, a := range addrs {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: a, DialTimeout: time.Second})
 		ps := sc.PSubscribe(ctx, "*")
@@ -126,9 +127,11 @@ func WatchEvents(addrs []string) (*Events, error) {
 			defer ps.Close()
 			for m := range ps.Channel() {
 				ev.mu.Lock()
+				now := time.Now()
 				if _, ok := ev.first[m.Channel]; !ok {
-					ev.first[m.Channel], ev.by[m.Channel] = time.Now(), a
+					ev.first[m.Channel], ev.by[m.Channel] = now, a
 				}
+				ev.all[m.Channel] = append(ev.all[m.Channel], now)
 				ev.mu.Unlock()
 			}
 		}()
@@ -142,6 +145,14 @@ func (ev *Events) First(channel string) (time.Time, string) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	return ev.first[channel], ev.by[channel]
+}
+
+// All returns every time channel was published, by any sentinel, in the
+// order seen.
+func (ev *Events) All(channel string) []time.Time {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return append([]time.Time(nil), ev.all[channel]...)
 }
 
 // Stop ends the subscriptions.
