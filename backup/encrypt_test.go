@@ -23,7 +23,7 @@ const (
 	knownValue = "the-plaintext-canary-7f3a9c"
 )
 
-func testKeys(t *testing.T, text string) *crypt.Keys {
+func testKeys(t testing.TB, text string) *crypt.Keys {
 	t.Helper()
 	k, err := crypt.ParseKeys(text)
 	if err != nil {
@@ -32,7 +32,7 @@ func testKeys(t *testing.T, text string) *crypt.Keys {
 	return k
 }
 
-func newIdentity(t *testing.T) *age.X25519Identity {
+func newIdentity(t testing.TB) *age.X25519Identity {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {

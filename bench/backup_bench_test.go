@@ -302,15 +302,8 @@ func waitFor(b *testing.B, c *redisnode.Client, done func(redisnode.Info) bool) 
 // plus the AOF rewrite), then backup.Restore of each backup, with a
 // supervisor running only for this phase.
 func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores map[string]store.Store, names map[string]string, keys *crypt.Keys) {
-	sup, err := supervisor.New(supervisor.Options{Log: log, NoSignals: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := sup.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { sup.StopAll(context.Background()); cancel(); <-sup.Done() }()
+	sup, stop := startSup(b, log)
+	defer stop()
 	var base, load series
 	secs, ratio := map[string]series{}, map[string]series{}
 	for range max(*repeat, 1) {
@@ -321,16 +314,8 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 				continue
 			}
 			k := p.key()
-			d := harness.TempDir(b, "rst")
-			start := time.Now()
-			if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Store: stores[p.store], Name: names[k],
-				DataDir: d, Sup: sup, Log: log, RedisServerPath: harness.NeedBinary(b, "redis-server"),
-				CheckRDBPath: harness.NeedBinary(b, "redis-check-rdb"), Encryption: keys}); err != nil {
-				b.Fatal(err)
-			}
-			took := time.Since(start).Seconds()
+			took := restoreOnce(b, sup, log, stores[p.store], names[k], keys).Seconds()
 			secs[k], ratio[k] = append(secs[k], took), append(ratio[k], took/t.Seconds())
-			os.RemoveAll(d)
 		}
 	}
 	rep.add("| baseline: redis-server loads the uncompressed RDB, then AOF rewrite | %.1fs (median) | | load alone %.1fs |", base.median(), load.median())
@@ -348,6 +333,20 @@ func restores(b *testing.B, rep *report, log hclog.Logger, rdb string, stores ma
 	}
 	encRatios(rep, "restore time", func(k string) series { return secs[k] })
 	rep.add("| restore from S3 store vs directory store, zstd (time) | | %.2f× | same round |", pairRatio(secs["s3/zstd"], secs["dir/zstd"]))
+}
+
+// startSup starts a supervisor for the restores' redis-servers; stop
+// stops it and its children.
+func startSup(b *testing.B, log hclog.Logger) (sup *supervisor.Supervisor, stop func()) {
+	sup, err := supervisor.New(supervisor.Options{Log: log, NoSignals: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := sup.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return sup, func() { sup.StopAll(context.Background()); cancel(); <-sup.Done() }
 }
 
 func run(b *testing.B, stdout io.Writer, name string, args ...string) {
