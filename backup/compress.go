@@ -41,7 +41,7 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 }
 
 // maxZstdWindow bounds the window of a zstd frame we decompress, and so
-// the decoder's memory: ours are zstdChunk (2 MiB); the zstd tool's
+// the decoder's memory: ours ask for zstdWindow (512 KiB); the zstd tool's
 // levels up to 19 use at most 8 MiB (only --long and --ultra more).
 const maxZstdWindow = 8 << 20
 

@@ -13,6 +13,12 @@ import (
 // 1.823; each chunk costs two buffers per core in flight.
 const zstdChunk = 1 << 20
 
+// zstdWindow is how far back a match may reach within a frame; each
+// encoder keeps this much history (plus a block). On bench/'s RDB, 1 MiB
+// frames compress to 1.8320 with a 1 MiB window, 1.8317 with 512 KiB and
+// 1.8287 with 256 KiB; 512 KiB saves 1 MB of peak RSS against 1 MiB.
+const zstdWindow = 512 << 10
+
 // parallelZstd is an io.WriteCloser compressing into w on up to workers
 // cores: each zstdChunk of input becomes its own zstd frame (EncodeAll),
 // compressed on its own goroutine and written in order, as the zstd CLI's
@@ -30,10 +36,13 @@ const zstdChunk = 1 << 20
 // at the 256 KiB window that matches our ratio (1.832) its peak heap was
 // 21 MB against our 16, at 512 KiB (1.839) 33 MB, at its default window
 // 250 MB more RSS; `backup now` must stay within 32 MB. Ours keeps a fixed
-// set of buffers, workers+1 inputs (one filling while the others
-// compress) and as many outputs (one being written), reused: a backup
-// allocates nothing per chunk, so the GC has no garbage to let the heap
-// grow on, whatever the dataset's size.
+// set of buffers, reused: a backup allocates nothing per chunk, so the GC
+// has no garbage to let the heap grow on, whatever the dataset's size.
+// workers inputs: one fills while the others compress, and the reader
+// waits while all compress (reading 1 MiB takes a fraction of compressing
+// it); workers outputs: a frame waits in its buffer until those before it
+// are written. A spare of each (workers+1) bought no throughput in
+// BenchmarkRSSCompare and cost 1.6 MB of peak RSS (docs/FIGURES.md).
 type parallelZstd struct {
 	w       io.Writer
 	enc     *zstd.Encoder
@@ -41,7 +50,7 @@ type parallelZstd struct {
 	buf     []byte // the chunk being filled
 
 	// ins and outs hold the free input and output buffers; made (up to
-	// workers+1 of each) only as the stream needs them.
+	// workers of each) only as the stream needs them.
 	ins, outs        chan []byte
 	nIn, nOut        int
 	queue            chan chan []byte // frames in input order
@@ -54,12 +63,12 @@ type parallelZstd struct {
 
 func newParallelZstd(w io.Writer, workers int) (*parallelZstd, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(workers), zstd.WithWindowSize(zstdChunk), zstd.WithLowerEncoderMem(true))
+		zstd.WithEncoderConcurrency(workers), zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("zstd writer: %w", err)
 	}
 	z := &parallelZstd{w: w, enc: enc, workers: workers,
-		ins: make(chan []byte, workers+1), outs: make(chan []byte, workers+1),
+		ins: make(chan []byte, workers), outs: make(chan []byte, workers),
 		queue: make(chan chan []byte, workers), done: make(chan struct{})}
 	go z.writeOut()
 	return z, nil
@@ -98,7 +107,7 @@ func (z *parallelZstd) setErr(err error) {
 const zstdBound = zstdChunk + zstdChunk>>10 + 64
 
 // buffer returns a free buffer of free, making one while fewer than
-// workers+1 exist; it waits for one otherwise. Only the writing goroutine
+// workers exist; it waits for one otherwise. Only the writing goroutine
 // calls it.
 func (z *parallelZstd) buffer(free chan []byte, made *int, size int) []byte {
 	select {
@@ -106,7 +115,7 @@ func (z *parallelZstd) buffer(free chan []byte, made *int, size int) []byte {
 		return b
 	default:
 	}
-	if *made <= z.workers {
+	if *made < z.workers {
 		*made++
 		return make([]byte, 0, size)
 	}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
@@ -26,26 +25,35 @@ func BenchmarkRSS(b *testing.B) {
 	for range b.N {
 		rep := &report{}
 		var first map[string]series
-		for _, f := range strings.Split(*rssMB, ",") {
-			mb, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				b.Fatalf("-rss-mb %q: %v", *rssMB, err)
-			}
-			r, rdb := loadDataset(b, rep, mb)
-			got := rssRounds(b, rep, r, float64(fileSize(b, rdb))/1e6)
+		eachRSSSize(b, rep, func(f string, r *harness.Redis, rdbMB float64) {
+			got := rssRounds(b, rep, r, rdbMB)
 			if first == nil {
 				first = got
-			} else {
-				for _, comp := range []string{"zstd", "zstd+age"} {
-					rep.add("| peak RSS `backup now` (%s), %s vs %s | | %.2f× | median over median |",
-						comp, strings.TrimSpace(f), strings.Split(*rssMB, ",")[0], got[comp].median()/first[comp].median())
-				}
+				return
 			}
-			r.Stop()
-			os.Remove(rdb)
-		}
+			for _, comp := range []string{"zstd", "zstd+age"} {
+				rep.add("| peak RSS `backup now` (%s), %s vs %s | | %.2f× | median over median |",
+					comp, f, strings.Split(*rssMB, ",")[0], got[comp].median()/first[comp].median())
+			}
+		})
 		fmt.Printf("\n%d rounds per size; load average %s at end\n\n| what | figure | ratio | notes |\n|---|---|---|---|\n%s\n",
 			*repeat, loadavg(), strings.Join(rep.lines, "\n"))
+	}
+}
+
+// eachRSSSize loads a dataset of each size of -rss-mb in turn and calls
+// measure with the size as given, the redis holding it and the RDB's MB.
+func eachRSSSize(b *testing.B, rep *report, measure func(f string, r *harness.Redis, rdbMB float64)) {
+	for _, f := range strings.Split(*rssMB, ",") {
+		f = strings.TrimSpace(f)
+		mb, err := strconv.Atoi(f)
+		if err != nil {
+			b.Fatalf("-rss-mb %q: %v", *rssMB, err)
+		}
+		r, rdb := loadDataset(b, rep, mb)
+		measure(f, r, float64(fileSize(b, rdb))/1e6)
+		r.Stop()
+		os.Remove(rdb)
 	}
 }
 
@@ -153,50 +161,15 @@ func rss(b *testing.B, rep *report, r *harness.Redis, secret string, comps []str
 	}
 }
 
-// runRSS runs bin and returns its stdout and its own peak RSS in KiB:
-// VmHWM from /proc, polled every 5 ms until it exits (VmHWM only grows, so
-// the last reading is the peak up to the final 5 ms). wait4's ru_maxrss
-// would not do: it counts the process's reaped children (the private
-// redis-server of a restore) and, for a child of this process, starts at
-// this process's RSS inherited at fork.
+// runRSS runs bin and returns its stdout and its own peak RSS in KiB
+// (VmHWM, see watchRSS). wait4's ru_maxrss would not do: it counts the
+// process's reaped children (the private redis-server of a restore) and,
+// for a child of this process, starts at this process's RSS inherited at
+// fork.
 func runRSS(b *testing.B, bin string, env []string, args ...string) (string, int64) {
 	var stdout strings.Builder
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	var peak int64
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if kb := vmHWM(status); kb > peak {
-			peak = kb
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Fatalf("%v: %v", args, err)
-			}
-			return stdout.String(), peak
-		case <-tick.C:
-		}
-	}
-}
-
-func vmHWM(status string) int64 {
-	raw, err := os.ReadFile(status)
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb
-		}
-	}
-	return 0
+	d := watchRSS(b, cmd)
+	return stdout.String(), int64(d.peak)
 }
