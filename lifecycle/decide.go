@@ -91,6 +91,22 @@ type Observation struct {
 	// already, would sync it again only at its next full sync, minutes
 	// later.
 	MarkedCritical bool
+	// SelfListings say, for each sentinel asked (every one registered in
+	// Consul), whether it knows this node; read when INFO says master and
+	// a majority of the sentinels name another node.
+	SelfListings []SelfListing
+	// NamedMasterListed is whether Consul lists SentinelMaster as its one
+	// passing `redis`, NamedMasterErr why SentinelMaster did not answer as
+	// master then; read with SelfListings when no sentinel lists this node.
+	NamedMasterListed bool
+	NamedMasterErr    error
+	// ForgottenFor is the master the last ticks saw named while no
+	// sentinel knew this stale master (Decision.Forgotten), ForgottenSince
+	// when they first saw it; RepointAfter is how long that must hold
+	// before this node re-points itself (repointGrace).
+	ForgottenFor   string
+	ForgottenSince time.Time
+	RepointAfter   time.Duration
 }
 
 // Decision is what a tick does, and why.
@@ -112,6 +128,13 @@ type Decision struct {
 	SentinelPass bool
 	// Reason is one English sentence: what the node is and why.
 	Reason string
+	// Forgotten is the master a majority of the sentinels name while none
+	// of them knows this node, a stale master (see decideRepoint), or "";
+	// the next tick reads it as ForgottenFor.
+	Forgotten string
+	// Repoint is the master this node's redis is made a replica of now
+	// (REPLICAOF, then CONFIG REWRITE), or "".
+	Repoint string
 	// Changes are what apply does to Consul besides the checks.
 	Changes
 }
@@ -157,6 +180,9 @@ func unobserved(o Observation, d Decision) Decision {
 	}
 	why += ": " + errString(o.ConsulErr)
 	d.Pass = false
+	// What the sentinels know of a stale master is unknown: it is not
+	// re-pointed, and the time it has been forgotten keeps counting.
+	d.Repoint, d.Forgotten = "", keepForgotten(o, o.SentinelMaster)
 	if d.Fence || o.InfoErr != nil {
 		d.Note += "; " + why
 		d.Reason += "; " + why
@@ -209,12 +235,14 @@ func decideMaster(o Observation) Decision {
 		d.Service = registry.ServiceReplica
 		d.Fence = true
 		d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s; writes are fenced", o.SentinelMaster)
-		// Fenced, not re-pointed: for a few seconds a replica that
-		// Sentinel has just promoted looks the same (the other sentinels
-		// have not heard yet), and re-pointing it aborts the failover.
-		// Sentinel re-points a stale master itself; the fence is lifted
-		// by the tick that sees the majority name this node.
+		// Fenced, and re-pointed only when no sentinel knows this node
+		// (decideRepoint): for a few seconds a replica that Sentinel has
+		// just promoted looks the same (the other sentinels have not
+		// heard yet), and re-pointing it aborts the failover. Sentinel
+		// re-points a stale master it knows itself; the fence is lifted
+		// by the tick that sees a replica or the majority name this node.
 		d.Reason = d.Note + ", so this node is not advertised as master"
+		decideRepoint(o, &d)
 	case o.Planned != "":
 		d.Fence = true
 		d.Note = fmt.Sprintf("a planned failover (%s) is handing this master over; writes are fenced", o.Planned)
@@ -226,6 +254,7 @@ func decideMaster(o Observation) Decision {
 	case o.SentinelMaster == "":
 		d.Note = fmt.Sprintf("redis reports role master but no majority of sentinels confirms it: %v", o.SentinelErr)
 		d.Reason = d.Note
+		d.Forgotten = keepForgotten(o, "")
 	case len(o.SentinelAlarms) > 0:
 		d.Fence = true
 		d.Note = fmt.Sprintf("the sentinels are failing this master over (%s); writes are fenced", strings.Join(o.SentinelAlarms, "; "))
@@ -269,4 +298,85 @@ func decideReplica(o Observation) Decision {
 		d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
 	}
 	return d
+}
+
+// decideRepoint decides whether this stale master, which a majority of
+// the sentinels have replaced with X (o.SentinelMaster), makes itself X's
+// replica (d.Repoint): Sentinel converts only the instances it knows (see
+// repoint.go). All of these must hold:
+//
+//   - no sentinel that answered lists this node at all: none names it
+//     master, has it as its entry or lists it among the entry's replicas
+//     (SENTINEL REPLICAS). A replica Sentinel has just promoted looks like
+//     a stale master for a few seconds, but its leader names it and the
+//     others list it as the old master's replica: re-pointing it would
+//     abort the failover. A sentinel that knows it re-points it itself;
+//   - every sentinel whose check passes in Consul answered, with its entry
+//     and replicas: one that could answer and did not may know this node.
+//     One failing its check that does not answer is not waited for;
+//   - no planned failover is handing this node over, and no sentinel flags
+//     or announces failing it over;
+//   - Consul lists X as its one passing `redis` (X's own node saw a
+//     majority of the sentinels name it, healthy, unfenced), and X answers
+//     as master: both, so that this node never follows a master that died
+//     since its check last passed, nor one only the sentinels name;
+//   - all of this has held at every tick that could tell for
+//     o.RepointAfter, twice down-after and at least 15 s: longer than a
+//     failover in flight takes to reach every sentinel. A tick that could
+//     not tell (Consul or a sentinel silent, X not answering) neither
+//     starts nor stops the count; any other tick stops it.
+func decideRepoint(o Observation, d *Decision) {
+	x := o.SentinelMaster
+	var unread, listing []string
+	for _, l := range o.SelfListings {
+		switch {
+		case l.Lists:
+			listing = append(listing, l.Sentinel)
+		case !l.Read && l.Passing:
+			unread = append(unread, l.Sentinel)
+		}
+	}
+	switch {
+	case o.Planned != "" || len(o.EventAlarms) > 0 || len(o.SentinelAlarms) > 0:
+		d.Reason += "; a failover of this node is under way, so it is not re-pointed"
+	case len(listing) > 0:
+		// One that lists it as a replica converts it when it answers.
+		d.Reason += fmt.Sprintf("; it is not re-pointed while a sentinel knows this node (%s)", strings.Join(listing, ", "))
+	case len(o.SelfListings) == 0 || len(unread) > 0:
+		d.Forgotten = keepForgotten(o, x)
+		d.Reason += fmt.Sprintf("; whether a sentinel still knows this node is unknown (%s did not answer with its replicas), so it is not re-pointed",
+			nonEmpty(strings.Join(unread, ", ")))
+	case !o.NamedMasterListed:
+		d.Reason += fmt.Sprintf("; no sentinel knows this node, but Consul does not list %s as its one passing redis, so it is not re-pointed", x)
+	case o.NamedMasterErr != nil:
+		d.Forgotten = keepForgotten(o, x)
+		d.Reason += fmt.Sprintf("; no sentinel knows this node, but %s does not answer as master (%v), so it is not re-pointed", x, o.NamedMasterErr)
+	default:
+		d.Forgotten = x
+		since := o.At
+		if o.ForgottenFor == x && !o.ForgottenSince.IsZero() {
+			since = o.ForgottenSince
+		}
+		held := o.At.Sub(since)
+		if held < o.RepointAfter {
+			d.Reason += fmt.Sprintf("; no sentinel knows this node, so none will make it a replica: it becomes %s's replica once that has held for %s (seen since %s)",
+				x, o.RepointAfter, since.Format("15:04:05"))
+			return
+		}
+		d.Repoint = x
+		d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s and none knows this node; it becomes %s's replica; writes are fenced", x, x)
+		d.Reason = fmt.Sprintf("redis reports role master but a majority of sentinels name %s and none knows this node; it has been so for %s, so it becomes %s's replica",
+			x, held.Round(time.Second), x)
+	}
+}
+
+// keepForgotten is Decision.Forgotten for a tick that could not tell
+// whether a sentinel knows this stale master: the count goes on, unless
+// redis answered other than master or the sentinels name another node
+// (named, when known) than the one counted for.
+func keepForgotten(o Observation, named string) string {
+	if o.InfoErr != nil || o.Info.Role() != redisnode.RoleMaster || (named != "" && named != o.ForgottenFor) {
+		return ""
+	}
+	return o.ForgottenFor
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -171,5 +172,97 @@ func TestDecideResyncsACheckAnotherNodeMarked(t *testing.T) {
 				t.Errorf("reason %q does not say so", d.Reason)
 			}
 		})
+	}
+}
+
+// TestDecideRepointsAStaleMasterNoSentinelKnows: a node whose redis
+// reports role master while a majority of the sentinels name another, and
+// none knows it, becomes that master's replica once that has held for
+// RepointAfter; each condition failing alone keeps it fenced, not
+// re-pointed, and says so.
+func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
+	const self, x = "10.0.0.1:6379", "10.0.0.2:6379"
+	at := time.Date(2026, 11, 28, 21, 30, 20, 0, time.UTC)
+	listings := func() []SelfListing {
+		return []SelfListing{{"10.0.0.1:26379", true, true, false}, {"10.0.0.2:26379", true, true, false}, {"10.0.0.3:26379", true, true, false}}
+	}
+	forgotten := func() Observation {
+		return Observation{Self: self, At: at, Info: info("role", "master"), SentinelMaster: x, SentinelAsked: true, SentinelOK: true,
+			Sentinels: []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"}, SelfListings: listings(),
+			NamedMasterListed: true, ForgottenFor: x, ForgottenSince: at.Add(-20 * time.Second), RepointAfter: 15 * time.Second}
+	}
+	tests := []struct {
+		name      string
+		change    func(o *Observation)
+		repoint   bool
+		forgotten string // Decision.Forgotten: "" stops the count
+		reason    string
+	}{
+		{"forgotten for longer than the grace", func(*Observation) {}, true, x,
+			"redis reports role master but a majority of sentinels name 10.0.0.2:6379 and none knows this node; it has been so for 20s, so it becomes 10.0.0.2:6379's replica"},
+		{"a sentinel failing its check that does not answer is not waited for", func(o *Observation) { o.SelfListings[2] = SelfListing{Sentinel: "10.0.0.3:26379"} }, true, x,
+			"it becomes 10.0.0.2:6379's replica"},
+		{"redis reports role replica", func(o *Observation) {
+			o.Info = info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "up")
+		}, false, "", "this node is a replica of 10.0.0.2:6379"},
+		{"redis does not answer", func(o *Observation) { o.InfoErr = errors.New("refused") }, false, "", "redis does not answer"},
+		{"the majority names this node", func(o *Observation) { o.SentinelMaster = self }, false, "", "this node is the master"},
+		{"no majority: the count goes on", func(o *Observation) { o.SentinelMaster, o.SentinelErr = "", errors.New("1 of 3 answered") }, false, x,
+			"no majority of sentinels confirms it"},
+		{"a sentinel lists it as the new master's replica", func(o *Observation) { o.SelfListings[1].Lists = true }, false, "",
+			"majority of sentinels name 10.0.0.2:6379; writes are fenced, so this node is not advertised as master; it is not re-pointed while a sentinel knows this node (10.0.0.2:26379)"},
+		{"a sentinel that does not answer lists it", func(o *Observation) { o.SelfListings[1] = SelfListing{Sentinel: "10.0.0.2:26379", Lists: true} }, false, "",
+			"it is not re-pointed while a sentinel knows this node (10.0.0.2:26379)"},
+		{"a passing sentinel did not answer: unknown", func(o *Observation) { o.SelfListings[2].Read = false }, false, x,
+			"whether a sentinel still knows this node is unknown (10.0.0.3:26379 did not answer with its replicas), so it is not re-pointed"},
+		{"no sentinel was read", func(o *Observation) { o.SelfListings = nil }, false, x, "is unknown ((none) did not answer"},
+		{"Consul does not list the new master as passing", func(o *Observation) { o.NamedMasterListed = false }, false, "",
+			"Consul does not list 10.0.0.2:6379 as its one passing redis, so it is not re-pointed"},
+		{"the new master does not answer as master", func(o *Observation) { o.NamedMasterErr = errors.New("10.0.0.2:6379 reports role slave") }, false, x,
+			"10.0.0.2:6379 does not answer as master (10.0.0.2:6379 reports role slave), so it is not re-pointed"},
+		{"a planned failover hands it over", func(o *Observation) { o.Planned = "redis-autopilot failover run by h" }, false, "",
+			"a failover of this node is under way, so it is not re-pointed"},
+		{"a sentinel announced failing it over", func(o *Observation) { o.EventAlarms = []string{"10.0.0.3:26379: +try-failover"} }, false, "",
+			"a failover of this node is under way"},
+		{"a sentinel flags it o_down", func(o *Observation) { o.SentinelAlarms = []string{"10.0.0.3:26379: o_down"} }, false, "",
+			"a failover of this node is under way"},
+		{"forgotten for less than the grace", func(o *Observation) { o.ForgottenSince = at.Add(-10 * time.Second) }, false, x,
+			"no sentinel knows this node, so none will make it a replica: it becomes 10.0.0.2:6379's replica once that has held for 15s (seen since 21:30:10)"},
+		{"first seen: the count starts", func(o *Observation) { o.ForgottenFor, o.ForgottenSince = "", time.Time{} }, false, x, "(seen since 21:30:20)"},
+		{"counted for another master: it starts again", func(o *Observation) { o.ForgottenFor = "10.0.0.3:6379" }, false, x, "(seen since 21:30:20)"},
+		{"a longer grace from down-after", func(o *Observation) { o.RepointAfter = repointGrace(15 * time.Second) }, false, x, "once that has held for 30s"},
+		{"Consul does not answer: the count goes on", func(o *Observation) { o.ConsulErr = errors.New("refused") }, false, x, "Consul does not answer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := forgotten()
+			tc.change(&o)
+			d := Decide(o)
+			if got := d.Repoint != ""; got != tc.repoint || (got && d.Repoint != x) {
+				t.Errorf("Repoint = %q, want re-pointed %v (reason %q)", d.Repoint, tc.repoint, d.Reason)
+			}
+			if d.Forgotten != tc.forgotten {
+				t.Errorf("Forgotten = %q, want %q (reason %q)", d.Forgotten, tc.forgotten, d.Reason)
+			}
+			if !strings.Contains(d.Reason, tc.reason) {
+				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
+			}
+			if o.Info.Role() == redisnode.RoleMaster && o.InfoErr == nil && o.SentinelMaster == x && !d.Fence {
+				t.Errorf("a master the sentinels replaced is not fenced (reason %q)", d.Reason)
+			}
+			if d.Pass && d.Service == registry.ServiceMaster && o.SentinelMaster != self {
+				t.Errorf("passes as master: %q", d.Reason)
+			}
+		})
+	}
+}
+
+func TestRepointGrace(t *testing.T) {
+	for downAfter, want := range map[time.Duration]time.Duration{
+		2 * time.Second: 15 * time.Second, 5 * time.Second: 15 * time.Second, 10 * time.Second: 20 * time.Second,
+	} {
+		if got := repointGrace(downAfter); got != want {
+			t.Errorf("repointGrace(%s) = %s, want %s", downAfter, got, want)
+		}
 	}
 }

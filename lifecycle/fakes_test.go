@@ -166,6 +166,11 @@ type fakePeers struct {
 	masters  map[string]bool // other nodes that answer as master
 	fence    string          // min-replicas-to-write
 	followed []string
+	// replicaOf records each REPLICAOF ("ip:port"), rewrites each CONFIG
+	// REWRITE; replicaOfErr fails REPLICAOF.
+	replicaOf    []string
+	rewrites     int
+	replicaOfErr error
 }
 
 func (p *fakePeers) Info(context.Context) (redisnode.Info, error) { return p.info, p.infoErr }
@@ -198,6 +203,23 @@ func (p *fakePeers) Follow(_ context.Context, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.followed = append(p.followed, addr)
+}
+
+func (p *fakePeers) ReplicaOf(_ context.Context, master string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.replicaOfErr != nil {
+		return p.replicaOfErr
+	}
+	p.replicaOf = append(p.replicaOf, master)
+	return nil
+}
+
+func (p *fakePeers) RewriteConfig(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rewrites++
+	return nil
 }
 
 func (p *fakePeers) fenced() bool {

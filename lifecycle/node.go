@@ -94,6 +94,10 @@ type Events interface {
 	ConsulError(op string)
 	// Fenced is told when the write fence goes up (true) or down.
 	Fenced(on bool)
+	// Repointed is told when this node made its redis, a stale master no
+	// sentinel knew, a replica of the master the sentinels name: outcome
+	// "done" or "failed".
+	Repointed(outcome string)
 }
 
 type noEvents struct{}
@@ -103,6 +107,7 @@ func (noEvents) LockAcquired(string)  {}
 func (noEvents) LockReleased(string)  {}
 func (noEvents) ConsulError(string)   {}
 func (noEvents) Fenced(bool)          {}
+func (noEvents) Repointed(string)     {}
 
 // Status is what the node last saw and decided, for `status` and metrics.
 type Status struct {
@@ -163,6 +168,11 @@ type Node struct {
 	// odown is the master the local sentinel last flagged +odown, until
 	// its -odown or +switch-master.
 	odown odownSeen
+	// forgottenFor is the master the last ticks saw named while no
+	// sentinel knew this stale master (Decision.Forgotten), and
+	// forgottenSince when they first saw it; only ticks touch them.
+	forgottenFor   string
+	forgottenSince time.Time
 }
 
 // NewNode checks o and returns a Node.

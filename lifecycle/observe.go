@@ -17,7 +17,8 @@ import (
 // answer it stops there and says so in ConsulErr.
 func (n *Node) observe(ctx context.Context) Observation {
 	obs := Observation{Self: n.self, SelfSentinel: n.selfSent, At: time.Now(),
-		CatalogLostBefore: n.catalogLost, RecordedMaster: n.recordedMaster}
+		CatalogLostBefore: n.catalogLost, RecordedMaster: n.recordedMaster,
+		ForgottenFor: n.forgottenFor, ForgottenSince: n.forgottenSince, RepointAfter: repointGrace(n.o.DownAfter)}
 	// A frozen redis must not use up the tick: the sentinel's check and
 	// the sentinels' view do not depend on it.
 	ictx, cancel := context.WithTimeout(ctx, max(n.o.PollInterval/3, 100*time.Millisecond))
@@ -50,13 +51,19 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 	}
 	obs.Sentinels = addrs
 	replica := obs.InfoErr == nil && obs.Info.Role() == redisnode.RoleReplica
-	v, verr := n.askView(ctx, addrs, replica)
+	master := obs.InfoErr == nil && obs.Info.Role() == redisnode.RoleMaster
+	// A master reads the replicas too: replaced, it must know whether a
+	// sentinel still lists it (observeForgotten).
+	v, verr := n.askView(ctx, addrs, replica || master)
 	obs.SentinelAsked = true
 	obs.SentinelMaster, obs.SentinelErr = v.Master, verr
 	obs.SentinelAlarms = v.Alarms(n.self)
 	obs.MarkedCritical = obs.Catalog.Marked[registry.ServiceID(obs.Registered, n.o.AdvertiseAddr, n.o.RedisPort)]
-	if obs.Info.Role() == redisnode.RoleMaster && obs.SentinelMaster == n.self {
+	if master && obs.SentinelMaster == n.self {
 		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
+	}
+	if master && obs.SentinelMaster != "" && obs.SentinelMaster != n.self {
+		err = n.observeForgotten(ctx, obs, v)
 	}
 	if replica {
 		obs.PromotableBy = v.PromotableBy(n.self)

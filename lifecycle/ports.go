@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
@@ -71,6 +72,10 @@ type peers interface {
 	SetFenceSetting(ctx context.Context, value string) error
 	// Follow follows the events of the sentinel at addr until ctx ends.
 	Follow(ctx context.Context, addr string)
+	// ReplicaOf makes the local redis a replica of master ("ip:port");
+	// RewriteConfig writes its running settings into redis.conf.
+	ReplicaOf(ctx context.Context, master string) error
+	RewriteConfig(ctx context.Context) error
 }
 
 // netPeers are the node's redis and sentinels, over the network.
@@ -95,3 +100,12 @@ func (p netPeers) SetFenceSetting(ctx context.Context, value string) error {
 	return p.n.redis.Redis().ConfigSet(ctx, fenceSetting, value).Err()
 }
 func (p netPeers) Follow(ctx context.Context, addr string) { p.n.followSentinel(ctx, addr) }
+func (p netPeers) ReplicaOf(ctx context.Context, master string) error {
+	return p.n.replicaOf(ctx, master)
+}
+func (p netPeers) RewriteConfig(ctx context.Context) error {
+	if err := p.n.redis.Redis().ConfigRewrite(ctx).Err(); err != nil {
+		return fmt.Errorf("config rewrite on the local redis: %w", err)
+	}
+	return nil
+}

@@ -40,6 +40,10 @@ func (n *Node) Tick(ctx context.Context) (Decision, error) {
 		cancel()
 	}
 	n.fenceMu.Unlock()
+	n.noteForgotten(obs.At, d.Forgotten)
+	if d.Repoint != "" {
+		n.repoint(ctx, d)
+	}
 	err := obs.ConsulErr
 	if err == nil {
 		actx, cancel := context.WithTimeout(ctx, n.o.PollInterval)

@@ -248,6 +248,7 @@ func populate(m *Metrics) {
 	m.ConsulError("pass")
 	m.LockAcquired("master")
 	m.ForgetAction("sentinel_reset", "done")
+	m.Repointed("done")
 	m.PITRShipping(true)
 	m.Shipped("c", now.Unix(), 10)
 	m.ChainEnded("c", "test", true)

@@ -158,6 +158,16 @@ func (m *Metrics) ForgetAction(action, outcome string) {
 	m.forgets.WithLabelValues(action, outcome).Inc()
 }
 
+// Repointed records that this node made its redis, a stale master no
+// sentinel knew, a replica of the master the sentinels name: outcome
+// "done" or "failed".
+func (m *Metrics) Repointed(outcome string) {
+	if m == nil {
+		return
+	}
+	m.repoints.WithLabelValues(outcome).Inc()
+}
+
 // LockReleased records that this node released or lost the lock name.
 func (m *Metrics) LockReleased(name string) {
 	if m == nil {

@@ -27,8 +27,10 @@ type Answer struct {
 	Flags    []string
 	// Replicas are the sentinel's replicas of its entry (SENTINEL
 	// REPLICAS), read by AskWithReplicas only; nil when not read.
-	Replicas []Instance
-	Err      error
+	// ReplicasErr is why AskWithReplicas could not read them.
+	Replicas    []Instance
+	ReplicasErr error
+	Err         error
 }
 
 // alarmFlags are the master flags that say the sentinels are failing the
@@ -199,8 +201,10 @@ func askOne(ctx context.Context, addr, name, password string, replicas bool) (a 
 		}
 		if replicas {
 			// Advisory too: a replica that cannot read them is not
-			// counted as promotable by this sentinel, nothing more.
-			a.Replicas, _ = c.Replicas(ctx, name)
+			// counted as promotable by this sentinel, nothing more; a
+			// stale master does not take this sentinel for one that
+			// has forgotten it (ReplicasErr).
+			a.Replicas, a.ReplicasErr = c.Replicas(ctx, name)
 		}
 	}
 	return a

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,19 +27,7 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 	c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)
 	old := c.Node(top.Masters[0])
-	pids := old.ChildPids("redis-server")
-	if len(pids) != 1 {
-		t.Fatalf("redis-server children of the master's node: %v", pids)
-	}
-	if err := syscall.Kill(pids[0], syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	thawed := false
-	defer func() {
-		if !thawed {
-			syscall.Kill(pids[0], syscall.SIGCONT)
-		}
-	}()
+	thaw := freezeRedis(t, old)
 	// The frozen redis fails its check at the node's next tick, before the
 	// check's TTL (5 s) would lapse: clients stop writing to it. The check's
 	// output says who failed it: the node gives its reason, Consul says
@@ -56,10 +45,7 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 	})
 	newTop := c.WaitTopology(40*time.Second, "!"+old.Addr(), 1, 3)
 	t.Logf("%s promoted while %s was frozen", newTop.Masters[0], old.Addr())
-	if err := syscall.Kill(pids[0], syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	thawed = true
+	thaw()
 
 	// Until Sentinel demotes it, a write to the old master must be refused.
 	var fencedSeen bool
@@ -241,4 +227,27 @@ func masterCheck(t *testing.T, c *nodes.Cluster, addr string) (string, bool) {
 		}
 	}
 	return "no redis service of " + addr, false
+}
+
+// freezeRedis stops n's redis-server (SIGSTOP) and returns what thaws it;
+// the test's end thaws it if the test did not.
+func freezeRedis(t *testing.T, n *nodes.Node) (thaw func()) {
+	t.Helper()
+	pids := n.ChildPids("redis-server")
+	if len(pids) != 1 {
+		t.Fatalf("redis-server children of %s: %v", n.Name, pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	thaw = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pids[0], syscall.SIGCONT); err != nil {
+				t.Errorf("thaw redis-server of %s: %v", n.Name, err)
+			}
+		})
+	}
+	t.Cleanup(thaw)
+	return thaw
 }
