@@ -197,6 +197,7 @@ func unobserved(o Observation, d Decision) Decision {
 func decideRole(o Observation) Decision {
 	if o.InfoErr != nil {
 		d := unregistrable(o)
+		d.Forgotten = keepForgotten(o, o.SentinelMaster)
 		d.Note = fmt.Sprintf("redis does not answer: %v", o.InfoErr)
 		d.Reason = "redis does not answer, so its check is failing: " + o.InfoErr.Error()
 		return d
@@ -320,11 +321,13 @@ func decideReplica(o Observation) Decision {
 //     majority of the sentinels name it, healthy, unfenced), and X answers
 //     as master: both, so that this node never follows a master that died
 //     since its check last passed, nor one only the sentinels name;
-//   - all of this has held at every tick that could tell for
-//     o.RepointAfter, twice down-after and at least 15 s: longer than a
-//     failover in flight takes to reach every sentinel. A tick that could
-//     not tell (Consul or a sentinel silent, X not answering) neither
-//     starts nor stops the count; any other tick stops it.
+//   - all of this has held for o.RepointAfter, twice down-after and at
+//     least 15 s: longer than a failover in flight takes to reach every
+//     sentinel. The count stops at a tick that sees redis report another
+//     role, the majority name another node, a sentinel list this node, or
+//     a failover of it; a tick that cannot tell (redis, Consul or a
+//     sentinel silent, X not passing or not answering: a loaded host
+//     fails a check now and then) neither starts nor stops it.
 func decideRepoint(o Observation, d *Decision) {
 	x := o.SentinelMaster
 	var unread, listing []string
@@ -347,6 +350,7 @@ func decideRepoint(o Observation, d *Decision) {
 		d.Reason += fmt.Sprintf("; whether a sentinel still knows this node is unknown (%s did not answer with its replicas), so it is not re-pointed",
 			nonEmpty(strings.Join(unread, ", ")))
 	case !o.NamedMasterListed:
+		d.Forgotten = keepForgotten(o, x)
 		d.Reason += fmt.Sprintf("; no sentinel knows this node, but Consul does not list %s as its one passing redis, so it is not re-pointed", x)
 	case o.NamedMasterErr != nil:
 		d.Forgotten = keepForgotten(o, x)
@@ -371,11 +375,11 @@ func decideRepoint(o Observation, d *Decision) {
 }
 
 // keepForgotten is Decision.Forgotten for a tick that could not tell
-// whether a sentinel knows this stale master: the count goes on, unless
+// whether this stale master is still forgotten: the count goes on, unless
 // redis answered other than master or the sentinels name another node
 // (named, when known) than the one counted for.
 func keepForgotten(o Observation, named string) string {
-	if o.InfoErr != nil || o.Info.Role() != redisnode.RoleMaster || (named != "" && named != o.ForgottenFor) {
+	if (o.InfoErr == nil && o.Info.Role() != redisnode.RoleMaster) || (named != "" && named != o.ForgottenFor) {
 		return ""
 	}
 	return o.ForgottenFor

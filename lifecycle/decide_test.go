@@ -205,7 +205,9 @@ func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 		{"redis reports role replica", func(o *Observation) {
 			o.Info = info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "up")
 		}, false, "", "this node is a replica of 10.0.0.2:6379"},
-		{"redis does not answer", func(o *Observation) { o.InfoErr = errors.New("refused") }, false, "", "redis does not answer"},
+		{"redis does not answer: the count goes on", func(o *Observation) { o.InfoErr = errors.New("refused") }, false, x, "redis does not answer"},
+		{"redis does not answer and the majority names this node", func(o *Observation) { o.InfoErr, o.SentinelMaster = errors.New("refused"), self }, false, "", "redis does not answer"},
+		{"redis answers without a role", func(o *Observation) { o.Info = info() }, false, "", "INFO without a role"},
 		{"the majority names this node", func(o *Observation) { o.SentinelMaster = self }, false, "", "this node is the master"},
 		{"no majority: the count goes on", func(o *Observation) { o.SentinelMaster, o.SentinelErr = "", errors.New("1 of 3 answered") }, false, x,
 			"no majority of sentinels confirms it"},
@@ -216,7 +218,7 @@ func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 		{"a passing sentinel did not answer: unknown", func(o *Observation) { o.SelfListings[2].Read = false }, false, x,
 			"whether a sentinel still knows this node is unknown (10.0.0.3:26379 did not answer with its replicas), so it is not re-pointed"},
 		{"no sentinel was read", func(o *Observation) { o.SelfListings = nil }, false, x, "is unknown ((none) did not answer"},
-		{"Consul does not list the new master as passing", func(o *Observation) { o.NamedMasterListed = false }, false, "",
+		{"Consul does not list the new master as passing: the count goes on", func(o *Observation) { o.NamedMasterListed = false }, false, x,
 			"Consul does not list 10.0.0.2:6379 as its one passing redis, so it is not re-pointed"},
 		{"the new master does not answer as master", func(o *Observation) { o.NamedMasterErr = errors.New("10.0.0.2:6379 reports role slave") }, false, x,
 			"10.0.0.2:6379 does not answer as master (10.0.0.2:6379 reports role slave), so it is not re-pointed"},

@@ -83,6 +83,13 @@ func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	if took < repointGrace-time.Second {
 		t.Errorf("re-pointed %s after it thawed, before the %s grace", took, repointGrace)
 	}
+	if took > repointGrace+5*time.Second { // why: its decisions
+		for _, l := range strings.Split(old.Log(), "\n") {
+			if strings.Contains(l, "node: decision:") {
+				t.Log(l)
+			}
+		}
+	}
 	c.WaitTopology(30*time.Second, x.Addr(), 2, 3)
 	log := old.Log()
 	if !strings.Contains(log, "made this stale master, which no sentinel knows, a replica") || !strings.Contains(log, "none knows this node; it has been so for") {
