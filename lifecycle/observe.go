@@ -52,9 +52,7 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 	obs.Sentinels = addrs
 	replica := obs.InfoErr == nil && obs.Info.Role() == redisnode.RoleReplica
 	master := obs.InfoErr == nil && obs.Info.Role() == redisnode.RoleMaster
-	// A master reads the replicas too: replaced, it must know whether a
-	// sentinel still lists it (observeForgotten).
-	v, verr := n.askView(ctx, addrs, replica || master)
+	v, verr := n.askView(ctx, addrs, replica)
 	obs.SentinelAsked = true
 	obs.SentinelMaster, obs.SentinelErr = v.Master, verr
 	obs.SentinelAlarms = v.Alarms(n.self)
@@ -63,7 +61,10 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 		obs.OtherMaster, obs.StaleMasters, err = n.otherPassingMasters(ctx)
 	}
 	if master && obs.SentinelMaster != "" && obs.SentinelMaster != n.self {
-		err = n.observeForgotten(ctx, obs, v)
+		// Replaced: whether a sentinel still lists this node is in their
+		// replicas, asked for only here (a master's every tick need not).
+		rv, _ := n.askView(ctx, addrs, true)
+		err = n.observeForgotten(ctx, obs, rv)
 	}
 	if replica {
 		obs.PromotableBy = v.PromotableBy(n.self)
