@@ -92,8 +92,9 @@ type Observation struct {
 	// later.
 	MarkedCritical bool
 	// SelfListings say, for each sentinel asked (every one registered in
-	// Consul), whether it knows this node; read when INFO says master and
-	// a majority of the sentinels name another node.
+	// Consul), whether it knows this node; read when a majority of the
+	// sentinels name another node than INFO says is the master (this node
+	// or the one it follows).
 	SelfListings []SelfListing
 	// NamedMasterListed is whether Consul lists SentinelMaster as its one
 	// passing `redis`, NamedMasterErr why SentinelMaster did not answer as
@@ -243,7 +244,7 @@ func decideMaster(o Observation) Decision {
 		// re-points a stale master it knows itself; the fence is lifted
 		// by the tick that sees a replica or the majority name this node.
 		d.Reason = d.Note + ", so this node is not advertised as master"
-		decideRepoint(o, &d)
+		decideRepoint(o, &d, "redis reports role master")
 	case o.Planned != "":
 		d.Fence = true
 		d.Note = fmt.Sprintf("a planned failover (%s) is handing this master over; writes are fenced", o.Planned)
@@ -280,7 +281,7 @@ func decideMaster(o Observation) Decision {
 func decideReplica(o Observation) Decision {
 	d := Decision{SentinelPass: o.SentinelOK, Role: RoleReplica, Service: registry.ServiceReplica}
 	healthy, why := redisnode.Health(o.Info)
-	master := net.JoinHostPort(o.Info.MasterHost(), strconv.Itoa(o.Info.MasterPort()))
+	master := follows(o.Info)
 	switch {
 	case !healthy:
 		d.Note = "replica of " + master + " is unhealthy: " + why
@@ -298,20 +299,30 @@ func decideReplica(o Observation) Decision {
 		d.Note = fmt.Sprintf("replica of %s, link up, promotable by %d of %d sentinels", master, len(o.PromotableBy), len(o.Sentinels))
 		d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
 	}
+	if o.SentinelMaster != "" && master != o.SentinelMaster {
+		// A replica that joined a moment before a failover, before any
+		// sentinel had read it in the master's INFO, is not among those
+		// the leader re-points: it follows the old master, dead or a
+		// replica itself, for good (the reliability suite's rolling
+		// replacement). Sentinel re-points a replica it knows itself.
+		decideRepoint(o, &d, "redis is a replica of "+master)
+	}
 	return d
 }
 
-// decideRepoint decides whether this stale master, which a majority of
-// the sentinels have replaced with X (o.SentinelMaster), makes itself X's
-// replica (d.Repoint): Sentinel converts only the instances it knows (see
-// repoint.go). All of these must hold:
+// decideRepoint decides whether this node, a stale master or a replica of
+// another node (what says which), while a majority of the sentinels name
+// X (o.SentinelMaster), makes itself X's replica (d.Repoint): Sentinel
+// re-points only the instances it knows (see repoint.go). All of these
+// must hold:
 //
 //   - no sentinel that answered lists this node at all: none names it
 //     master, has it as its entry or lists it among the entry's replicas
 //     (SENTINEL REPLICAS). A replica Sentinel has just promoted looks like
 //     a stale master for a few seconds, but its leader names it and the
 //     others list it as the old master's replica: re-pointing it would
-//     abort the failover. A sentinel that knows it re-points it itself;
+//     abort the failover. The replicas a failover re-points are listed
+//     too. A sentinel that knows this node re-points it itself;
 //   - every sentinel whose check passes in Consul answered, with its entry
 //     and replicas: one that could answer and did not may know this node.
 //     One failing its check that does not answer is not waited for;
@@ -323,12 +334,12 @@ func decideReplica(o Observation) Decision {
 //     since its check last passed, nor one only the sentinels name;
 //   - all of this has held for o.RepointAfter, twice down-after and at
 //     least 15 s: longer than a failover in flight takes to reach every
-//     sentinel. The count stops at a tick that sees redis report another
-//     role, the majority name another node, a sentinel list this node, or
-//     a failover of it; a tick that cannot tell (redis, Consul or a
-//     sentinel silent, X not passing or not answering: a loaded host
-//     fails a check now and then) neither starts nor stops it.
-func decideRepoint(o Observation, d *Decision) {
+//     sentinel. The count stops at a tick that sees redis follow X or
+//     report no role, the majority name another node, a sentinel list
+//     this node, or a failover of it; a tick that cannot tell (redis,
+//     Consul or a sentinel silent, X not passing or not answering: a
+//     loaded host fails a check now and then) neither starts nor stops it.
+func decideRepoint(o Observation, d *Decision, what string) {
 	x := o.SentinelMaster
 	var unread, listing []string
 	for _, l := range o.SelfListings {
@@ -343,7 +354,7 @@ func decideRepoint(o Observation, d *Decision) {
 	case o.Planned != "" || len(o.EventAlarms) > 0 || len(o.SentinelAlarms) > 0:
 		d.Reason += "; a failover of this node is under way, so it is not re-pointed"
 	case len(listing) > 0:
-		// One that lists it as a replica converts it when it answers.
+		// One that lists it re-points it when it answers.
 		d.Reason += fmt.Sprintf("; it is not re-pointed while a sentinel knows this node (%s)", strings.Join(listing, ", "))
 	case len(o.SelfListings) == 0 || len(unread) > 0:
 		d.Forgotten = keepForgotten(o, x)
@@ -363,24 +374,45 @@ func decideRepoint(o Observation, d *Decision) {
 		}
 		held := o.At.Sub(since)
 		if held < o.RepointAfter {
-			d.Reason += fmt.Sprintf("; no sentinel knows this node, so none will make it a replica: it becomes %s's replica once that has held for %s (seen since %s)",
+			d.Reason += fmt.Sprintf("; no sentinel knows this node, so none will re-point it: it becomes %s's replica once that has held for %s (seen since %s)",
 				x, o.RepointAfter, since.Format("15:04:05"))
 			return
 		}
 		d.Repoint = x
-		d.Note = fmt.Sprintf("redis reports role master but a majority of sentinels name %s and none knows this node; it becomes %s's replica; writes are fenced", x, x)
-		d.Reason = fmt.Sprintf("redis reports role master but a majority of sentinels name %s and none knows this node; it has been so for %s, so it becomes %s's replica",
-			x, held.Round(time.Second), x)
+		d.Note = fmt.Sprintf("%s but a majority of sentinels name %s and none knows this node; it becomes %s's replica", what, x, x)
+		if d.Fence {
+			d.Note += "; writes are fenced"
+		}
+		d.Reason = fmt.Sprintf("%s but a majority of sentinels name %s and none knows this node; it has been so for %s, so it becomes %s's replica",
+			what, x, held.Round(time.Second), x)
 	}
 }
 
 // keepForgotten is Decision.Forgotten for a tick that could not tell
-// whether this stale master is still forgotten: the count goes on, unless
-// redis answered other than master or the sentinels name another node
-// (named, when known) than the one counted for.
+// whether this node is still forgotten: the count goes on, unless redis
+// answered neither master nor replica of another node than the one
+// counted for, or the sentinels name another node (named, when known).
 func keepForgotten(o Observation, named string) string {
-	if (o.InfoErr == nil && o.Info.Role() != redisnode.RoleMaster) || (named != "" && named != o.ForgottenFor) {
+	if (o.InfoErr == nil && !misplaced(o.Info, o.ForgottenFor)) || (named != "" && named != o.ForgottenFor) {
 		return ""
 	}
 	return o.ForgottenFor
+}
+
+// misplaced is whether a redis that answered info reports role master, or
+// is a replica of another node than x.
+func misplaced(info redisnode.Info, x string) bool {
+	switch info.Role() {
+	case redisnode.RoleMaster:
+		return true
+	case redisnode.RoleReplica:
+		return follows(info) != x
+	}
+	return false
+}
+
+// follows is the master ("ip:port") a redis that reports role replica
+// follows.
+func follows(info redisnode.Info) string {
+	return net.JoinHostPort(info.MasterHost(), strconv.Itoa(info.MasterPort()))
 }

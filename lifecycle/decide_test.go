@@ -229,7 +229,7 @@ func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 		{"a sentinel flags it o_down", func(o *Observation) { o.SentinelAlarms = []string{"10.0.0.3:26379: o_down"} }, false, "",
 			"a failover of this node is under way"},
 		{"forgotten for less than the grace", func(o *Observation) { o.ForgottenSince = at.Add(-10 * time.Second) }, false, x,
-			"no sentinel knows this node, so none will make it a replica: it becomes 10.0.0.2:6379's replica once that has held for 15s (seen since 21:30:10)"},
+			"no sentinel knows this node, so none will re-point it: it becomes 10.0.0.2:6379's replica once that has held for 15s (seen since 21:30:10)"},
 		{"first seen: the count starts", func(o *Observation) { o.ForgottenFor, o.ForgottenSince = "", time.Time{} }, false, x, "(seen since 21:30:20)"},
 		{"counted for another master: it starts again", func(o *Observation) { o.ForgottenFor = "10.0.0.3:6379" }, false, x, "(seen since 21:30:20)"},
 		{"a longer grace from down-after", func(o *Observation) { o.RepointAfter = repointGrace(15 * time.Second) }, false, x, "once that has held for 30s"},
@@ -240,15 +240,7 @@ func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 			o := forgotten()
 			tc.change(&o)
 			d := Decide(o)
-			if got := d.Repoint != ""; got != tc.repoint || (got && d.Repoint != x) {
-				t.Errorf("Repoint = %q, want re-pointed %v (reason %q)", d.Repoint, tc.repoint, d.Reason)
-			}
-			if d.Forgotten != tc.forgotten {
-				t.Errorf("Forgotten = %q, want %q (reason %q)", d.Forgotten, tc.forgotten, d.Reason)
-			}
-			if !strings.Contains(d.Reason, tc.reason) {
-				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
-			}
+			checkRepoint(t, d, x, tc.repoint, tc.forgotten, tc.reason)
 			if o.Info.Role() == redisnode.RoleMaster && o.InfoErr == nil && o.SentinelMaster == x && !d.Fence {
 				t.Errorf("a master the sentinels replaced is not fenced (reason %q)", d.Reason)
 			}
@@ -256,6 +248,81 @@ func TestDecideRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 				t.Errorf("passes as master: %q", d.Reason)
 			}
 		})
+	}
+}
+
+// TestDecideRepointsAReplicaNoSentinelKnows: a replica that follows
+// another node than the master a majority of the sentinels name, and that
+// none of them knows (it joined a moment before a failover, so its leader
+// did not re-point it), becomes that master's replica on the same
+// conditions as a stale master.
+func TestDecideRepointsAReplicaNoSentinelKnows(t *testing.T) {
+	const self, x, old = "10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.9:6379"
+	at := time.Date(2026, 11, 29, 0, 36, 30, 0, time.UTC)
+	lost := func() Observation {
+		return Observation{Self: self, At: at, SentinelMaster: x, SentinelAsked: true, SentinelOK: true,
+			Info:      info("role", "slave", "master_host", "10.0.0.9", "master_port", "6379", "master_link_status", "down"),
+			Sentinels: []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
+			SelfListings: []SelfListing{{"10.0.0.1:26379", true, true, false}, {"10.0.0.2:26379", true, true, false},
+				{"10.0.0.3:26379", true, true, false}},
+			NamedMasterListed: true, ForgottenFor: x, ForgottenSince: at.Add(-20 * time.Second), RepointAfter: 15 * time.Second}
+	}
+	tests := []struct {
+		name      string
+		change    func(o *Observation)
+		repoint   bool
+		forgotten string
+		reason    string
+	}{
+		{"following a dead old master for longer than the grace", func(*Observation) {}, true, x,
+			"redis is a replica of 10.0.0.9:6379 but a majority of sentinels name 10.0.0.2:6379 and none knows this node; it has been so for 20s, so it becomes 10.0.0.2:6379's replica"},
+		{"following the old master, now a replica itself, link up", func(o *Observation) {
+			o.Info = info("role", "slave", "master_host", "10.0.0.9", "master_port", "6379", "master_link_status", "up")
+		}, true, x, "so it becomes 10.0.0.2:6379's replica"},
+		{"for less than the grace", func(o *Observation) { o.ForgottenSince = at.Add(-10 * time.Second) }, false, x,
+			"this node is a replica of 10.0.0.9:6379 but unhealthy: the link to master 10.0.0.9:6379 is down (master_link_status); no sentinel knows this node, so none will re-point it: it becomes 10.0.0.2:6379's replica once that has held for 15s (seen since 00:36:20)"},
+		{"a sentinel lists it: it re-points it itself", func(o *Observation) { o.SelfListings[0].Lists = true }, false, "",
+			"it is not re-pointed while a sentinel knows this node (10.0.0.1:26379)"},
+		{"it follows the master the sentinels name", func(o *Observation) {
+			o.Info = info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down")
+		}, false, "", "this node is a replica of 10.0.0.2:6379 but unhealthy"},
+		{"it follows a third node: the count goes on", func(o *Observation) {
+			o.Info = info("role", "slave", "master_host", "10.0.0.3", "master_port", "6379", "master_link_status", "down")
+		}, true, x, "redis is a replica of 10.0.0.3:6379 but a majority"},
+		{"redis does not answer: the count goes on", func(o *Observation) { o.InfoErr = errors.New("refused") }, false, x, "redis does not answer"},
+		{"no majority: not decided, the count goes on", func(o *Observation) { o.SentinelMaster, o.SentinelErr = "", errors.New("1 of 3 answered") }, false, "",
+			"this node is a replica of 10.0.0.9:6379 but unhealthy"},
+		{"the new master does not answer as master", func(o *Observation) { o.NamedMasterErr = errors.New("refused") }, false, x,
+			"10.0.0.2:6379 does not answer as master (refused), so it is not re-pointed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := lost()
+			tc.change(&o)
+			d := Decide(o)
+			checkRepoint(t, d, x, tc.repoint, tc.forgotten, tc.reason)
+			if d.Fence || d.Service != registry.ServiceReplica {
+				t.Errorf("fence %v, service %s: a replica is registered as one and never fenced", d.Fence, d.Service)
+			}
+			if d.Pass && follows(o.Info) != x {
+				t.Errorf("a replica of another node than the master the sentinels name passes: %q", d.Reason)
+			}
+		})
+	}
+}
+
+// checkRepoint checks that d re-points to x or not, counts the time
+// forgotten for forgotten ("" stops the count), and says reason.
+func checkRepoint(t *testing.T, d Decision, x string, repoint bool, forgotten, reason string) {
+	t.Helper()
+	if got := d.Repoint != ""; got != repoint || (got && d.Repoint != x) {
+		t.Errorf("Repoint = %q, want re-pointed %v (reason %q)", d.Repoint, repoint, d.Reason)
+	}
+	if d.Forgotten != forgotten {
+		t.Errorf("Forgotten = %q, want %q (reason %q)", d.Forgotten, forgotten, d.Reason)
+	}
+	if !strings.Contains(d.Reason, reason) {
+		t.Errorf("reason %q does not say %q", d.Reason, reason)
 	}
 }
 

@@ -94,8 +94,9 @@ type Events interface {
 	ConsulError(op string)
 	// Fenced is told when the write fence goes up (true) or down.
 	Fenced(on bool)
-	// Repointed is told when this node made its redis, a stale master no
-	// sentinel knew, a replica of the master the sentinels name: outcome
+	// Repointed is told when this node made its redis, a stale master or
+	// a replica of another node that no sentinel knew, a replica of the
+	// master the sentinels name: outcome
 	// "done" or "failed".
 	Repointed(outcome string)
 }

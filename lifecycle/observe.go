@@ -72,6 +72,11 @@ func (n *Node) observeConsul(ctx context.Context, obs *Observation) error {
 		if err == nil && obs.ODownMaster != "" {
 			obs.ODownListed, err = n.listedNotCritical(ctx, obs.ODownMaster)
 		}
+		if err == nil && obs.SentinelMaster != "" && follows(obs.Info) != obs.SentinelMaster {
+			// Following another node than the one the sentinels name:
+			// whether one of them knows this node is in v's replicas.
+			err = n.observeForgotten(ctx, obs, v)
+		}
 	}
 	return err
 }

@@ -18,7 +18,11 @@ import (
 // than SENTINEL_FORGET_AFTER, so the cleanup reset them; or after an
 // operator's SENTINEL RESET) stayed a fenced master for good, and the
 // cluster one replica short (the reliability suite's redis-crash-loop).
-// Its node re-points it itself; decideRepoint says when.
+// The same holds for a replica: the failover's leader re-points the
+// replicas it knows, and one that joined a moment earlier, before any
+// sentinel read it in the master's INFO, followed the old master, dead,
+// for good (the reliability suite's rolling-replacement). Its node
+// re-points it itself; decideRepoint says when.
 
 // SelfListing is what one sentinel registered in Consul says of this node.
 type SelfListing struct {
@@ -43,8 +47,8 @@ func repointGrace(downAfter time.Duration) time.Duration {
 
 // observeForgotten fills in SelfListings from the sentinels' answers v and,
 // when none lists this node, NamedMasterListed and NamedMasterErr: for a
-// redis that reports role master while a majority of the sentinels name
-// another node.
+// redis that reports role master, or follows a master, while a majority
+// of the sentinels name another node.
 func (n *Node) observeForgotten(ctx context.Context, obs *Observation, v sentinel.View) error {
 	passing, err := n.o.Reg.Instances(ctx, registry.ServiceSentinel, true)
 	if err != nil {
@@ -94,18 +98,18 @@ func (n *Node) noteForgotten(at time.Time, forgotten string) {
 // repoint carries out Decision.Repoint: REPLICAOF, then CONFIG REWRITE as
 // Sentinel does when it converts an instance, so that a redis the
 // supervisor restarts comes back as that master's replica, not as a
-// master again. The write fence stays up until the next tick sees a
+// master again or the old master's replica. The write fence stays up until the next tick sees a
 // replica. Errors are logged and counted; the next tick decides again.
 func (n *Node) repoint(ctx context.Context, d Decision) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	err := n.peers.ReplicaOf(ctx, d.Repoint)
 	if err != nil {
-		n.log.Error("make this stale master a replica of the master the sentinels name", "master", d.Repoint, "error", err)
+		n.log.Error("make this node's redis, which no sentinel knows, a replica of the master the sentinels name", "master", d.Repoint, "error", err)
 		n.o.Events.Repointed("failed")
 		return
 	}
-	n.log.Warn("made this stale master, which no sentinel knows, a replica of the master the sentinels name",
+	n.log.Warn("made this node's redis, which no sentinel knows, a replica of the master the sentinels name",
 		"master", d.Repoint, "reason", d.Reason)
 	n.o.Events.Repointed("done")
 	if err := n.peers.RewriteConfig(ctx); err != nil {

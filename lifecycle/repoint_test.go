@@ -75,18 +75,7 @@ func TestTickRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 		}), 20 * time.Second, nil, []string{"failed"}, true, "so it becomes 10.0.0.2:6379's replica"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg, p := newFakeRegistry(), &fakePeers{fence: "0"}
-			n := newFakeNode(t, reg, p)
-			ev := &repointEvents{}
-			n.o.Events = ev
-			tc.setup(reg, p, n)
-			if tc.since > 0 {
-				n.forgottenFor, n.forgottenSince = x, time.Now().Add(-tc.since)
-			}
-			d, err := n.Tick(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, p, ev, d := tickForgotten(t, tc.setup, x, tc.since)
 			if !strings.Contains(d.Reason, tc.reason) {
 				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
 			}
@@ -104,4 +93,65 @@ func TestTickRepointsAStaleMasterNoSentinelKnows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTickRepointsAReplicaNoSentinelKnows: a replica that follows a dead
+// old master, which none of the sentinels lists, is made a replica of the
+// master they name once that has held for the grace, through Tick; it is
+// never fenced.
+func TestTickRepointsAReplicaNoSentinelKnows(t *testing.T) {
+	const x = "10.0.0.2:6379"
+	lostReplica := and(forgottenMaster, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
+		p.info = info("role", "slave", "master_host", "10.0.0.9", "master_port", "6379", "master_link_status", "down")
+		p.fence = "0"
+	})
+	for _, tc := range []struct {
+		name      string
+		setup     func(reg *fakeRegistry, p *fakePeers, n *Node)
+		since     time.Duration
+		repointed []string
+		reason    string
+	}{
+		{"longer than the grace", lostReplica, 20 * time.Second, []string{x},
+			"redis is a replica of 10.0.0.9:6379 but a majority of sentinels name 10.0.0.2:6379 and none knows this node; it has been so for 20s"},
+		{"first seen", lostReplica, 0, nil, "once that has held for 15s"},
+		{"a sentinel lists it", and(lostReplica, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
+			p.view.Answers[1].Replicas = append(p.view.Answers[1].Replicas, sentinel.Instance{IP: "10.0.0.1", Port: 6379, Flags: []string{"slave"}})
+		}), 20 * time.Second, nil, "it is not re-pointed while a sentinel knows this node (10.0.0.2:26379)"},
+		{"it follows the named master", and(lostReplica, func(_ *fakeRegistry, p *fakePeers, _ *Node) {
+			p.info = info("role", "slave", "master_host", "10.0.0.2", "master_port", "6379", "master_link_status", "down")
+		}), 20 * time.Second, nil, "this node is a replica of 10.0.0.2:6379 but unhealthy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, p, ev, d := tickForgotten(t, tc.setup, x, tc.since)
+			if !strings.Contains(d.Reason, tc.reason) {
+				t.Errorf("reason %q does not say %q", d.Reason, tc.reason)
+			}
+			if !slices.Equal(p.replicaOf, tc.repointed) || len(ev.outcomes) != len(tc.repointed) || p.rewrites != len(tc.repointed) {
+				t.Errorf("REPLICAOF %v, counted %v, CONFIG REWRITE %d times; want REPLICAOF %v", p.replicaOf, ev.outcomes, p.rewrites, tc.repointed)
+			}
+			if p.fenced() || d.Pass {
+				t.Errorf("fenced %v, passing %v: a replica of the wrong node is never fenced and never passes", p.fenced(), d.Pass)
+			}
+		})
+	}
+}
+
+// tickForgotten runs one Tick on a node set up by setup, whose count of
+// the time it has been forgotten for x started since ago (0: not yet).
+func tickForgotten(t *testing.T, setup func(*fakeRegistry, *fakePeers, *Node), x string, since time.Duration) (*Node, *fakePeers, *repointEvents, Decision) {
+	t.Helper()
+	reg, p := newFakeRegistry(), &fakePeers{fence: "0"}
+	n := newFakeNode(t, reg, p)
+	ev := &repointEvents{}
+	n.o.Events = ev
+	setup(reg, p, n)
+	if since > 0 {
+		n.forgottenFor, n.forgottenSince = x, time.Now().Add(-since)
+	}
+	d, err := n.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, p, ev, d
 }

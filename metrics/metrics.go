@@ -118,7 +118,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		lockHolds:    counterVec("lock_holds_total", "Times this node acquired a Consul lock, by lock.", "lock"),
 		lockHeld:     gaugeVec("lock_held", "1 while this node holds the Consul lock.", "lock"),
 		forgets:      counterVec("forget_actions_total", "Departed replicas and sentinels forgotten by this node: sentinel resets and dead agents' registrations removed, by action and outcome (done, failed).", "action", "outcome"),
-		repoints:     counterVec("stale_master_repoints_total", "Times this node made its redis, a master the sentinels had replaced and none knew any more, a replica of the master they name, by outcome (done, failed).", "outcome"),
+		repoints:     counterVec("repoints_total", "Times this node made its redis, a master the sentinels had replaced or a replica of another node, that none of them knew, a replica of the master they name, by outcome (done, failed).", "outcome"),
 		fenced:       gauge("writes_fenced", "1 while this node's redis refuses writes because the sentinels are failing it over, name another master, or it is handing over."),
 
 		backupAttempts:    counterVec("backup_attempts_total", "Backups this node attempted, by outcome.", "outcome"),

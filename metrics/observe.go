@@ -158,8 +158,9 @@ func (m *Metrics) ForgetAction(action, outcome string) {
 	m.forgets.WithLabelValues(action, outcome).Inc()
 }
 
-// Repointed records that this node made its redis, a stale master no
-// sentinel knew, a replica of the master the sentinels name: outcome
+// Repointed records that this node made its redis, a stale master or a
+// replica of another node that no sentinel knew, a replica of the master
+// the sentinels name: outcome
 // "done" or "failed".
 func (m *Metrics) Repointed(outcome string) {
 	if m == nil {

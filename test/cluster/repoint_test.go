@@ -3,6 +3,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,9 @@ const repointGrace = 15 * time.Second
 // once no sentinel has known it for the grace, makes it a replica of the
 // new master itself. It then passes as redis-replica; the write it took
 // while it was a stale master is gone from it, and no acknowledged write
-// is lost.
+// is lost. Then a replica that follows a dead address, and that every
+// sentinel has forgotten, is re-pointed the same way
+// (lostReplicaIsRepointed).
 func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	c := nodes.New(t)
 	c.StartNodes(3)
@@ -63,22 +67,7 @@ func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	thawedAt := time.Now()
 	staleWrite(t, old)
 
-	var repointedAt time.Time
-	nodes.WaitFor(t, repointGrace+20*time.Second, func() error {
-		info, err := old.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
-		if err != nil {
-			return err
-		}
-		if want := "master_host:" + x.IP; !strings.Contains(info, "role:slave") || !strings.Contains(info, want) ||
-			!strings.Contains(info, fmt.Sprintf("master_port:%d", x.RedisPort)) {
-			return fmt.Errorf("the stale master %s is not a replica of %s yet:\n%s", old.Addr(), x.Addr(), info)
-		}
-		if repointedAt.IsZero() {
-			repointedAt = time.Now()
-		}
-		return nil
-	})
-	took := repointedAt.Sub(thawedAt)
+	took := waitFollows(t, old, x).Sub(thawedAt)
 	t.Logf("%s re-pointed to %s %s after it thawed", old.Addr(), x.Addr(), took.Round(100*time.Millisecond))
 	if took < repointGrace-time.Second {
 		t.Errorf("re-pointed %s after it thawed, before the %s grace", took, repointGrace)
@@ -92,7 +81,7 @@ func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	}
 	c.WaitTopology(30*time.Second, x.Addr(), 2, 3)
 	log := old.Log()
-	if !strings.Contains(log, "made this stale master, which no sentinel knows, a replica") || !strings.Contains(log, "none knows this node; it has been so for") {
+	if !strings.Contains(log, "made this node's redis, which no sentinel knows, a replica") || !strings.Contains(log, "none knows this node; it has been so for") {
 		t.Errorf("the old master's log does not say it re-pointed itself and why")
 	}
 	checkKeys(t, old, map[string]string{"before": "everywhere", "after": "acknowledged by the new master", "stale": ""})
@@ -101,10 +90,70 @@ func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Get("redis_autopilot_stale_master_repoints_total", "outcome", "done"); v != 1 {
-		t.Errorf("redis_autopilot_stale_master_repoints_total{outcome=\"done\"} = %v, want 1", v)
+	if v, _ := s.Get("redis_autopilot_repoints_total", "outcome", "done"); v != 1 {
+		t.Errorf("redis_autopilot_repoints_total{outcome=\"done\"} = %v, want 1", v)
 	}
 	waitFenceLifted(t, old)
+
+	var other *nodes.Node
+	for _, n := range c.Nodes() {
+		if n != old && n != x {
+			other = n
+		}
+	}
+	lostReplicaIsRepointed(t, c, x, other)
+}
+
+// lostReplicaIsRepointed makes replica n of master x follow a dead address
+// and has every sentinel forget it: as a replica that joined a moment
+// before a failover, which the leader did not re-point because no
+// sentinel had read it in the master's INFO yet, follows the dead old
+// master (the reliability suite's rolling replacement). No sentinel will
+// ever re-point it; its node makes it x's replica after the grace.
+func lostReplicaIsRepointed(t *testing.T, c *nodes.Cluster, x, n *nodes.Node) {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(n.IP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().(*net.TCPAddr)
+	l.Close()
+	ctx := nodes.Ctx(t, 2*time.Minute)
+	if err := n.Client.SlaveOf(ctx, dead.IP.String(), strconv.Itoa(dead.Port)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A sentinel re-reads x's INFO when it reconnects after the reset:
+	// it must no longer list n there.
+	nodes.WaitFor(t, 10*time.Second, func() error {
+		info, err := x.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(info, fmt.Sprintf("ip=%s,port=%d,", n.IP, n.RedisPort)) {
+			return fmt.Errorf("%s still lists %s as its replica", x.Addr(), n.Addr())
+		}
+		return nil
+	})
+	forgetEverywhere(t, c, x.Addr(), n.Addr())
+	forgotAt := time.Now()
+	took := waitFollows(t, n, x).Sub(forgotAt)
+	t.Logf("the lost replica %s re-pointed to %s %s after the sentinels forgot it", n.Addr(), x.Addr(), took.Round(100*time.Millisecond))
+	if took < repointGrace-time.Second {
+		t.Errorf("re-pointed %s after the sentinels forgot it, before the %s grace", took, repointGrace)
+	}
+	c.WaitTopology(30*time.Second, x.Addr(), 2, 3)
+	why := fmt.Sprintf("redis is a replica of %s but a majority of sentinels name %s and none knows this node; it has been so for", dead, x.Addr())
+	if log := n.Log(); !strings.Contains(log, "made this node's redis, which no sentinel knows, a replica") || !strings.Contains(log, why) {
+		t.Errorf("the lost replica's log does not say it re-pointed itself and why (%q)", why)
+	}
+	checkKeys(t, n, map[string]string{"before": "everywhere", "after": "acknowledged by the new master", "stale": ""})
+	s, err := metrics.Scrape(nodes.Ctx(t, 5*time.Second), nodeURL{n}.get("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get("redis_autopilot_repoints_total", "outcome", "done"); v != 1 {
+		t.Errorf("redis_autopilot_repoints_total{outcome=\"done\"} = %v on the lost replica, want 1", v)
+	}
 }
 
 // forgetEverywhere waits until every sentinel names master, done failing
@@ -210,4 +259,26 @@ func checkKeys(t *testing.T, n *nodes.Node, want map[string]string) {
 		}
 		return nil
 	})
+}
+
+// waitFollows waits until n's redis is a replica of x, and says when it
+// first saw it.
+func waitFollows(t *testing.T, n, x *nodes.Node) time.Time {
+	t.Helper()
+	var at time.Time
+	nodes.WaitFor(t, repointGrace+20*time.Second, func() error {
+		info, err := n.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "role:slave") || !strings.Contains(info, "master_host:"+x.IP+"\r\n") ||
+			!strings.Contains(info, fmt.Sprintf("master_port:%d\r\n", x.RedisPort)) {
+			return fmt.Errorf("%s is not a replica of %s yet:\n%s", n.Addr(), x.Addr(), info)
+		}
+		if at.IsZero() {
+			at = time.Now()
+		}
+		return nil
+	})
+	return at
 }
