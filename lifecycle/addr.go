@@ -62,3 +62,16 @@ func LocalAddr(bind string, port int) string {
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
+
+// splitAddr splits an "ip:port" address into its host and port.
+func splitAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: port %q is not a number", addr, port)
+	}
+	return host, p, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -76,12 +77,90 @@ func (h *handover) run(ctx context.Context) (string, error) {
 		return "", err
 	}
 	h.log.Info("handing over: replicas have every acknowledged write; asking sentinel to fail over", "sentinel", h.sent.Addr())
+	unknown := h.unknownReplicas(ctx, fenced)
 	if err := h.requestFailover(ctx); err != nil {
 		return "", err
 	}
 	h.requested = true
 	h.log.Info("handing over: failover started; waiting for the sentinels to agree on the new master")
-	return h.waitHandedOver(ctx)
+	m, err := h.waitHandedOver(ctx)
+	if err == nil {
+		h.repointUnknown(ctx, m, unknown)
+	}
+	return m, err
+}
+
+// unknownReplicas are the replicas online at the fence that the sentinel
+// asked to fail over does not list. It leads the failover and re-points
+// only the replicas it knows: one that joined a moment ago (a sentinel
+// reads the master's INFO every 10 s) would go on following this master,
+// dead after a stop, a replica after a planned failover (the reliability
+// suite's rolling replacement). When the sentinel does not answer, none
+// is taken for unknown: the nodes re-point theirs later (decideRepoint).
+func (h *handover) unknownReplicas(ctx context.Context, fenced redisnode.Info) []string {
+	rctx, cancel := context.WithTimeout(ctx, h.askTimeout)
+	known, err := h.sent.Replicas(rctx, MasterName)
+	cancel()
+	if err != nil {
+		return nil
+	}
+	listed := map[string]bool{}
+	for _, r := range known {
+		listed[r.Addr()] = true
+	}
+	var out []string
+	for _, r := range onlineReplicas(fenced) {
+		if !listed[r.Addr()] {
+			out = append(out, r.Addr())
+		}
+	}
+	if len(out) > 0 {
+		h.log.Info("handing over: the sentinel does not know some replicas yet; they are re-pointed once it has failed over",
+			"sentinel", h.sent.Addr(), "replicas", strings.Join(out, ", "))
+	}
+	return out
+}
+
+// repointUnknown makes each of the replicas the failover's leader did not
+// know, and that still follows this master, a replica of the new master,
+// as Sentinel does with the ones it knows (REPLICAOF, then CONFIG
+// REWRITE). Failures are logged: the replica's own node re-points it
+// later.
+func (h *handover) repointUnknown(ctx context.Context, master string, replicas []string) {
+	host, port, err := splitAddr(master)
+	if err != nil {
+		h.log.Warn("cannot re-point the replicas the sentinel did not know", "error", err)
+		return
+	}
+	for _, addr := range replicas {
+		if addr == master {
+			continue
+		}
+		err := func() error {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			c := redisnode.Dial(addr, h.password)
+			defer c.Close()
+			info, err := c.Info(rctx, "replication")
+			if err != nil {
+				return err
+			}
+			if info.Role() != redisnode.RoleReplica || follows(info) != h.master {
+				return nil // Sentinel got to it, or something else did
+			}
+			if err := c.ReplicaOf(rctx, host, port); err != nil {
+				return err
+			}
+			h.log.Info("handed over: re-pointed a replica the sentinel did not know", "replica", addr, "master", master)
+			if err := c.Redis().ConfigRewrite(rctx).Err(); err != nil {
+				h.log.Warn("write the new master into the re-pointed replica's redis.conf (CONFIG REWRITE)", "replica", addr, "error", err)
+			}
+			return nil
+		}()
+		if err != nil {
+			h.log.Warn("re-point a replica the sentinel did not know; its node will", "replica", addr, "master", master, "error", err)
+		}
+	}
 }
 
 // requestFailover asks the sentinel to fail over, unless the sentinels

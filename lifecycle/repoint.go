@@ -3,8 +3,6 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/registry"
@@ -119,13 +117,9 @@ func (n *Node) repoint(ctx context.Context, d Decision) {
 
 // replicaOf makes the local redis a replica of master ("ip:port").
 func (n *Node) replicaOf(ctx context.Context, master string) error {
-	host, port, err := net.SplitHostPort(master)
+	host, port, err := splitAddr(master)
 	if err != nil {
-		return fmt.Errorf("master address %q: %w", master, err)
+		return fmt.Errorf("master %w", err)
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return fmt.Errorf("master address %q: %w", master, err)
-	}
-	return n.redis.ReplicaOf(ctx, host, p)
+	return n.redis.ReplicaOf(ctx, host, port)
 }

@@ -67,7 +67,7 @@ func TestForgottenStaleMasterBecomesAReplica(t *testing.T) {
 	thawedAt := time.Now()
 	staleWrite(t, old)
 
-	took := waitFollows(t, old, x).Sub(thawedAt)
+	took := waitFollows(t, old, x, repointGrace+20*time.Second).Sub(thawedAt)
 	t.Logf("%s re-pointed to %s %s after it thawed", old.Addr(), x.Addr(), took.Round(100*time.Millisecond))
 	if took < repointGrace-time.Second {
 		t.Errorf("re-pointed %s after it thawed, before the %s grace", took, repointGrace)
@@ -136,7 +136,7 @@ func lostReplicaIsRepointed(t *testing.T, c *nodes.Cluster, x, n *nodes.Node) {
 	})
 	forgetEverywhere(t, c, x.Addr(), n.Addr())
 	forgotAt := time.Now()
-	took := waitFollows(t, n, x).Sub(forgotAt)
+	took := waitFollows(t, n, x, repointGrace+20*time.Second).Sub(forgotAt)
 	t.Logf("the lost replica %s re-pointed to %s %s after the sentinels forgot it", n.Addr(), x.Addr(), took.Round(100*time.Millisecond))
 	if took < repointGrace-time.Second {
 		t.Errorf("re-pointed %s after the sentinels forgot it, before the %s grace", took, repointGrace)
@@ -261,12 +261,12 @@ func checkKeys(t *testing.T, n *nodes.Node, want map[string]string) {
 	})
 }
 
-// waitFollows waits until n's redis is a replica of x, and says when it
-// first saw it.
-func waitFollows(t *testing.T, n, x *nodes.Node) time.Time {
+// waitFollows waits up to timeout until n's redis is a replica of x, and
+// says when it first saw it.
+func waitFollows(t *testing.T, n, x *nodes.Node, timeout time.Duration) time.Time {
 	t.Helper()
 	var at time.Time
-	nodes.WaitFor(t, repointGrace+20*time.Second, func() error {
+	nodes.WaitFor(t, timeout, func() error {
 		info, err := n.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
 		if err != nil {
 			return err

@@ -8,12 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/autopilotpattern/redis-autopilot/test/nodes"
 )
 
 // TestSIGTERMToMasterLosesNoAcknowledgedWrite sends SIGTERM to the master
 // node while a writer writes with WAIT 1: the node hands over first, so no
 // acknowledged write is lost, and it exits 0 well within Docker's 10 s.
+// A replica that joined a moment before, which the master's sentinel (the
+// failover's leader) does not know yet, follows the new master by the
+// time the old one has exited: the hand-over re-points it (the
+// reliability suite's rolling replacement lost such a replica).
 func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	c := nodes.New(t)
 	c.StartNodes(3)
@@ -35,6 +41,18 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	// Sentinel learns of replicas from the master's INFO every 10 s: the
 	// hand-over needs it to know one.
 	old.WaitSentinelKnowsReplicas(15*time.Second, 2)
+	late := c.AddNode().Start()
+	nodes.WaitFor(t, 30*time.Second, func() error {
+		info, err := old.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, fmt.Sprintf("ip=%s,port=%d,state=online", late.IP, late.RedisPort)) {
+			return fmt.Errorf("%s is not an online replica of the master yet", late.Addr())
+		}
+		return nil
+	})
+	knew := sentinelLists(t, old.SentinelAddr(), late.Addr())
 	code, took := old.Term(20 * time.Second)
 	t.Logf("old master %s exited %d after %s", old.Addr(), code, took.Round(time.Millisecond))
 	if code != 0 {
@@ -46,13 +64,28 @@ func TestSIGTERMToMasterLosesNoAcknowledgedWrite(t *testing.T) {
 	if !strings.Contains(old.Log(), "handed over") {
 		t.Errorf("the master did not hand over:\n%s", old.Proc.Tail(30))
 	}
-	newTop := c.WaitTopology(30*time.Second, "!"+old.Addr(), 1, 2)
+	t.Logf("the master's sentinel knew the replica that joined last when the hand-over began: %v", knew)
+	nodes.WaitFor(t, 3*time.Second, func() error {
+		info, err := late.Client.Info(nodes.Ctx(t, time.Second), "replication").Result()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(info, fmt.Sprintf("master_port:%d\r\n", old.RedisPort)) {
+			return fmt.Errorf("%s still follows the old master %s, which has exited", late.Addr(), old.Addr())
+		}
+		return nil
+	})
+	newTop := c.WaitTopology(30*time.Second, "!"+old.Addr(), 2, 3)
+	master := c.Node(newTop.Masters[0])
+	waitFollows(t, late, master, 3*time.Second)
+	if !knew && !strings.Contains(old.Log(), "handed over: re-pointed a replica the sentinel did not know") {
+		t.Errorf("the old master's log does not say it re-pointed %s, which its sentinel did not know", late.Addr())
+	}
 	// Keep writing to the new master for a moment, then check everything.
 	_, waited := w.Acked(time.Time{}, time.Now())
 	waitAcked(len(waited) + 100)
 	w.Stop()
 	_, waited = w.Acked(time.Time{}, time.Now())
-	master := c.Node(newTop.Masters[0])
 	lost, err := nodes.Lost(nodes.Ctx(t, 30*time.Second), master.Client, waited)
 	if err != nil {
 		t.Fatal(err)
@@ -112,4 +145,22 @@ func TestFullDiskReplicaIsCritical(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// sentinelLists is whether the sentinel at addr lists replica among the
+// master's replicas.
+func sentinelLists(t *testing.T, addr, replica string) bool {
+	t.Helper()
+	s := redis.NewSentinelClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
+	defer s.Close()
+	rs, err := s.Replicas(nodes.Ctx(t, time.Second), "mymaster").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r["ip"]+":"+r["port"] == replica {
+			return true
+		}
+	}
+	return false
 }
