@@ -28,6 +28,9 @@ type RedisOptions struct {
 	// Binary is the server program; empty is redis-server as Flavor()
 	// names it.
 	Binary string
+	// LoadTimeout bounds the wait for it to answer with its data loaded;
+	// 0 is 20 s (a benchmark loading a GiB of AOF needs longer).
+	LoadTimeout time.Duration
 }
 
 // Redis is a real redis-server a test started.
@@ -73,7 +76,7 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	r := &Redis{Process: p, Addr: fmt.Sprintf("127.0.0.1:%d", o.Port), Port: o.Port, Dir: o.Dir, Conf: path}
 	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: o.Password, MaxRetries: -1})
 	t.Cleanup(func() { r.Client.Close() })
-	waitAnswers(t, p, func(ctx context.Context) error {
+	waitAnswers(t, p, o.LoadTimeout, func(ctx context.Context) error {
 		info, err := r.Client.Info(ctx, "persistence").Result()
 		if err != nil {
 			return err
@@ -86,9 +89,12 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	return r
 }
 
-func waitAnswers(t testing.TB, p *Process, ready func(context.Context) error) {
+func waitAnswers(t testing.TB, p *Process, timeout time.Duration, ready func(context.Context) error) {
 	t.Helper()
-	err := Wait(20*time.Second, func() error {
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	err := Wait(timeout, func() error {
 		if p.Exited() {
 			return errors.New(p.Name + " exited")
 		}
@@ -166,6 +172,6 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 	s := &Sentinel{Process: p, Addr: fmt.Sprintf("127.0.0.1:%d", o.Port), Port: o.Port, Conf: path}
 	s.Client = redis.NewSentinelClient(&redis.Options{Addr: s.Addr, Password: o.Password, MaxRetries: -1})
 	t.Cleanup(func() { s.Client.Close() })
-	waitAnswers(t, p, func(ctx context.Context) error { return s.Client.Ping(ctx).Err() })
+	waitAnswers(t, p, 0, func(ctx context.Context) error { return s.Client.Ping(ctx).Err() })
 	return s
 }
