@@ -102,7 +102,8 @@ type Observation struct {
 	NamedMasterListed bool
 	NamedMasterErr    error
 	// ForgottenFor is the master the last ticks saw named while no
-	// sentinel knew this stale master (Decision.Forgotten), ForgottenSince
+	// sentinel knew this node, a stale master or a replica of another
+	// node (Decision.Forgotten), ForgottenSince
 	// when they first saw it; RepointAfter is how long that must hold
 	// before this node re-points itself (repointGrace).
 	ForgottenFor   string
@@ -130,7 +131,8 @@ type Decision struct {
 	// Reason is one English sentence: what the node is and why.
 	Reason string
 	// Forgotten is the master a majority of the sentinels name while none
-	// of them knows this node, a stale master (see decideRepoint), or "";
+	// of them knows this node, a stale master or a replica of another node
+	// (see decideRepoint), or "";
 	// the next tick reads it as ForgottenFor.
 	Forgotten string
 	// Repoint is the master this node's redis is made a replica of now
@@ -181,7 +183,7 @@ func unobserved(o Observation, d Decision) Decision {
 	}
 	why += ": " + errString(o.ConsulErr)
 	d.Pass = false
-	// What the sentinels know of a stale master is unknown: it is not
+	// What the sentinels know of this node is unknown: it is not
 	// re-pointed, and the time it has been forgotten keeps counting.
 	d.Repoint, d.Forgotten = "", keepForgotten(o, o.SentinelMaster)
 	if d.Fence || o.InfoErr != nil {
@@ -299,7 +301,11 @@ func decideReplica(o Observation) Decision {
 		d.Note = fmt.Sprintf("replica of %s, link up, promotable by %d of %d sentinels", master, len(o.PromotableBy), len(o.Sentinels))
 		d.Reason = "this node is a replica of " + master + " with its link up, and a majority of the sentinels could promote it"
 	}
-	if o.SentinelMaster != "" && master != o.SentinelMaster {
+	if o.SentinelMaster == "" {
+		// No majority: whether it follows the right node is unknown, and
+		// the time it has been forgotten keeps counting.
+		d.Forgotten = keepForgotten(o, "")
+	} else if master != o.SentinelMaster {
 		// A replica that joined a moment before a failover, before any
 		// sentinel had read it in the master's INFO, is not among those
 		// the leader re-points: it follows the old master, dead or a

@@ -290,7 +290,7 @@ func TestDecideRepointsAReplicaNoSentinelKnows(t *testing.T) {
 			o.Info = info("role", "slave", "master_host", "10.0.0.3", "master_port", "6379", "master_link_status", "down")
 		}, true, x, "redis is a replica of 10.0.0.3:6379 but a majority"},
 		{"redis does not answer: the count goes on", func(o *Observation) { o.InfoErr = errors.New("refused") }, false, x, "redis does not answer"},
-		{"no majority: not decided, the count goes on", func(o *Observation) { o.SentinelMaster, o.SentinelErr = "", errors.New("1 of 3 answered") }, false, "",
+		{"no majority: not decided, the count goes on", func(o *Observation) { o.SentinelMaster, o.SentinelErr = "", errors.New("1 of 3 answered") }, false, x,
 			"this node is a replica of 10.0.0.9:6379 but unhealthy"},
 		{"the new master does not answer as master", func(o *Observation) { o.NamedMasterErr = errors.New("refused") }, false, x,
 			"10.0.0.2:6379 does not answer as master (refused), so it is not re-pointed"},

@@ -90,8 +90,8 @@ func (h *handover) run(ctx context.Context) (string, error) {
 	return m, err
 }
 
-// unknownReplicas are the replicas online at the fence that the sentinel
-// asked to fail over does not list. It leads the failover and re-points
+// unknownReplicas are the replicas connected at the fence, online or still
+// in their first sync, that the sentinel asked to fail over does not list. It leads the failover and re-points
 // only the replicas it knows: one that joined a moment ago (a sentinel
 // reads the master's INFO every 10 s) would go on following this master,
 // dead after a stop, a replica after a planned failover (the reliability
@@ -109,7 +109,7 @@ func (h *handover) unknownReplicas(ctx context.Context, fenced redisnode.Info) [
 		listed[r.Addr()] = true
 	}
 	var out []string
-	for _, r := range onlineReplicas(fenced) {
+	for _, r := range fenced.Replicas() {
 		if !listed[r.Addr()] {
 			out = append(out, r.Addr())
 		}
@@ -146,6 +146,7 @@ func (h *handover) repointUnknown(ctx context.Context, master string, replicas [
 				return err
 			}
 			if info.Role() != redisnode.RoleReplica || follows(info) != h.master {
+				h.log.Info("handed over: a replica the sentinel did not know no longer follows this node", "replica", addr, "role", info.RedisRole(), "master", follows(info))
 				return nil // Sentinel got to it, or something else did
 			}
 			if err := c.ReplicaOf(rctx, host, port); err != nil {

@@ -170,7 +170,7 @@ type Node struct {
 	// its -odown or +switch-master.
 	odown odownSeen
 	// forgottenFor is the master the last ticks saw named while no
-	// sentinel knew this stale master (Decision.Forgotten), and
+	// sentinel knew this node (Decision.Forgotten), and
 	// forgottenSince when they first saw it; only ticks touch them.
 	forgottenFor   string
 	forgottenSince time.Time

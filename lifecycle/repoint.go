@@ -35,8 +35,8 @@ type SelfListing struct {
 	Lists bool
 }
 
-// repointGrace is how long a stale master no sentinel knows waits before
-// it re-points itself (Observation.RepointAfter): twice down-after, and at
+// repointGrace is how long a node no sentinel knows, a stale master or a
+// replica of another node, waits before it re-points itself (Observation.RepointAfter): twice down-after, and at
 // least 15 s, longer than a failover in flight takes to reach every
 // sentinel.
 func repointGrace(downAfter time.Duration) time.Duration {
@@ -96,8 +96,9 @@ func (n *Node) noteForgotten(at time.Time, forgotten string) {
 // repoint carries out Decision.Repoint: REPLICAOF, then CONFIG REWRITE as
 // Sentinel does when it converts an instance, so that a redis the
 // supervisor restarts comes back as that master's replica, not as a
-// master again or the old master's replica. The write fence stays up until the next tick sees a
-// replica. Errors are logged and counted; the next tick decides again.
+// master again or the old master's replica. A stale master's write fence
+// stays up until the next tick sees a replica. Errors are logged and
+// counted; the next tick decides again.
 func (n *Node) repoint(ctx context.Context, d Decision) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
