@@ -77,6 +77,11 @@ type ShipperOptions struct {
 	// stored, and a new one starts: chains are pruned whole, so none may
 	// grow without bound (the node passes BACKUP_TTL).
 	MaxAge time.Duration
+	// StampedFromStart says that redis.conf turns aof-timestamp-enabled
+	// on, so redis has written #TS since its process started: the first
+	// chain may then start from the AOF that process wrote
+	// (startFromOwnAOF).
+	StampedFromStart bool
 	// Parent, when set, is recorded in the first chain's chain.json (the
 	// cluster was restored from it); ParentRecorded is then called.
 	Parent         ParentRef
@@ -130,6 +135,8 @@ type Shipper struct {
 	// last chain ("" when another cause did): the next chain may start
 	// from the rewrite redis made after it (startAfterResync).
 	resynced string
+	// started is set once this shipper started a chain.
+	started bool
 }
 
 // piece is a cut segment and its bytes.

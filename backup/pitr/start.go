@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +21,17 @@ import (
 const startTimeout = 30 * time.Minute
 
 // startChain begins a chain, and says how: from the rewrite redis made
-// after a full resync (startAfterResync), else from a rewrite of its own
-// (startRewrite).
+// after a full resync (startAfterResync), the first one from the AOF redis
+// has (startFromOwnAOF), else from a rewrite of its own (startRewrite).
 func (s *Shipper) startChain(ctx context.Context) (string, error) {
+	reason, err := s.startOne(ctx)
+	if err == nil {
+		s.started = true
+	}
+	return reason, err
+}
+
+func (s *Shipper) startOne(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	if err := s.aof.clear(); err != nil {
@@ -38,7 +47,69 @@ func (s *Shipper) startChain(ctx context.Context) (string, error) {
 	if started || err != nil {
 		return "Started a point-in-time chain from the AOF base redis wrote after its full resync.", err
 	}
+	if !s.started {
+		started, err := s.startFromOwnAOF(ctx)
+		if started || err != nil {
+			return "Started a point-in-time chain from the AOF base and incr file redis already had, so its window reaches back to that base.", err
+		}
+	}
 	return "Started a point-in-time chain with a fresh AOF base.", s.startRewrite(ctx)
+}
+
+// startFromOwnAOF starts the first chain of this shipper from the base and
+// the one incr file of the manifest as they are, when the redis process
+// that runs now wrote both with #TS on (StampedFromStart, and the base no
+// older than the process): the base holds the dataset as of its rewrite,
+// the incr file every write since, each after its second's #TS. The
+// window then begins at that rewrite, not at a rewrite of the shipper's
+// own: when the shipping node dies, the node that takes over covers the
+// seconds since its own last rewrite, those the dead node had not shipped
+// included (with a fresh rewrite they were in no window: some 35 s after
+// a SIGKILL, the Consul session's expiry). Not when the incr file is
+// larger than half the spool limit: it is all to be shipped at once.
+// BaseTS is the base file's modification time, as in startAfterResync.
+// It does nothing (false) in every other case.
+func (s *Shipper) startFromOwnAOF(ctx context.Context) (bool, error) {
+	if !s.o.StampedFromStart {
+		return false, nil
+	}
+	base, incr, ok, err := s.baseAndIncr()
+	if !ok || err != nil {
+		return false, err
+	}
+	info, err := s.o.Node.Info(ctx, "server")
+	if err != nil {
+		return false, err
+	}
+	uptime, err := strconv.ParseInt(info["uptime_in_seconds"], 10, 64)
+	if err != nil {
+		return false, nil
+	}
+	// The process started at most uptime seconds ago.
+	startedBy := s.o.Now().Add(-time.Duration(uptime) * time.Second)
+	if st, err := os.Stat(filepath.Join(s.aof.dir, base.Name)); err != nil || st.ModTime().Before(startedBy) {
+		return false, nil
+	}
+	if st, err := os.Stat(filepath.Join(s.aof.dir, incr.Name)); err != nil || st.Size() > s.o.SpoolLimit/2 {
+		return false, nil
+	}
+	return true, s.startFromFiles(ctx, base, incr)
+}
+
+// baseAndIncr is the manifest's base and its one incr file; ok is false
+// when it has no base or other than one incr file (a rewrite that failed
+// left one more).
+func (s *Shipper) baseAndIncr() (base, incr ManifestFile, ok bool, err error) {
+	m, err := s.aof.manifest()
+	if err != nil {
+		return base, incr, false, err
+	}
+	incrs := m.Incrs()
+	base, hasBase := m.Base()
+	if len(incrs) != 1 || !hasBase {
+		return base, incr, false, nil
+	}
+	return base, incrs[0], true, nil
 }
 
 // startAfterResync starts a chain from the base and the one incr file of
@@ -63,27 +134,11 @@ func (s *Shipper) startAfterResync(ctx context.Context) (bool, error) {
 		s.resynced = ""
 		return false, nil
 	}
-	m, err := s.aof.manifest()
-	if err != nil {
+	base, incr, ok, err := s.baseAndIncr()
+	if !ok || err != nil {
 		return false, err
 	}
-	incrs := m.Incrs()
-	base, hasBase := m.Base()
-	if len(incrs) != 1 || !hasBase {
-		return false, nil
-	}
-	s.linkAfter.Store(incrs[0].Seq)
-	if err := link(filepath.Join(s.aof.dir, incrs[0].Name), s.aof.incrLink(incrs[0].Seq)); err != nil {
-		return false, err
-	}
-	if err := link(filepath.Join(s.aof.dir, base.Name), s.aof.baseLink()); err != nil {
-		return false, err
-	}
-	st, err := os.Stat(s.aof.baseLink())
-	if err != nil {
-		return false, fmt.Errorf("the base: %w", err)
-	}
-	return true, s.storeBase(ctx, base, incrs[0].Seq, st.ModTime().Unix())
+	return true, s.startFromFiles(ctx, base, incr)
 }
 
 // startRewrite begins a chain: BGREWRITEAOF, the new incr file linked at
@@ -118,6 +173,24 @@ func (s *Shipper) startRewrite(ctx context.Context) error {
 		return err
 	}
 	return s.storeBase(ctx, base, incrs[0].Seq, baseTS)
+}
+
+// startFromFiles begins a chain from the base and the incr file redis
+// wrote, as they are: both linked, BaseTS the base file's modification
+// time (the rewrite forked before it).
+func (s *Shipper) startFromFiles(ctx context.Context, base, incr ManifestFile) error {
+	s.linkAfter.Store(incr.Seq)
+	if err := link(filepath.Join(s.aof.dir, incr.Name), s.aof.incrLink(incr.Seq)); err != nil {
+		return err
+	}
+	if err := link(filepath.Join(s.aof.dir, base.Name), s.aof.baseLink()); err != nil {
+		return err
+	}
+	st, err := os.Stat(s.aof.baseLink())
+	if err != nil {
+		return fmt.Errorf("the base: %w", err)
+	}
+	return s.storeBase(ctx, base, incr.Seq, st.ModTime().Unix())
 }
 
 func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS int64) error {

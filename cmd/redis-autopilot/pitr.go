@@ -34,7 +34,8 @@ func (b *nodeBackups) startPITR(ctx context.Context, self string) error {
 	o := pitr.ClusterOptions{
 		Shipper: pitr.ShipperOptions{Node: pitr.RedisNode{C: rc}, DataDir: b.cfg.RedisDataDir, Store: cs,
 			Holder: self, Interval: b.cfg.PITRInterval, MaxAge: b.cfg.BackupTTL, StallTimeout: b.cfg.BackupStallTimeout,
-			Observer: b.m, Log: log},
+			// run.go writes aof-timestamp-enabled into redis.conf with PITR on.
+			StampedFromStart: true, Observer: b.m, Log: log},
 		Registry: b.reg, Node: backup.RedisNodeState(rc), Log: log,
 		Shipping: func(sh *pitr.Shipper) {
 			b.shipper.Store(sh)

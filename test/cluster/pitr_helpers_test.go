@@ -58,6 +58,29 @@ func (s pitrStore) chains(t *testing.T) []pitr.Chain {
 	return chains
 }
 
+// uncovered lists the seconds from the last one chain killed reached to
+// until that no window of chains holds.
+func uncovered(chains []pitr.Chain, killed string, until int64) []int64 {
+	from := int64(-1)
+	for _, c := range chains {
+		if c.Info.ID == killed {
+			from = c.Window().To
+		}
+	}
+	var out []int64
+	for ts := from + 1; from >= 0 && ts <= until; ts++ {
+		held := false
+		for _, c := range chains {
+			w := c.Window()
+			held = held || (ts >= w.From && ts <= w.To)
+		}
+		if !held {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
 // waitReach waits until a chain's window holds the second ts.
 func (s pitrStore) waitReach(t *testing.T, ts int64, d time.Duration) {
 	t.Helper()

@@ -162,6 +162,26 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	untilSecond(t, run.killed+2)
 	t.Logf("shippers: %s (chain %s) first, %s SIGKILLed (chain %s, role %s), then %s (chain %s)",
 		first.Node, first.Chain, shipper.Node, shipper.Chain, role, next.Node, next.Chain)
+	// The next shipper's first chain starts from the AOF its redis has, so
+	// its window reaches back to that AOF's base, before it took over (it
+	// began with a rewrite at the takeover, some 35 s after the SIGKILL:
+	// the Consul session's expiry). The seconds no window holds are those
+	// before the next shipper's redis last rewrote its AOF (a full resync
+	// after the failover, or its own rewrite).
+	chains := run.store.chains(t)
+	hole := uncovered(chains, shipper.Chain, run.killed)
+	for _, ch := range chains {
+		if ch.Info.ID != next.Chain {
+			continue
+		}
+		from, took := ch.Window().From, ch.Info.Created.Unix()
+		t.Logf("the next chain's window begins %ds before it was created; %d seconds after the SIGKILLed shipper's last one are in no window",
+			took-from, len(hole))
+		if role != "master" && from >= took-1 {
+			t.Errorf("the chain %s of the next shipper, taking over from a replica, begins at %s, when it was created: it did not start from the AOF its redis had",
+				ch.Info.ID, time.Unix(from, 0).UTC().Format(time.RFC3339))
+		}
+	}
 
 	run.writes = w.Stop()
 	run.lost = lostByCluster(t, mc, run.writes)

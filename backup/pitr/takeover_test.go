@@ -1,0 +1,86 @@
+package pitr
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/autopilotpattern/redis-autopilot/redisnode"
+	"github.com/autopilotpattern/redis-autopilot/test/harness"
+)
+
+// ownAOFShipper is tickShipper for a redis whose redis.conf turns
+// aof-timestamp-enabled on (StampedFromStart), as the node's does.
+func ownAOFShipper(t *testing.T, r *harness.Redis, stamped bool) (*Shipper, *ChainStore) {
+	t.Helper()
+	c := redisnode.Dial(r.Addr, "")
+	t.Cleanup(func() { c.Close() })
+	cs := chainStore(t)
+	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr, StampedFromStart: stamped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh, cs
+}
+
+// A node that takes shipping over (the shipping node died) starts its
+// first chain from the AOF its redis process wrote with #TS on, so a write
+// made before it took over, which the dead shipper may not have stored, is
+// in its window and restores to its second. A redis whose AOF base is
+// older than its process (a restart), or one not stamped from its start,
+// gets a fresh rewrite: its window begins at the takeover.
+func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
+	sup := startSup(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		stamped  bool
+		restart  bool
+		reason   string
+		reachOld bool
+	}{
+		{"stamped since its start", true, false, "Started a point-in-time chain from the AOF base and incr file redis already had", true},
+		{"not stamped since its start", false, false, "Started a point-in-time chain with a fresh AOF base", false},
+		{"the base is older than the process", true, true, "Started a point-in-time chain with a fresh AOF base", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startAOFRedis(t)
+			if tc.restart {
+				dir := r.Dir
+				r.Stop()
+				nextSecond(t)
+				r = harness.StartRedis(t, harness.RedisOptions{Dir: dir, Extra: []string{
+					"appendonly yes", "aof-timestamp-enabled yes", "appendfsync always",
+					`appenddirname "appendonlydir"`, `appendfilename "appendonly.aof"`}})
+			}
+			nextSecond(t)
+			old := time.Now().Unix()
+			must(t, r.Client.Set(ctx, "before-takeover", "1", 0).Err())
+			nextSecond(t)
+			sh, cs := ownAOFShipper(t, r, tc.stamped)
+			tick(t, sh, tc.reason)
+			must(t, r.Client.Set(ctx, "after-takeover", "1", 0).Err())
+			tick(t, sh, "Shipping")
+			chains := mustChains(t, cs, 1)
+			p, err := Choose(chains, old)
+			if !tc.reachOld {
+				if !errors.Is(err, ErrOutsideWindow) {
+					t.Fatalf("restore to %s, before the chain's rewrite: %v; want ErrOutsideWindow", unixString(old), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("restore to %s, the second of a write before the takeover: %v", unixString(old), err)
+			}
+			got := restoreAndStart(t, sup, cs, p)
+			if pairs(t, got, "before-takeover") != 1 || pairs(t, got, "after-takeover") != 0 {
+				t.Fatalf("restore to %s: want the write of that second and not the one after", unixString(old))
+			}
+			latest := restoreAndStart(t, sup, cs, mustChoose(t, chains, Latest))
+			if pairs(t, latest, "before-takeover", "after-takeover") != 2 {
+				t.Fatal("restore to latest lacks a write")
+			}
+		})
+	}
+}
