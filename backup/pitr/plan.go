@@ -111,15 +111,19 @@ type Plan struct {
 }
 
 // Choose picks the chain and segments that restore to target (unix
-// seconds, or Latest): the newest chain whose window holds target. It
-// fails with ErrOutsideWindow (listing every window) or ErrGap (naming the
-// missing segment and the last time that can be reached).
+// seconds, or Latest): the newest chain whose window holds target. Windows
+// overlap when a node that takes shipping over starts from the AOF it has
+// (startFromOwnAOF); each holds the same writes, stamped by its own node.
+// It fails with ErrOutsideWindow (listing every window) or ErrGap (naming
+// the missing segment and the last time that can be reached) when no
+// chain holds target and one would but for a missing segment.
 func Choose(chains []Chain, target int64) (Plan, error) {
 	if len(chains) == 0 {
 		return Plan{}, ErrNoChain
 	}
 	sorted := append([]Chain(nil), chains...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Info.ID > sorted[j].Info.ID })
+	var gap error
 	for _, c := range sorted {
 		p := Follow(c)
 		if target == Latest || (target >= c.Info.BaseTS && target <= p.LastTS) {
@@ -128,9 +132,12 @@ func Choose(chains []Chain, target int64) (Plan, error) {
 			}
 			return Plan{Chain: c, Segments: needed(p.Segments, target), Target: target}, nil
 		}
-		if target > p.LastTS && target >= c.Info.BaseTS && p.Gap != "" {
-			return Plan{}, gapError(c, p)
+		if gap == nil && target > p.LastTS && target >= c.Info.BaseTS && p.Gap != "" {
+			gap = gapError(c, p) // an older chain may hold target whole
 		}
+	}
+	if gap != nil {
+		return Plan{}, gap
 	}
 	ws := make([]string, 0, len(sorted))
 	for i := len(sorted) - 1; i >= 0; i-- {

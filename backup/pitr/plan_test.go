@@ -48,6 +48,9 @@ func TestChoose(t *testing.T) {
 	a := chainOf(idA, 100, seg(idA, 1, 0, 100, 100, 101), seg(idA, 2, 100, 200, 101, 104), seg(idA, 3, 200, 300, 105, 110))
 	b := chainOf(idB, 200, seg(idB, 1, 0, 50, 200, 205))
 	gappy := chainOf(idB, 200, seg(idB, 1, 0, 50, 200, 205), seg(idB, 3, 80, 90, 207, 209))
+	// A node that took shipping over reaches back into a's window, and
+	// lost a segment.
+	over := chainOf(idB, 102, seg(idB, 1, 0, 50, 102, 105), seg(idB, 3, 80, 90, 107, 112))
 	for name, tc := range map[string]struct {
 		chains  []Chain
 		target  int64
@@ -56,20 +59,23 @@ func TestChoose(t *testing.T) {
 		wantErr error
 		msg     string
 	}{
-		"mid window":               {[]Chain{a, b}, 102, idA, 2, nil, ""},
-		"at the base second":       {[]Chain{a, b}, 100, idA, 1, nil, ""},
-		"last second":              {[]Chain{a, b}, 110, idA, 3, nil, ""},
-		"segment starting after T": {[]Chain{a}, 104, idA, 2, nil, ""},
-		"newest chain":             {[]Chain{a, b}, 203, idB, 1, nil, ""},
-		"latest":                   {[]Chain{a, b}, Latest, idB, 1, nil, ""},
-		"before the first base":    {[]Chain{a, b}, 99, "", 0, ErrOutsideWindow, "1970-01-01T00:01:40Z to 1970-01-01T00:01:50Z (chain " + idA},
-		"between chains":           {[]Chain{a, b}, 150, "", 0, ErrOutsideWindow, "is not in"},
-		"after everything":         {[]Chain{a, b}, 206, "", 0, ErrOutsideWindow, "1970-01-01T00:03:20Z to 1970-01-01T00:03:25Z"},
-		"beyond a gap":             {[]Chain{gappy}, 208, "", 0, ErrGap, "segment seq 2..2 (bytes 50 to 80) is missing; the last time that can be reached is 1970-01-01T00:03:25Z"},
-		"before a gap":             {[]Chain{gappy}, 204, idB, 1, nil, ""},
-		"latest with a gap":        {[]Chain{gappy}, Latest, "", 0, ErrGap, "seq 2..2"},
-		"no chain":                 {nil, 5, "", 0, ErrNoChain, ""},
-		"base only":                {[]Chain{chainOf(idA, 100)}, 100, idA, 0, nil, ""},
+		"mid window":                  {[]Chain{a, b}, 102, idA, 2, nil, ""},
+		"at the base second":          {[]Chain{a, b}, 100, idA, 1, nil, ""},
+		"last second":                 {[]Chain{a, b}, 110, idA, 3, nil, ""},
+		"segment starting after T":    {[]Chain{a}, 104, idA, 2, nil, ""},
+		"newest chain":                {[]Chain{a, b}, 203, idB, 1, nil, ""},
+		"latest":                      {[]Chain{a, b}, Latest, idB, 1, nil, ""},
+		"before the first base":       {[]Chain{a, b}, 99, "", 0, ErrOutsideWindow, "1970-01-01T00:01:40Z to 1970-01-01T00:01:50Z (chain " + idA},
+		"between chains":              {[]Chain{a, b}, 150, "", 0, ErrOutsideWindow, "is not in"},
+		"after everything":            {[]Chain{a, b}, 206, "", 0, ErrOutsideWindow, "1970-01-01T00:03:20Z to 1970-01-01T00:03:25Z"},
+		"beyond a gap":                {[]Chain{gappy}, 208, "", 0, ErrGap, "segment seq 2..2 (bytes 50 to 80) is missing; the last time that can be reached is 1970-01-01T00:03:25Z"},
+		"before a gap":                {[]Chain{gappy}, 204, idB, 1, nil, ""},
+		"latest with a gap":           {[]Chain{gappy}, Latest, "", 0, ErrGap, "seq 2..2"},
+		"no chain":                    {nil, 5, "", 0, ErrNoChain, ""},
+		"overlap: the newest holds T": {[]Chain{a, over}, 104, idB, 1, nil, ""},
+		"overlap: an older chain holds T past the gap": {[]Chain{a, over}, 108, idA, 3, nil, ""},
+		"overlap: no chain holds T past the gap":       {[]Chain{a, over}, 111, "", 0, ErrGap, "seq 2..2"},
+		"base only":                                    {[]Chain{chainOf(idA, 100)}, 100, idA, 0, nil, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := Choose(tc.chains, tc.target)

@@ -73,19 +73,23 @@ func (s *Shipper) startFromOwnAOF(ctx context.Context) (bool, error) {
 	if !s.o.StampedFromStart {
 		return false, nil
 	}
-	base, incr, ok, err := s.baseAndIncr()
-	if !ok || err != nil {
+	// The IDs before the files are chosen: a full resync that finishes
+	// meanwhile replaces them, and storeBase then refuses the start.
+	info, err := s.o.Node.Info(ctx, "server", "replication")
+	if err != nil {
 		return false, err
 	}
-	info, err := s.o.Node.Info(ctx, "server")
-	if err != nil {
+	base, incr, ok, err := s.baseAndIncr()
+	if !ok || err != nil {
 		return false, err
 	}
 	uptime, err := strconv.ParseInt(info["uptime_in_seconds"], 10, 64)
 	if err != nil {
 		return false, nil
 	}
-	// The process started at most uptime seconds ago.
+	// The process started at most uptime seconds ago (whole seconds: a
+	// base the previous process wrote in the second this one started
+	// passes too; the node's redis.conf stamped it as well).
 	startedBy := s.o.Now().Add(-time.Duration(uptime) * time.Second)
 	if st, err := os.Stat(filepath.Join(s.aof.dir, base.Name)); err != nil || st.ModTime().Before(startedBy) {
 		return false, nil
@@ -93,7 +97,7 @@ func (s *Shipper) startFromOwnAOF(ctx context.Context) (bool, error) {
 	if st, err := os.Stat(filepath.Join(s.aof.dir, incr.Name)); err != nil || st.Size() > s.o.SpoolLimit/2 {
 		return false, nil
 	}
-	return true, s.startFromFiles(ctx, base, incr)
+	return true, s.startFromFiles(ctx, base, incr, &historyIDs{info["run_id"], info["master_replid"]})
 }
 
 // baseAndIncr is the manifest's base and its one incr file; ok is false
@@ -138,7 +142,7 @@ func (s *Shipper) startAfterResync(ctx context.Context) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	return true, s.startFromFiles(ctx, base, incr)
+	return true, s.startFromFiles(ctx, base, incr, nil)
 }
 
 // startRewrite begins a chain: BGREWRITEAOF, the new incr file linked at
@@ -172,13 +176,17 @@ func (s *Shipper) startRewrite(ctx context.Context) error {
 	if err := link(filepath.Join(s.aof.dir, base.Name), s.aof.baseLink()); err != nil {
 		return err
 	}
-	return s.storeBase(ctx, base, incrs[0].Seq, baseTS)
+	return s.storeBase(ctx, base, incrs[0].Seq, baseTS, nil)
 }
+
+// historyIDs are redis's run ID and replication ID.
+type historyIDs struct{ runID, replID string }
 
 // startFromFiles begins a chain from the base and the incr file redis
 // wrote, as they are: both linked, BaseTS the base file's modification
-// time (the rewrite forked before it).
-func (s *Shipper) startFromFiles(ctx context.Context, base, incr ManifestFile) error {
+// time (the rewrite forked before it). When before is set, the IDs must
+// not have changed since the files were chosen.
+func (s *Shipper) startFromFiles(ctx context.Context, base, incr ManifestFile, before *historyIDs) error {
 	s.linkAfter.Store(incr.Seq)
 	if err := link(filepath.Join(s.aof.dir, incr.Name), s.aof.incrLink(incr.Seq)); err != nil {
 		return err
@@ -190,10 +198,10 @@ func (s *Shipper) startFromFiles(ctx context.Context, base, incr ManifestFile) e
 	if err != nil {
 		return fmt.Errorf("the base: %w", err)
 	}
-	return s.storeBase(ctx, base, incr.Seq, st.ModTime().Unix())
+	return s.storeBase(ctx, base, incr.Seq, st.ModTime().Unix(), before)
 }
 
-func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS int64) error {
+func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS int64, before *historyIDs) error {
 	id, err := NewChainID(s.o.Now())
 	if err != nil {
 		return err
@@ -201,6 +209,9 @@ func (s *Shipper) storeBase(ctx context.Context, base ManifestFile, seq, baseTS 
 	runID, replID, _, err := s.ids(ctx)
 	if err != nil {
 		return err
+	}
+	if before != nil && (before.runID != runID || before.replID != replID) {
+		return errors.New("redis restarted or resynced in full while the chain started; trying again")
 	}
 	info := ChainInfo{ID: id, Node: s.o.Holder, Base: "base.rdb", BaseTS: baseTS, Created: s.o.Now().UTC()}
 	if strings.HasSuffix(base.Name, ".aof") {

@@ -3,6 +3,7 @@ package pitr
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -12,12 +13,12 @@ import (
 
 // ownAOFShipper is tickShipper for a redis whose redis.conf turns
 // aof-timestamp-enabled on (StampedFromStart), as the node's does.
-func ownAOFShipper(t *testing.T, r *harness.Redis, stamped bool) (*Shipper, *ChainStore) {
+func ownAOFShipper(t *testing.T, r *harness.Redis, stamped bool, spool int64) (*Shipper, *ChainStore) {
 	t.Helper()
 	c := redisnode.Dial(r.Addr, "")
 	t.Cleanup(func() { c.Close() })
 	cs := chainStore(t)
-	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr, StampedFromStart: stamped})
+	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr, StampedFromStart: stamped, SpoolLimit: spool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,8 @@ func ownAOFShipper(t *testing.T, r *harness.Redis, stamped bool) (*Shipper, *Cha
 // made before it took over, which the dead shipper may not have stored, is
 // in its window and restores to its second. A redis whose AOF base is
 // older than its process (a restart), or one not stamped from its start,
-// gets a fresh rewrite: its window begins at the takeover.
+// gets a fresh rewrite: its window begins at the takeover; so does one
+// whose incr file is over half the spool limit.
 func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 	sup := startSup(t)
 	ctx := context.Background()
@@ -37,14 +39,17 @@ func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 		name     string
 		stamped  bool
 		restart  bool
+		small    bool // a spool limit under twice the incr file
 		reason   string
 		reachOld bool
 	}{
-		{"stamped since its start", true, false, "Started a point-in-time chain from the AOF base and incr file redis already had", true},
-		{"not stamped since its start", false, false, "Started a point-in-time chain with a fresh AOF base", false},
-		{"the base is older than the process", true, true, "Started a point-in-time chain with a fresh AOF base", false},
+		{"stamped since its start", true, false, false, "Started a point-in-time chain from the AOF base and incr file redis already had", true},
+		{"not stamped since its start", false, false, false, "Started a point-in-time chain with a fresh AOF base", false},
+		{"the base is older than the process", true, true, false, "Started a point-in-time chain with a fresh AOF base", false},
+		{"the incr file is over half the spool limit", true, false, true, "Started a point-in-time chain with a fresh AOF base", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			started := time.Now().Unix()
 			r := startAOFRedis(t)
 			if tc.restart {
 				dir := r.Dir
@@ -58,8 +63,19 @@ func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 			old := time.Now().Unix()
 			must(t, r.Client.Set(ctx, "before-takeover", "1", 0).Err())
 			nextSecond(t)
-			sh, cs := ownAOFShipper(t, r, tc.stamped)
+			var spool int64
+			if tc.small {
+				st, err := os.Stat(currentIncr(t, r.Dir))
+				if err != nil {
+					t.Fatal(err)
+				}
+				spool = st.Size()
+			}
+			sh, cs := ownAOFShipper(t, r, tc.stamped, spool)
 			tick(t, sh, tc.reason)
+			if tc.small {
+				return
+			}
 			must(t, r.Client.Set(ctx, "after-takeover", "1", 0).Err())
 			tick(t, sh, "Shipping")
 			chains := mustChains(t, cs, 1)
@@ -72,6 +88,9 @@ func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("restore to %s, the second of a write before the takeover: %v", unixString(old), err)
+			}
+			if from := chains[0].Window().From; from < started || from > old {
+				t.Fatalf("the window begins at %s: not at the base redis wrote when it started (%s to %s)", unixString(from), unixString(started), unixString(old))
 			}
 			got := restoreAndStart(t, sup, cs, p)
 			if pairs(t, got, "before-takeover") != 1 || pairs(t, got, "after-takeover") != 0 {

@@ -170,10 +170,12 @@ func runPITRCluster(t *testing.T) *pitrRun {
 	// after the failover, or its own rewrite).
 	chains := run.store.chains(t)
 	hole := uncovered(chains, shipper.Chain, run.killed)
+	found := false
 	for _, ch := range chains {
 		if ch.Info.ID != next.Chain {
 			continue
 		}
+		found = true
 		from, took := ch.Window().From, ch.Info.Created.Unix()
 		t.Logf("the next chain's window begins %ds before it was created; %d seconds after the SIGKILLed shipper's last one are in no window",
 			took-from, len(hole))
@@ -181,6 +183,9 @@ func runPITRCluster(t *testing.T) *pitrRun {
 			t.Errorf("the chain %s of the next shipper, taking over from a replica, begins at %s, when it was created: it did not start from the AOF its redis had",
 				ch.Info.ID, time.Unix(from, 0).UTC().Format(time.RFC3339))
 		}
+	}
+	if !found {
+		t.Errorf("the store has no chain %s, which the next shipper reported", next.Chain)
 	}
 
 	run.writes = w.Stop()
