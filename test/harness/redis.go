@@ -74,7 +74,12 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	}
 	p := startProcess(t, "redis-server", filepath.Join(o.Dir, "redis.log"), bin, path)
 	r := &Redis{Process: p, Addr: fmt.Sprintf("127.0.0.1:%d", o.Port), Port: o.Port, Dir: o.Dir, Conf: path}
-	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: o.Password, MaxRetries: -1})
+	// A loaded disk can hold an fsync (appendfsync always) for seconds:
+	// go-redis's default 3 s read timeout failed a command of
+	// TestRestoreToTime's timeline in a matrix run beside two other
+	// suites ("i/o timeout").
+	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: o.Password, MaxRetries: -1,
+		ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second})
 	t.Cleanup(func() { r.Client.Close() })
 	waitAnswers(t, p, o.LoadTimeout, func(ctx context.Context) error {
 		info, err := r.Client.Info(ctx, "persistence").Result()
