@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -171,11 +169,10 @@ func finishPlanned(ctx context.Context, o PlannedOptions, h *handover, newMaster
 		}
 	}
 	o.Log.Info("Consul lists the new master", "new_master", newMaster)
-	host, port, err := net.SplitHostPort(newMaster)
+	host, p, err := splitAddr(newMaster)
 	if err != nil {
 		return err
 	}
-	p, _ := strconv.Atoi(port)
 	for {
 		info, err := h.redis.Info(ctx, "replication")
 		if err == nil && info.Role() == redisnode.RoleReplica {

@@ -91,11 +91,11 @@ func (h *handover) run(ctx context.Context) (string, error) {
 }
 
 // unknownReplicas are the replicas connected at the fence, online or still
-// in their first sync, that the sentinel asked to fail over does not list. It leads the failover and re-points
-// only the replicas it knows: one that joined a moment ago (a sentinel
-// reads the master's INFO every 10 s) would go on following this master,
-// dead after a stop, a replica after a planned failover (the reliability
-// suite's rolling replacement). When the sentinel does not answer, none
+// in their first sync, that the sentinel asked to fail over does not
+// list. It leads the failover and re-points only the replicas it knows:
+// one that joined a moment ago (a sentinel reads the master's INFO every
+// 10 s) would go on following this master, dead after a stop, a replica
+// after a planned failover (the reliability suite's rolling replacement). When the sentinel does not answer, none
 // is taken for unknown: the nodes re-point theirs later (decideRepoint).
 func (h *handover) unknownReplicas(ctx context.Context, fenced redisnode.Info) []string {
 	rctx, cancel := context.WithTimeout(ctx, h.askTimeout)
@@ -136,32 +136,37 @@ func (h *handover) repointUnknown(ctx context.Context, master string, replicas [
 		if addr == master {
 			continue
 		}
-		err := func() error {
-			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			c := redisnode.Dial(addr, h.password)
-			defer c.Close()
-			info, err := c.Info(rctx, "replication")
-			if err != nil {
-				return err
-			}
-			if info.Role() != redisnode.RoleReplica || follows(info) != h.master {
-				h.log.Info("handed over: a replica the sentinel did not know no longer follows this node", "replica", addr, "role", info.RedisRole(), "master", follows(info))
-				return nil // Sentinel got to it, or something else did
-			}
-			if err := c.ReplicaOf(rctx, host, port); err != nil {
-				return err
-			}
-			h.log.Info("handed over: re-pointed a replica the sentinel did not know", "replica", addr, "master", master)
-			if err := c.Redis().ConfigRewrite(rctx).Err(); err != nil {
-				h.log.Warn("write the new master into the re-pointed replica's redis.conf (CONFIG REWRITE)", "replica", addr, "error", err)
-			}
-			return nil
-		}()
-		if err != nil {
+		if err := h.repointOne(ctx, addr, master, host, port); err != nil {
 			h.log.Warn("re-point a replica the sentinel did not know; its node will", "replica", addr, "master", master, "error", err)
 		}
 	}
+}
+
+// repointOne makes the replica at addr, if it still follows this master,
+// a replica of master (host:port), within 2 s.
+func (h *handover) repointOne(ctx context.Context, addr, master, host string, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := redisnode.Dial(addr, h.password)
+	defer c.Close()
+	info, err := c.Info(ctx, "replication")
+	if err != nil {
+		return err
+	}
+	if info.Role() != redisnode.RoleReplica || follows(info) != h.master {
+		// Sentinel got to it, or something else did.
+		h.log.Info("handed over: a replica the sentinel did not know no longer follows this node",
+			"replica", addr, "role", info.RedisRole(), "master", follows(info))
+		return nil
+	}
+	if err := c.ReplicaOf(ctx, host, port); err != nil {
+		return err
+	}
+	h.log.Info("handed over: re-pointed a replica the sentinel did not know", "replica", addr, "master", master)
+	if err := c.Redis().ConfigRewrite(ctx).Err(); err != nil {
+		h.log.Warn("write the new master into the re-pointed replica's redis.conf (CONFIG REWRITE)", "replica", addr, "error", err)
+	}
+	return nil
 }
 
 // requestFailover asks the sentinel to fail over, unless the sentinels

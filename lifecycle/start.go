@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/etc"
@@ -128,11 +126,10 @@ func (n *Node) writeSentinelConf(t sentinel.Tunables, master string) error {
 		}
 		return appendUserLines(path, n.o.SentinelUser)
 	}
-	host, port, err := net.SplitHostPort(master)
+	host, p, err := splitAddr(master)
 	if err != nil {
-		return fmt.Errorf("master address %q: %w", master, err)
+		return fmt.Errorf("master %w", err)
 	}
-	p, _ := strconv.Atoi(port)
 	sc := etc.SentinelConf{
 		Port: n.o.SentinelPort, Bind: n.o.BindAddr, Dir: n.o.ConfigDir,
 		AnnounceIP: n.o.AdvertiseAddr, AnnouncePort: n.o.SentinelPort,
