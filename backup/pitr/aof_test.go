@@ -17,7 +17,14 @@ import (
 // the disk at every write.
 func startAOFRedis(t *testing.T) *harness.Redis {
 	t.Helper()
-	return harness.StartRedis(t, harness.RedisOptions{Extra: []string{
+	return startAOFRedisIn(t, "")
+}
+
+// startAOFRedisIn is startAOFRedis on the data directory dir ("" for a
+// fresh one).
+func startAOFRedisIn(t *testing.T, dir string) *harness.Redis {
+	t.Helper()
+	return harness.StartRedis(t, harness.RedisOptions{Dir: dir, Extra: []string{
 		"appendonly yes", "aof-timestamp-enabled yes", "appendfsync always",
 		`appenddirname "appendonlydir"`, `appendfilename "appendonly.aof"`,
 	}})

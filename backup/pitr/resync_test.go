@@ -62,12 +62,16 @@ func TestChainAfterFullResyncHoldsWritesBeforeItsStart(t *testing.T) {
 
 // tickShipper is a shipper of r into a new directory store that the test
 // ticks itself.
-func tickShipper(t *testing.T, r *harness.Redis) (*Shipper, *ChainStore) {
+func tickShipper(t *testing.T, r *harness.Redis, more ...func(*ShipperOptions)) (*Shipper, *ChainStore) {
 	t.Helper()
 	c := redisnode.Dial(r.Addr, "")
 	t.Cleanup(func() { c.Close() })
 	cs := chainStore(t)
-	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr})
+	o := ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr}
+	for _, f := range more {
+		f(&o)
+	}
+	sh, err := NewShipper(o)
 	if err != nil {
 		t.Fatal(err)
 	}

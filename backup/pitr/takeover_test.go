@@ -6,24 +6,7 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/autopilotpattern/redis-autopilot/redisnode"
-	"github.com/autopilotpattern/redis-autopilot/test/harness"
 )
-
-// ownAOFShipper is tickShipper for a redis whose redis.conf turns
-// aof-timestamp-enabled on (StampedFromStart), as the node's does.
-func ownAOFShipper(t *testing.T, r *harness.Redis, stamped bool, spool int64) (*Shipper, *ChainStore) {
-	t.Helper()
-	c := redisnode.Dial(r.Addr, "")
-	t.Cleanup(func() { c.Close() })
-	cs := chainStore(t)
-	sh, err := NewShipper(ShipperOptions{Node: RedisNode{C: c}, DataDir: r.Dir, Store: cs, Holder: r.Addr, StampedFromStart: stamped, SpoolLimit: spool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sh, cs
-}
 
 // A node that takes shipping over (the shipping node died) starts its
 // first chain from the AOF its redis process wrote with #TS on, so a write
@@ -55,9 +38,7 @@ func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 				dir := r.Dir
 				r.Stop()
 				nextSecond(t)
-				r = harness.StartRedis(t, harness.RedisOptions{Dir: dir, Extra: []string{
-					"appendonly yes", "aof-timestamp-enabled yes", "appendfsync always",
-					`appenddirname "appendonlydir"`, `appendfilename "appendonly.aof"`}})
+				r = startAOFRedisIn(t, dir)
 			}
 			nextSecond(t)
 			old := time.Now().Unix()
@@ -71,7 +52,9 @@ func TestFirstChainStartsFromTheAOFRedisHas(t *testing.T) {
 				}
 				spool = st.Size()
 			}
-			sh, cs := ownAOFShipper(t, r, tc.stamped, spool)
+			// StampedFromStart: the node's redis.conf turns
+			// aof-timestamp-enabled on, as startAOFRedis's does.
+			sh, cs := tickShipper(t, r, func(o *ShipperOptions) { o.StampedFromStart, o.SpoolLimit = tc.stamped, spool })
 			tick(t, sh, tc.reason)
 			if tc.small {
 				return
