@@ -8,15 +8,19 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdChunk is the input each zstd frame holds. On bench/'s RDB 1 MiB
-// frames compress to 1.832 (gzip -6: 1.830), 2 MiB to 1.837, 512 KiB to
-// 1.823; each chunk costs two buffers per core in flight.
+// zstdChunk is the input each zstd frame holds; each chunk costs two
+// buffers per core in flight. On bench/'s 100 MB RDB (gzip -6: 1.8303),
+// 1 MiB frames compress to 1.8318, 512 KiB frames to 1.8226 and 256 KiB
+// frames with a 256 KiB window to 1.8066. Those would save 1.2-2.0 MB and
+// 2.6-2.9 MB of `backup now`'s peak RSS, but compress worse than the shell
+// version's gzip -6, the default's ratio goal (docs/FIGURES.md).
 const zstdChunk = 1 << 20
 
 // zstdWindow is how far back a match may reach within a frame; each
 // encoder keeps this much history (plus a block). On bench/'s RDB, 1 MiB
 // frames compress to 1.8320 with a 1 MiB window, 1.8317 with 512 KiB and
-// 1.8287 with 256 KiB; 512 KiB saves 1 MB of peak RSS against 1 MiB.
+// 1.8287 with 256 KiB (below gzip -6); 512 KiB saves 1 MB of peak RSS
+// against 1 MiB.
 const zstdWindow = 512 << 10
 
 // parallelZstd is an io.WriteCloser compressing into w on up to workers

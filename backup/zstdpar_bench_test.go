@@ -29,7 +29,7 @@ func BenchmarkZstdWriters(b *testing.B) {
 		name string
 		open func(w io.Writer) (io.WriteCloser, error)
 	}{
-		{"ours: parallelZstd, 1 MiB frames, fixed buffers", func(w io.Writer) (io.WriteCloser, error) { return newParallelZstd(w, concurrency()) }},
+		{fmt.Sprintf("ours: parallelZstd, %d KiB frames, %d KiB window, fixed buffers", zstdChunk>>10, zstdWindow>>10), func(w io.Writer) (io.WriteCloser, error) { return newParallelZstd(w, concurrency()) }},
 		{"klauspost stream, WithConcurrentBlocks, 256 KiB window", libraryZstd(256 << 10)},
 		{"klauspost stream, WithConcurrentBlocks, 512 KiB window", libraryZstd(512 << 10)},
 		{"klauspost stream, WithConcurrentBlocks, default window", libraryZstd(0)},

@@ -123,7 +123,10 @@ func writeIn(ctx context.Context, dir, name string, r io.Reader) (err error) {
 	if err = f.Chmod(0o600); err != nil {
 		return err
 	}
-	if _, err = io.CopyBuffer(f, r, make([]byte, store.BufferSize)); err != nil {
+	// *os.File is an io.ReaderFrom, so io.CopyBuffer would never use a
+	// buffer given to it (one of 1 MiB was allocated for nothing): the
+	// file reads r through a 32 KiB buffer of its own.
+	if _, err = io.Copy(f, r); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
