@@ -20,6 +20,7 @@ import (
 // failover work with it; it never reaches a log line, a child's argv or
 // environment, or a file others can read.
 func TestPasswordProtectsRedisAndSentinel(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cret-Pa55-word"
 	c := nodes.New(t, "REDIS_PASSWORD="+secret)
 	a := c.AddNode().Start()

@@ -14,6 +14,7 @@ import (
 // suite). The nodes see that the catalog lost them, join again and
 // register again: the cluster is listed whole within 20 s.
 func TestWipedConsulServerIsRepopulated(t *testing.T) {
+	t.Parallel()
 	c := nodes.NewWithOptions(t, nodes.Options{NodeIPs: true, BindAll: true, ConsulAgents: true, RestartableConsul: true})
 	c.StartNodes(3)
 	top := c.WaitTopology(90*time.Second, "", 2, 3)

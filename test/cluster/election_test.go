@@ -19,6 +19,7 @@ import (
 // Consul never lists two passing `redis` (the shell version's 30 s lock
 // session was never renewed, so two masters were possible).
 func TestSimultaneousStartElectsOneMaster(t *testing.T) {
+	t.Parallel()
 	rounds := 10
 	if s := os.Getenv("ELECTION_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
@@ -56,6 +57,7 @@ func TestSimultaneousStartElectsOneMaster(t *testing.T) {
 // another node takes over, and when the frozen one wakes it steps back.
 // There is never a second passing master.
 func TestLockHolderStallsDuringBootstrap(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	stop := make(chan struct{})
 	most := c.WatchMasters(stop)

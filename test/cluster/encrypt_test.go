@@ -101,6 +101,7 @@ func s3Backups(t *testing.T) encryptedStore {
 // without the key refuses the backup (no empty master) and a node's
 // children never see the key.
 func TestEncryptedBackupRoundTripThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)

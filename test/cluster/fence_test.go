@@ -88,6 +88,7 @@ func TestFailedOverMasterIsFencedUntilDemoted(t *testing.T) {
 // the last master (named in Consul's KV) instead of taking the bootstrap
 // lock at once, so the write it alone holds survives.
 func TestWholeClusterRestartElectsTheLastMaster(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	started := c.StartNodes(3)
 	top := c.WaitTopology(60*time.Second, "", 2, 3)

@@ -84,6 +84,7 @@ func (h *hostileServer) port() int { return h.ln.Addr().(*net.TCPAddr).Port }
 // ERROR naming the server. On the old main the first one killed every
 // node with "makeslice: len out of range".
 func TestHostileSentinelsDoNotTakeNodesDown(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	started := c.StartNodes(2)
 	master := c.WaitTopology(40*time.Second, "", 1, 2).Masters[0]

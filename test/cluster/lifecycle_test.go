@@ -18,6 +18,7 @@ import (
 // the master node SIGKILLed (supervisor, redis and sentinel) and a new master
 // passing; the old node restarted rejoining as a replica.
 func TestShellVersionScenario(t *testing.T) {
+	t.Parallel()
 	shellVersionScenario(t, nodes.New(t))
 }
 
@@ -26,6 +27,7 @@ func TestShellVersionScenario(t *testing.T) {
 // must still recognise its own (they were joined with "%s:%d" once, and a
 // node never found itself).
 func TestShellVersionScenarioIPv6(t *testing.T) {
+	t.Parallel()
 	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
 		t.Skipf("no ::1 here (ip -6 addr add ::1/128 dev lo): %v", err)
 	} else {

@@ -54,6 +54,7 @@ func runCLI(t *testing.T, n *nodes.Node, args ...string) (string, int) {
 // balancers read: `status --json`, `health`, /master and /replica, and the
 // Prometheus metrics, before and after a failover.
 func TestStatusHealthAndMetricsFollowAFailover(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	a := c.AddNode().Start()
 	c.WaitTopology(30*time.Second, a.Addr(), 0, 1)

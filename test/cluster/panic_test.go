@@ -25,6 +25,7 @@ import (
 // REDIS_AUTOPILOT_PANICTEST_BINARY names a binary built so beforehand
 // (make matrix's root filesystem has no Go).
 func TestPanicEndsInTheOrderedStop(t *testing.T) {
+	t.Parallel()
 	bin := os.Getenv("REDIS_AUTOPILOT_PANICTEST_BINARY")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "redis-autopilot-panictest")

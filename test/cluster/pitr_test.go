@@ -41,6 +41,7 @@ type pitrRun struct {
 // acknowledged before its second and none sent after it; transactions come
 // back whole or not at all; FLUSHALL is rolled back.
 func TestPITRThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	run := runPITRCluster(t)
 	t.Logf("%d writes, %d acknowledged then lost by the cluster itself", len(run.writes), len(run.lost))
 	for _, tc := range []struct {

@@ -22,6 +22,7 @@ import (
 // INFO). It logs what the wait costs: from the replica's link up to its
 // check passing.
 func TestJoiningReplicaPassesOnlyWhenPromotable(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	a := c.StartNodes(1)[0]
 	c.WaitTopology(60*time.Second, a.Addr(), 0, 1)

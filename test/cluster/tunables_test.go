@@ -18,6 +18,7 @@ import (
 // set the sentinel quorum at start, and SIGHUP applies new values to the
 // running sentinel.
 func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	kv := c.Consul.Client.KV()
 	if _, err := kv.Put(&api.KVPair{Key: "service/redis-sentinel/quorum", Value: []byte("1")}, nil); err != nil {
@@ -58,6 +59,7 @@ func TestConsulKeysOverrideSentinelSettings(t *testing.T) {
 // it rewrote. Before the range check the node's sentinel crash looped on
 // "negative or zero time parameter" and the node exited.
 func TestBadConsulSentinelKeysAreIgnored(t *testing.T) {
+	t.Parallel()
 	c := nodes.New(t)
 	kv := c.Consul.Client.KV()
 	put := func(k, v string) {

@@ -19,6 +19,7 @@ import (
 // CONFIG REWRITE its file), and on a node restarted after it; the user's
 // sentinel directive stays in the sentinel.conf Sentinel rewrote.
 func TestUserSettingsSurviveFailoverAndRestart(t *testing.T) {
+	t.Parallel()
 	inc := t.TempDir()
 	if err := os.WriteFile(filepath.Join(inc, "50-save.conf"), []byte("save 900 1\n"), 0o644); err != nil {
 		t.Fatal(err)
