@@ -95,8 +95,9 @@ func (h *handover) run(ctx context.Context) (string, error) {
 // list. It leads the failover and re-points only the replicas it knows:
 // one that joined a moment ago (a sentinel reads the master's INFO every
 // 10 s) would go on following this master, dead after a stop, a replica
-// after a planned failover (the reliability suite's rolling replacement). When the sentinel does not answer, none
-// is taken for unknown: the nodes re-point theirs later (decideRepoint).
+// after a planned failover (the reliability suite's rolling
+// replacement). When the sentinel does not answer, none is taken for
+// unknown: the nodes re-point theirs later (decideRepoint).
 func (h *handover) unknownReplicas(ctx context.Context, fenced redisnode.Info) []string {
 	rctx, cancel := context.WithTimeout(ctx, h.askTimeout)
 	known, err := h.sent.Replicas(rctx, MasterName)

@@ -37,9 +37,8 @@ type SelfListing struct {
 
 // repointGrace is how long a node no sentinel knows, a stale master or a
 // replica of another node, waits before it re-points itself
-// (Observation.RepointAfter): twice down-after, and at
-// least 15 s, longer than a failover in flight takes to reach every
-// sentinel.
+// (Observation.RepointAfter): twice down-after, and at least 15 s, longer
+// than a failover in flight takes to reach every sentinel.
 func repointGrace(downAfter time.Duration) time.Duration {
 	return max(2*downAfter, 15*time.Second)
 }
