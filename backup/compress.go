@@ -19,8 +19,9 @@ var ErrCompression = errors.New("unknown compression")
 // machines the node runs on, never more than GOMAXPROCS.
 func concurrency() int { return min(runtime.GOMAXPROCS(0), 2) }
 
-// compressor returns a writer compressing into w; closing it flushes the
-// compressed stream (it does not close w).
+// compressor returns a writer compressing into w with gzip, or none;
+// closing it flushes the compressed stream (it does not close w). zstd
+// reads its input itself (zstdFrames).
 func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 	switch compression {
 	case "":
@@ -34,8 +35,6 @@ func compressor(w io.Writer, compression string) (io.WriteCloser, error) {
 			return nil, fmt.Errorf("gzip writer: %w", err)
 		}
 		return zw, nil
-	case "zstd":
-		return newParallelZstd(w, concurrency())
 	}
 	return nil, fmt.Errorf("compress %q: %w", compression, ErrCompression)
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -17,33 +20,22 @@ func TestCompressRoundTrip(t *testing.T) {
 		big[i] = "REDIS0010abcdefgh"[r.IntN(17)] // compressible
 	}
 	for _, comp := range []string{"zstd", "gzip", ""} {
-		for _, size := range []int{0, 1, zstdChunk, len(big)} {
+		for _, size := range []int{0, 1, zstdPiece + 7, zstdChunk, len(big)} {
 			var out bytes.Buffer
-			zw, err := compressor(&out, comp)
-			if err != nil {
-				t.Fatal(err)
+			var read atomic.Int64
+			// src holds more than size: only size bytes are the snapshot
+			if err := compressTo(&out, bytes.NewReader(big), int64(size), &read, comp, nil); err != nil {
+				t.Fatalf("%s/%d: %v", comp, size, err)
 			}
-			// odd write sizes cross chunk boundaries; io.Copy uses ReadFrom
-			for p := big[:size]; len(p) > 0; {
-				k := min(len(p), 1+r.IntN(1<<20))
-				if _, err := zw.Write(p[:k]); err != nil {
-					t.Fatal(err)
-				}
-				p = p[k:]
-			}
-			if n, err := io.Copy(zw, io.LimitReader(bytes.NewReader(big), int64(size))); err != nil || n != int64(size) {
-				t.Fatalf("io.Copy: %d, %v", n, err)
-			}
-			if err := zw.Close(); err != nil {
-				t.Fatal(err)
+			if read.Load() != int64(size) {
+				t.Errorf("%s/%d: counted %d bytes read", comp, size, read.Load())
 			}
 			zr, err := decompressor(&out, comp)
 			if err != nil {
 				t.Fatalf("%s/%d: %v", comp, size, err)
 			}
 			back, err := io.ReadAll(zr)
-			want := append(append([]byte(nil), big[:size]...), big[:size]...)
-			if err != nil || !bytes.Equal(back, want) {
+			if err != nil || !bytes.Equal(back, big[:size]) {
 				t.Fatalf("%s/%d: got %d bytes, %v", comp, size, len(back), err)
 			}
 		}
@@ -59,52 +51,57 @@ func (f *failWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A write error downstream reaches the producer and Close, without a hang.
-func TestParallelZstdWriteError(t *testing.T) {
-	zw, err := newParallelZstd(&failWriter{after: 10}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+// A write error downstream ends every worker, without a hang, and is the
+// error returned.
+func TestZstdFramesWriteError(t *testing.T) {
 	data := make([]byte, 8*zstdChunk)
-	var werr error
-	for i := 0; i < 8 && werr == nil; i++ {
-		_, werr = zw.Write(data[i*zstdChunk : (i+1)*zstdChunk])
-	}
-	if cerr := zw.Close(); cerr == nil || cerr.Error() != "disk full" {
-		t.Fatalf("Close = %v (Write %v), want disk full", cerr, werr)
+	for _, workers := range []int{1, 2, 3} {
+		err := zstdFrames(&failWriter{after: 10}, bytes.NewReader(data), int64(len(data)), workers, func(int) {})
+		if err == nil || err.Error() != "disk full" {
+			t.Fatalf("%d workers: %v, want disk full", workers, err)
+		}
 	}
 }
 
-// TestParallelZstdMemoryIsBounded: however long the stream, the writer
-// makes at most workers input and workers output buffers (it made a pair
-// per chunk and left them to the GC, and the heap grew with it; later it
-// kept a spare of each, 2 MiB for no throughput).
-func TestParallelZstdMemoryIsBounded(t *testing.T) {
-	const workers = 2
-	var out countingWriter
-	zw, err := newParallelZstd(&out, workers)
-	if err != nil {
-		t.Fatal(err)
+// A snapshot shorter than its size (truncated under us) fails the backup
+// and says where.
+func TestZstdFramesShortSnapshot(t *testing.T) {
+	data := make([]byte, 3*zstdChunk)
+	err := zstdFrames(io.Discard, bytes.NewReader(data[:2*zstdChunk+5]), int64(len(data)), 2, func(int) {})
+	if err == nil || !strings.Contains(err.Error(), "read the snapshot at byte") || !errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, want a read error naming the offset", err)
 	}
+}
+
+// TestZstdFramesAllocatesNothingPerChunk: however long the snapshot, the
+// writer keeps one encoder and one set of buffers per worker (an earlier
+// writer made a pair of 1 MiB buffers per chunk and left them to the GC,
+// and the heap grew with it). 12 chunks more may not cost a chunk more.
+func TestZstdFramesAllocatesNothingPerChunk(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	chunk := make([]byte, zstdChunk/3)
-	for range 40 { // about 13 chunks
-		for i := range chunk {
-			chunk[i] = "REDIS0010abcdefgh"[r.IntN(17)]
-		}
-		if _, err := zw.Write(chunk); err != nil {
+	data := make([]byte, 16*zstdChunk)
+	for i := range data {
+		data[i] = "REDIS0010abcdefgh"[r.IntN(17)]
+	}
+	allocated := func(chunks int) uint64 {
+		var out countingWriter
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if err := zstdFrames(&out, bytes.NewReader(data), int64(chunks*zstdChunk), 2, func(int) {}); err != nil {
 			t.Fatal(err)
 		}
+		runtime.ReadMemStats(&after)
+		if out.n == 0 {
+			t.Fatal("nothing written")
+		}
+		return after.TotalAlloc - before.TotalAlloc
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if zw.nIn > workers || zw.nOut > workers || out.n == 0 {
-		t.Errorf("made %d input and %d output buffers for %d bytes out, want at most %d of each",
-			zw.nIn, zw.nOut, out.n, workers)
-	}
-	if err := zw.Close(); err != nil {
-		t.Errorf("second Close = %v, want nil", err)
+	allocated(2) // the library's first-use tables
+	few, many := allocated(4), allocated(16)
+	if many > few+zstdChunk/2 {
+		t.Errorf("16 chunks allocated %d bytes, 4 chunks %d: %d more for 12 chunks, want under %d",
+			many, few, many-few, zstdChunk/2)
 	}
 }
 
@@ -112,7 +109,7 @@ type countingWriter struct{ n int }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
-// frameWriter keeps each Write of the parallel writer: one zstd frame.
+// frameWriter keeps each Write of zstdFrames: one zstd frame.
 type frameWriter struct{ frames [][]byte }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
@@ -120,24 +117,17 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestParallelZstdWindow: every whole-chunk frame asks for zstdWindow, not
+// TestZstdFramesWindow: every whole-chunk frame asks for zstdWindow, not
 // its 1 MiB of content (the encoders keep that much history; a decoder
 // allocates what the frame asks for), and the stream still decodes.
-func TestParallelZstdWindow(t *testing.T) {
+func TestZstdFramesWindow(t *testing.T) {
 	var out frameWriter
-	zw, err := newParallelZstd(&out, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := rand.New(rand.NewPCG(5, 6))
 	in := make([]byte, 3*zstdChunk+100)
 	for i := range in {
 		in[i] = "REDIS0011 key:value "[r.IntN(20)]
 	}
-	if _, err := zw.Write(in); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
+	if err := zstdFrames(&out, bytes.NewReader(in), int64(len(in)), 2, func(int) {}); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.frames) != 4 {

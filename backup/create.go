@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/autopilotpattern/redis-autopilot/backup/crypt"
@@ -229,8 +230,8 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 		return fmt.Errorf("stat the snapshot: %w", err)
 	}
 	meta.RDBSize = fi.Size() // a restore decompresses no more than this
-	src := &counter{r: f}
-	prog := startProgress(log, o.Progress, o.ProgressInterval, "upload "+name, fi.Size(), src.n.Load)
+	var read atomic.Int64
+	prog := startProgress(log, o.Progress, o.ProgressInterval, "upload "+name, fi.Size(), read.Load)
 
 	// The store hashes the stream it reads (Meta.SHA256); Verify then
 	// proves the stored bytes hash the same and that the size is what
@@ -244,7 +245,7 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	compressed := make(chan struct{})
 	go func() {
 		defer close(compressed)
-		pw.CloseWithError(compressTo(io.MultiWriter(w.writer(pw), sent), src, o.Compression, o.Encryption))
+		pw.CloseWithError(compressTo(io.MultiWriter(w.writer(pw), sent), f, fi.Size(), &read, o.Compression, o.Encryption))
 		w.wait()
 	}()
 	_, err = watched(ctx, w, func(ctx context.Context) (struct{}, error) {
@@ -267,14 +268,16 @@ func upload(ctx context.Context, o Options, log hclog.Logger, name string, meta 
 	return nil
 }
 
-// compressTo compresses src, then encrypts it when keys are set, into w.
-// Without compression, io.Copy's 32 KiB writes go through a 1 MiB buffer
-// (it doubles streaming throughput into an HTTP PUT, per performance.md).
-// zstd and gzip write whole frames and blocks of hundreds of KiB, and age
-// seals 64 KiB chunks: a buffer would only copy them and hold 1 MiB more
+// compressTo compresses the size bytes at the start of src, then encrypts
+// them when keys are set, into w; read counts the bytes read from src.
+// zstd reads src itself, a frame per worker (zstdFrames). Without
+// compression, io.Copy's 32 KiB writes go through a 1 MiB buffer (it
+// doubles streaming throughput into an HTTP PUT, per performance.md). zstd
+// and gzip write whole frames and blocks of hundreds of KiB, and age seals
+// 64 KiB chunks: a buffer would only copy them and hold 1 MiB more
 // (bench/run.sh rss: the encrypted backup's peak RSS, throughput and
 // restore time against the plain one's).
-func compressTo(w io.Writer, src io.Reader, compression string, keys *crypt.Keys) error {
+func compressTo(w io.Writer, src io.ReaderAt, size int64, read *atomic.Int64, compression string, keys *crypt.Keys) error {
 	var bw *bufio.Writer
 	if compression == "" {
 		bw = bufio.NewWriterSize(w, store.BufferSize)
@@ -284,7 +287,26 @@ func compressTo(w io.Writer, src io.Reader, compression string, keys *crypt.Keys
 	if err != nil {
 		return err
 	}
-	zw, err := compressor(ew, compression)
+	if compression == "zstd" {
+		err = zstdFrames(ew, src, size, concurrency(), func(n int) { read.Add(int64(n)) })
+	} else {
+		err = compressStream(ew, countedReader{io.NewSectionReader(src, 0, size), read}, compression)
+	}
+	if err != nil {
+		return err
+	}
+	if err := sealLast(); err != nil {
+		return fmt.Errorf("encrypt: %w", err)
+	}
+	if bw == nil {
+		return nil
+	}
+	return bw.Flush()
+}
+
+// compressStream copies src into w through the stream compressor.
+func compressStream(w io.Writer, src io.Reader, compression string) error {
+	zw, err := compressor(w, compression)
 	if err != nil {
 		return err
 	}
@@ -295,13 +317,19 @@ func compressTo(w io.Writer, src io.Reader, compression string, keys *crypt.Keys
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compress: %w", err)
 	}
-	if err := sealLast(); err != nil {
-		return fmt.Errorf("encrypt: %w", err)
-	}
-	if bw == nil {
-		return nil
-	}
-	return bw.Flush()
+	return nil
+}
+
+// countedReader adds the bytes read through it to n.
+type countedReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countedReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 var errUploadEnded = errors.New("upload ended")

@@ -8,8 +8,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdChunk is the input each zstd frame holds; each chunk costs two
-// buffers per core in flight. On bench/'s 100 MB RDB (gzip -6: 1.8303),
+// zstdChunk is the input each zstd frame holds; each worker keeps one
+// frame's output (zstdBound) until its turn to write it. On bench/'s 100 MB RDB (gzip -6: 1.8303),
 // 1 MiB frames compress to 1.8318, 512 KiB frames to 1.8226 and 256 KiB
 // frames with a 256 KiB window to 1.8066. Those would save 1.2-2.0 MB and
 // 2.6-2.9 MB of `backup now`'s peak RSS, but compress worse than the shell
@@ -23,182 +23,132 @@ const zstdChunk = 1 << 20
 // against 1 MiB.
 const zstdWindow = 512 << 10
 
-// parallelZstd is an io.WriteCloser compressing into w on up to workers
-// cores: each zstdChunk of input becomes its own zstd frame (EncodeAll),
-// compressed on its own goroutine and written in order, as the zstd CLI's
-// -T0 cuts its input into independent jobs. Frames concatenated are one
-// valid zstd stream (any zstd decoder reads it).
+// zstdFrames compresses the size bytes at the start of src into w as one
+// zstd frame per zstdChunk of input, on up to workers cores, as the zstd
+// CLI's -T0 cuts its input into independent jobs. Frames concatenated are
+// one valid zstd stream (any zstd decoder reads it). read is told each
+// piece read from src (the backup's progress).
+//
+// Each worker owns a stream encoder and compresses chunk k, k+workers, ...
+// reading it from src in zstdPiece pieces (ReaderAt: the snapshot is a
+// file), so no chunk is held whole in memory; its frame collects in the
+// worker's output buffer, reused, until the frame before it is written
+// (the turn passes from worker to worker, in input order). A backup thus
+// allocates nothing per chunk and the GC has no garbage to let the heap
+// grow on, whatever the dataset's size. An earlier writer filled a 1 MiB
+// input buffer per worker from an io.Reader and compressed it with
+// EncodeAll: frames of the same size and window (its output differed by
+// a few hundred bytes in 54 MB), and 1.9 MB more peak RSS of `backup now`
+// at 100 MB, 3.1 MB at 1 GB (docs/FIGURES.md, "stream encoders reading
+// the snapshot").
 //
 // Why not the library's stream with WithConcurrentBlocks (klauspost
 // v1.20.3): it does the same on the same cores, but its jobs are 4 windows
 // each with about 4 per core in flight, not configurable, so its memory
 // follows its window. BenchmarkZstdWriters (bench/run.sh runs it) prints
 // both side by side; on 67 MB of generated data, at the same ratio (1.889
-// vs 1.890) the library's 256 KiB window ran at 1.09x our throughput with
-// 1.36x our peak heap (20 vs 13 MB), its 512 KiB window 1.27x with 2.14x.
-// Measured by hand on bench/'s 100 MB RDB (docs/FIGURES.md):
-// at the 256 KiB window that matches our ratio (1.832) its peak heap was
-// 21 MB against our 16, at 512 KiB (1.839) 33 MB, at its default window
-// 250 MB more RSS; `backup now` must stay within 32 MB. Ours keeps a fixed
-// set of buffers, reused: a backup allocates nothing per chunk, so the GC
-// has no garbage to let the heap grow on, whatever the dataset's size.
-// workers inputs: one fills while the others compress, and the reader
-// waits while all compress (reading 1 MiB takes a fraction of compressing
-// it); workers outputs: a frame waits in its buffer until those before it
-// are written. A spare of each (workers+1) bought no throughput in
-// BenchmarkRSSCompare and cost 1.6 MB of peak RSS (docs/FIGURES.md).
-type parallelZstd struct {
-	w       io.Writer
-	enc     *zstd.Encoder
-	workers int
-	buf     []byte // the chunk being filled
-
-	// ins and outs hold the free input and output buffers; made (up to
-	// workers of each) only as the stream needs them.
-	ins, outs        chan []byte
-	nIn, nOut        int
-	queue            chan chan []byte // frames in input order
-	done             chan struct{}
-	submitted, ended bool
-
-	mu  sync.Mutex
-	err error // the first write error
-}
-
-func newParallelZstd(w io.Writer, workers int) (*parallelZstd, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(workers), zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		return nil, fmt.Errorf("zstd writer: %w", err)
-	}
-	z := &parallelZstd{w: w, enc: enc, workers: workers,
-		ins: make(chan []byte, workers), outs: make(chan []byte, workers),
-		queue: make(chan chan []byte, workers), done: make(chan struct{})}
-	go z.writeOut()
-	return z, nil
-}
-
-// writeOut writes the frames in order; after an error it only drains.
-func (z *parallelZstd) writeOut() {
-	defer close(z.done)
-	for res := range z.queue {
-		frame := <-res
-		if z.firstErr() == nil {
-			if _, err := z.w.Write(frame); err != nil {
-				z.setErr(err)
-			}
+// vs 1.890) the library's 256 KiB window ran at 1.09x the earlier writer's
+// throughput with 1.36x its peak heap (20 vs 13 MB), its 512 KiB window
+// 1.27x with 2.14x. Measured by hand on bench/'s 100 MB RDB
+// (docs/FIGURES.md): at the 256 KiB window that matches our ratio (1.832)
+// its peak heap was 21 MB against 16, at 512 KiB (1.839) 33 MB, at its
+// default window 250 MB more RSS; `backup now` must stay within 32 MB.
+func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func(int)) error {
+	chunks := max((size+zstdChunk-1)/zstdChunk, 1) // an empty input is one empty frame
+	workers = int(min(int64(max(workers, 1)), chunks))
+	encs := make([]*zstd.Encoder, workers)
+	for k := range encs {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			return fmt.Errorf("zstd writer: %w", err)
 		}
-		z.outs <- frame[:0]
+		encs[k] = enc
 	}
+	turns := make([]chan struct{}, workers)
+	for k := range turns {
+		turns[k] = make(chan struct{}, 1)
+	}
+	turns[0] <- struct{}{}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	for k, enc := range encs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			piece := make([]byte, zstdPiece)
+			out := &frameBuf{b: make([]byte, 0, zstdBound)}
+			// After an error every worker still takes and passes its turns
+			// (doing nothing), so none waits forever.
+			for i := int64(k); i < chunks; i += int64(workers) {
+				if !failed() {
+					off := i * zstdChunk
+					if err := encodeFrame(enc, out, src, off, min(zstdChunk, size-off), piece, read); err != nil {
+						fail(err)
+					}
+				}
+				<-turns[k]
+				if !failed() {
+					if _, err := w.Write(out.b); err != nil {
+						fail(err)
+					}
+				}
+				turns[(k+1)%workers] <- struct{}{}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }
 
-func (z *parallelZstd) firstErr() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	return z.err
-}
-
-func (z *parallelZstd) setErr(err error) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.err == nil {
-		z.err = err
-	}
-}
+// zstdPiece is what a worker reads from the snapshot at a time: one zstd
+// block, so the encoder compresses it without first copying it whole.
+const zstdPiece = 128 << 10
 
 // zstdBound is room for a compressed chunk: zstd never grows data by more
 // than a block header per 128 KiB block and a frame header.
 const zstdBound = zstdChunk + zstdChunk>>10 + 64
 
-// buffer returns a free buffer of free, making one while fewer than
-// workers exist; it waits for one otherwise. Only the writing goroutine
-// calls it.
-func (z *parallelZstd) buffer(free chan []byte, made *int, size int) []byte {
-	select {
-	case b := <-free:
-		return b
-	default:
+// encodeFrame compresses the n bytes of src at off into one frame in out.
+func encodeFrame(enc *zstd.Encoder, out *frameBuf, src io.ReaderAt, off, n int64, piece []byte, read func(int)) error {
+	out.b = out.b[:0]
+	enc.ResetContentSize(out, n)
+	for done := int64(0); done < n; {
+		m := int(min(int64(len(piece)), n-done))
+		if _, err := src.ReadAt(piece[:m], off+done); err != nil {
+			return fmt.Errorf("read the snapshot at byte %d: %w", off+done, err)
+		}
+		read(m)
+		if _, err := enc.Write(piece[:m]); err != nil {
+			return fmt.Errorf("compress: %w", err)
+		}
+		done += int64(m)
 	}
-	if *made < z.workers {
-		*made++
-		return make([]byte, 0, size)
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("compress: %w", err)
 	}
-	return <-free
+	return nil
 }
 
-func (z *parallelZstd) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		if err := z.firstErr(); err != nil {
-			return n, err
-		}
-		if z.buf == nil {
-			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
-		}
-		k := min(len(p), zstdChunk-len(z.buf))
-		z.buf = append(z.buf, p[:k]...)
-		p, n = p[k:], n+k
-		if len(z.buf) == zstdChunk {
-			z.submit()
-		}
-	}
-	return n, nil
-}
+// frameBuf collects one frame in a buffer that is reused.
+type frameBuf struct{ b []byte }
 
-// ReadFrom reads r straight into the chunk buffers (io.Copy uses it),
-// saving a copy.
-func (z *parallelZstd) ReadFrom(r io.Reader) (int64, error) {
-	var total int64
-	for {
-		if err := z.firstErr(); err != nil {
-			return total, err
-		}
-		if z.buf == nil {
-			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
-		}
-		n, err := r.Read(z.buf[len(z.buf):zstdChunk])
-		z.buf, total = z.buf[:len(z.buf)+n], total+int64(n)
-		if len(z.buf) == zstdChunk {
-			z.submit()
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// submit compresses the current chunk on its own goroutine. It waits while
-// workers frames are pending.
-func (z *parallelZstd) submit() {
-	in, out := z.buf, z.buffer(z.outs, &z.nOut, zstdBound)
-	z.buf, z.submitted = nil, true
-	res := make(chan []byte, 1)
-	z.queue <- res
-	go func() {
-		frame := z.enc.EncodeAll(in, out)
-		z.ins <- in[:0]
-		res <- frame
-	}()
-}
-
-// Close compresses what is buffered, waits for every frame to be written
-// and returns the first error. Calls after the first return it again.
-func (z *parallelZstd) Close() error {
-	if z.ended {
-		return z.firstErr()
-	}
-	z.ended = true
-	if len(z.buf) > 0 || !z.submitted { // an empty input is one empty frame
-		if z.buf == nil {
-			z.buf = z.buffer(z.ins, &z.nIn, zstdChunk)
-		}
-		z.submit()
-	}
-	close(z.queue)
-	<-z.done
-	z.enc.Close()
-	return z.firstErr()
+func (f *frameBuf) Write(p []byte) (int, error) {
+	f.b = append(f.b, p...)
+	return len(p), nil
 }

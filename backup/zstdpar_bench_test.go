@@ -16,7 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// BenchmarkZstdWriters compares our parallel zstd writer (zstdpar.go) with
+// BenchmarkZstdWriters compares our parallel zstd writer (zstdFrames) with
 // klauspost's own stream encoder on the same input, in the same run:
 // throughput, compression ratio and peak heap, each variant's figures as
 // ratios to ours, paired within a round. bench/run.sh runs it on the
@@ -27,15 +27,15 @@ func BenchmarkZstdWriters(b *testing.B) {
 	data := zstdBenchInput(b)
 	variants := []struct {
 		name string
-		open func(w io.Writer) (io.WriteCloser, error)
+		run  func(w io.Writer, data []byte) error
 	}{
-		{fmt.Sprintf("ours: parallelZstd, %d KiB frames, %d KiB window, fixed buffers", zstdChunk>>10, zstdWindow>>10), func(w io.Writer) (io.WriteCloser, error) { return newParallelZstd(w, concurrency()) }},
+		{fmt.Sprintf("ours: zstdFrames, %d KiB frames, %d KiB window, fixed buffers", zstdChunk>>10, zstdWindow>>10), func(w io.Writer, data []byte) error {
+			return zstdFrames(w, bytes.NewReader(data), int64(len(data)), concurrency(), func(int) {})
+		}},
 		{"klauspost stream, WithConcurrentBlocks, 256 KiB window", libraryZstd(256 << 10)},
 		{"klauspost stream, WithConcurrentBlocks, 512 KiB window", libraryZstd(512 << 10)},
 		{"klauspost stream, WithConcurrentBlocks, default window", libraryZstd(0)},
-		{"klauspost stream, one core (no concurrent blocks)", func(w io.Writer) (io.WriteCloser, error) {
-			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-		}},
+		{"klauspost stream, one core (no concurrent blocks)", streamZstd(zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))},
 	}
 	rounds := 3
 	type figures struct{ mbps, heap, vsMbps, vsHeap []float64 }
@@ -45,7 +45,7 @@ func BenchmarkZstdWriters(b *testing.B) {
 		for range rounds {
 			var oursMbps, oursHeap float64
 			for i, v := range variants {
-				mbps, heap, stored := zstdRun(b, data, v.open)
+				mbps, heap, stored := zstdRun(b, data, v.run)
 				if i == 0 {
 					oursMbps, oursHeap = mbps, heap
 				}
@@ -67,23 +67,37 @@ func BenchmarkZstdWriters(b *testing.B) {
 		float64(len(data))/1e6, rounds, runtime.GOMAXPROCS(0), strings.Join(rows, "\n"))
 }
 
-// libraryZstd opens klauspost's stream encoder with concurrent blocks on
+// libraryZstd runs klauspost's stream encoder with concurrent blocks on
 // the cores ours uses; window 0 is the level's default.
-func libraryZstd(window int) func(io.Writer) (io.WriteCloser, error) {
-	return func(w io.Writer) (io.WriteCloser, error) {
-		opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(concurrency()), zstd.WithConcurrentBlocks(true)}
-		if window > 0 {
-			opts = append(opts, zstd.WithWindowSize(window))
+func libraryZstd(window int) func(io.Writer, []byte) error {
+	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderConcurrency(concurrency()), zstd.WithConcurrentBlocks(true)}
+	if window > 0 {
+		opts = append(opts, zstd.WithWindowSize(window))
+	}
+	return streamZstd(opts...)
+}
+
+// streamZstd copies the data into a klauspost stream encoder, as a backup
+// copied the RDB file in before zstdFrames.
+func streamZstd(opts ...zstd.EOption) func(io.Writer, []byte) error {
+	return func(w io.Writer, data []byte) error {
+		zw, err := zstd.NewWriter(w, opts...)
+		if err != nil {
+			return err
 		}
-		return zstd.NewWriter(w, opts...)
+		if _, err := io.Copy(zw, bytes.NewReader(data)); err != nil {
+			zw.Close()
+			return err
+		}
+		return zw.Close()
 	}
 }
 
-// zstdRun compresses data once through the writer open makes and returns
+// zstdRun compresses data once with run and returns
 // its throughput, the peak heap above the input's (HeapAlloc sampled every
 // 2 ms, from a collected heap) and the compressed size.
-func zstdRun(b *testing.B, data []byte, open func(io.Writer) (io.WriteCloser, error)) (mbps, heap float64, stored int64) {
+func zstdRun(b *testing.B, data []byte, run func(io.Writer, []byte) error) (mbps, heap float64, stored int64) {
 	runtime.GC()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -109,13 +123,7 @@ func zstdRun(b *testing.B, data []byte, open func(io.Writer) (io.WriteCloser, er
 	}()
 	var out countingDiscard
 	start := time.Now()
-	w, err := open(&out)
-	if err == nil {
-		_, err = io.Copy(w, bytes.NewReader(data)) // as a backup copies the RDB file in
-	}
-	if err == nil {
-		err = w.Close()
-	}
+	err := run(&out, data)
 	took := time.Since(start)
 	close(stop)
 	<-sampled

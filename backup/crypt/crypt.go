@@ -12,6 +12,7 @@
 package crypt
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -106,12 +107,19 @@ func (k *Keys) Encrypt(w io.Writer) (io.WriteCloser, error) {
 // Decrypt returns a reader of the plaintext of the age file r. It reads
 // the header first: ErrNoKey when k is nil, ErrWrongKey when no identity
 // matches, ErrCorrupt for a malformed header. The reader's errors wrap
-// ErrCorrupt when the data fails authentication or ends early.
+// ErrCorrupt when the data fails authentication or ends early; errors
+// reading r pass through. age checks the header and its MAC; the payload
+// is read by payloadReader, which reuses one buffer (payload.go says why).
 func (k *Keys) Decrypt(r io.Reader) (io.Reader, error) {
 	if k == nil {
 		return nil, ErrNoKey
 	}
-	pr, err := age.Decrypt(r, k.ids...)
+	br := bufio.NewReaderSize(r, 4<<10)
+	hdr, err := readHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	fileKey, err := age.DecryptHeader(hdr, k.ids...)
 	var nomatch *age.NoIdentityMatchError
 	switch {
 	case errors.As(err, &nomatch):
@@ -119,17 +127,9 @@ func (k *Keys) Decrypt(r io.Reader) (io.Reader, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return authReader{pr}, nil
-}
-
-// authReader marks the stream's errors (authentication failed, ended
-// before its last chunk) as ErrCorrupt.
-type authReader struct{ r io.Reader }
-
-func (a authReader) Read(p []byte) (int, error) {
-	n, err := a.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	a, err := payloadKey(br, fileKey)
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	return &payloadReader{a: a, src: br}, nil
 }
