@@ -20,7 +20,7 @@ func TestCompressRoundTrip(t *testing.T) {
 		big[i] = "REDIS0010abcdefgh"[r.IntN(17)] // compressible
 	}
 	for _, comp := range []string{"zstd", "gzip", ""} {
-		for _, size := range []int{0, 1, zstdPiece + 7, zstdChunk, len(big)} {
+		for _, size := range []int{0, 1, zstdBlock + 7, zstdChunk, len(big)} {
 			var out bytes.Buffer
 			var read atomic.Int64
 			// src holds more than size: only size bytes are the snapshot
@@ -68,7 +68,7 @@ func TestZstdFramesWriteError(t *testing.T) {
 func TestZstdFramesShortSnapshot(t *testing.T) {
 	data := make([]byte, 3*zstdChunk)
 	err := zstdFrames(io.Discard, bytes.NewReader(data[:2*zstdChunk+5]), int64(len(data)), 2, func(int) {})
-	if err == nil || !strings.Contains(err.Error(), "read the snapshot at byte") || !errors.Is(err, io.EOF) {
+	if err == nil || !strings.Contains(err.Error(), "ends at byte 2097157, before its size") || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("got %v, want a read error naming the offset", err)
 	}
 }

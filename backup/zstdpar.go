@@ -30,17 +30,17 @@ const zstdWindow = 512 << 10
 // piece read from src (the backup's progress).
 //
 // Each worker owns a stream encoder and compresses chunk k, k+workers, ...
-// reading it from src in zstdPiece pieces (ReaderAt: the snapshot is a
-// file), so no chunk is held whole in memory; its frame collects in the
-// worker's output buffer, reused, until the frame before it is written
-// (the turn passes from worker to worker, in input order). A backup thus
-// allocates nothing per chunk and the GC has no garbage to let the heap
-// grow on, whatever the dataset's size. An earlier writer filled a 1 MiB
-// input buffer per worker from an io.Reader and compressed it with
-// EncodeAll: frames of the same size and window (its output differed by
-// a few hundred bytes in 54 MB), and 1.9 MB more peak RSS of `backup now`
-// at 100 MB, 3.1 MB at 1 GB (docs/FIGURES.md, "stream encoders reading
-// the snapshot").
+// which the encoder reads from src straight into its block buffer
+// (ReaderAt: the snapshot is a file), so no chunk is held whole in memory;
+// its frame collects in the worker's output buffer, reused, until the
+// frame before it is written (the turn passes from worker to worker, in
+// input order). A backup thus allocates nothing per chunk and the GC has
+// no garbage to let the heap grow on, whatever the dataset's size. An
+// earlier writer filled a 1 MiB input buffer per worker from an io.Reader
+// and compressed it with EncodeAll into 1 MiB output buffers: frames of
+// the same size and window (its output differed by a few hundred bytes in
+// 54 MB), and 1.9 MB more peak RSS of `backup now` at 100 MB, 3.1 MB at
+// 1 GB (docs/FIGURES.md, "stream encoders reading the snapshot").
 //
 // Why not the library's stream with WithConcurrentBlocks (klauspost
 // v1.20.3): it does the same on the same cores, but its jobs are 4 windows
@@ -91,14 +91,14 @@ func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			piece := make([]byte, zstdPiece)
+			in := &chunkReader{src: src, read: read}
 			out := &frameBuf{b: make([]byte, 0, zstdBound)}
 			// After an error every worker still takes and passes its turns
 			// (doing nothing), so none waits forever.
 			for i := int64(k); i < chunks; i += int64(workers) {
 				if !failed() {
-					off := i * zstdChunk
-					if err := encodeFrame(enc, out, src, off, min(zstdChunk, size-off), piece, read); err != nil {
+					in.off, in.end = i*zstdChunk, min((i+1)*zstdChunk, size)
+					if err := encodeFrame(enc, out, in); err != nil {
 						fail(err)
 					}
 				}
@@ -116,28 +116,20 @@ func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func
 	return firstErr
 }
 
-// zstdPiece is what a worker reads from the snapshot at a time: one zstd
-// block, so the encoder compresses it without first copying it whole.
-const zstdPiece = 128 << 10
+// zstdBlock is a zstd block's most input.
+const zstdBlock = 128 << 10
 
 // zstdBound is room for a compressed chunk: zstd never grows data by more
 // than a block header per 128 KiB block and a frame header.
 const zstdBound = zstdChunk + zstdChunk>>10 + 64
 
-// encodeFrame compresses the n bytes of src at off into one frame in out.
-func encodeFrame(enc *zstd.Encoder, out *frameBuf, src io.ReaderAt, off, n int64, piece []byte, read func(int)) error {
+// encodeFrame compresses what in holds into one frame in out. The encoder
+// reads in straight into its block buffer (Encoder.ReadFrom).
+func encodeFrame(enc *zstd.Encoder, out *frameBuf, in *chunkReader) error {
 	out.b = out.b[:0]
-	enc.ResetContentSize(out, n)
-	for done := int64(0); done < n; {
-		m := int(min(int64(len(piece)), n-done))
-		if _, err := src.ReadAt(piece[:m], off+done); err != nil {
-			return fmt.Errorf("read the snapshot at byte %d: %w", off+done, err)
-		}
-		read(m)
-		if _, err := enc.Write(piece[:m]); err != nil {
-			return fmt.Errorf("compress: %w", err)
-		}
-		done += int64(m)
+	enc.ResetContentSize(out, in.end-in.off)
+	if _, err := enc.ReadFrom(in); err != nil {
+		return err
 	}
 	if err := enc.Close(); err != nil {
 		return fmt.Errorf("compress: %w", err)
@@ -145,7 +137,36 @@ func encodeFrame(enc *zstd.Encoder, out *frameBuf, src io.ReaderAt, off, n int64
 	return nil
 }
 
-// frameBuf collects one frame in a buffer that is reused.
+// chunkReader reads bytes off to end of src and tells read each piece;
+// each worker reuses one.
+type chunkReader struct {
+	src      io.ReaderAt
+	off, end int64
+	read     func(int)
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.off >= c.end {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), c.end-c.off)]
+	n, err := c.src.ReadAt(p, c.off)
+	c.off += int64(n)
+	c.read(n)
+	switch {
+	case n == len(p):
+		return n, nil
+	case err == io.EOF:
+		return n, fmt.Errorf("read the snapshot: it ends at byte %d, before its size: %w", c.off, io.ErrUnexpectedEOF)
+	default:
+		return n, fmt.Errorf("read the snapshot at byte %d: %w", c.off, err)
+	}
+}
+
+// frameBuf collects one frame in a buffer that is reused. It is made at
+// its full size at once: growing it a block at a time left 2 MB of
+// garbage early in the backup and raised its peak RSS by 1-2 MB
+// (docs/FIGURES.md).
 type frameBuf struct{ b []byte }
 
 func (f *frameBuf) Write(p []byte) (int, error) {
