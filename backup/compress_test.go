@@ -109,19 +109,82 @@ type countingWriter struct{ n int }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
-// frameWriter keeps each Write of zstdFrames: one zstd frame.
-type frameWriter struct{ frames [][]byte }
+// splitFrames cuts a zstd stream into its frames, by their headers and
+// block headers (RFC 8878, 3.1.1).
+func splitFrames(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	var frames [][]byte
+	for len(b) > 0 {
+		if len(b) < 6 || !bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+			t.Fatalf("no zstd frame at %d bytes from the end", len(b))
+		}
+		desc := b[4]
+		single, checksum := desc&0x20 != 0, desc&0x04 != 0
+		n := 5 + []int{0, 1, 2, 4}[desc&3] // dictionary ID
+		if !single {
+			n++ // window descriptor
+		}
+		n += map[byte]int{0: 0, 1: 2, 2: 4, 3: 8}[desc>>6]
+		if desc>>6 == 0 && single {
+			n++
+		}
+		for last := false; !last; {
+			h := int(b[n]) | int(b[n+1])<<8 | int(b[n+2])<<16
+			size := h >> 3
+			last = h&1 == 1
+			if (h>>1)&3 == 1 { // RLE: one byte
+				size = 1
+			}
+			n += 3 + size
+		}
+		if checksum {
+			n += 4
+		}
+		frames, b = append(frames, b[:n]), b[n:]
+	}
+	return frames
+}
 
-func (f *frameWriter) Write(p []byte) (int, error) {
-	f.frames = append(f.frames, bytes.Clone(p))
-	return len(p), nil
+// slowWriter yields on every write, so that workers interleave.
+type slowWriter struct{ bytes.Buffer }
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	runtime.Gosched()
+	return s.Buffer.Write(p)
+}
+
+// Any number of workers writes the frames in order, one frame per chunk.
+func TestZstdFramesWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	in := make([]byte, 9*zstdChunk+333)
+	for i := range in {
+		in[i] = "REDIS0011 key:value "[r.IntN(20)]
+	}
+	for workers := 1; workers <= 4; workers++ {
+		var out slowWriter
+		if err := zstdFrames(&out, bytes.NewReader(in), int64(len(in)), workers, func(int) {}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(splitFrames(t, out.Bytes())); n != 10 {
+			t.Errorf("%d workers: %d frames for 10 chunks", workers, n)
+		}
+		zr, err := decompressor(bytes.NewReader(out.Bytes()), "zstd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		zr.Close()
+		if err != nil || !bytes.Equal(got, in) {
+			t.Fatalf("%d workers: decoded %d bytes (%v), want the %d written", workers, len(got), err, len(in))
+		}
+	}
 }
 
 // TestZstdFramesWindow: every whole-chunk frame asks for zstdWindow, not
 // its 1 MiB of content (the encoders keep that much history; a decoder
 // allocates what the frame asks for), and the stream still decodes.
 func TestZstdFramesWindow(t *testing.T) {
-	var out frameWriter
+	var out bytes.Buffer
 	r := rand.New(rand.NewPCG(5, 6))
 	in := make([]byte, 3*zstdChunk+100)
 	for i := range in {
@@ -130,10 +193,11 @@ func TestZstdFramesWindow(t *testing.T) {
 	if err := zstdFrames(&out, bytes.NewReader(in), int64(len(in)), 2, func(int) {}); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.frames) != 4 {
-		t.Fatalf("%d frames for 3 chunks and 100 bytes, want 4", len(out.frames))
+	frames := splitFrames(t, out.Bytes())
+	if len(frames) != 4 {
+		t.Fatalf("%d frames for 3 chunks and 100 bytes, want 4", len(frames))
 	}
-	for i, f := range out.frames[:3] {
+	for i, f := range frames[:3] {
 		var h zstd.Header
 		if err := h.Decode(f); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
@@ -143,7 +207,7 @@ func TestZstdFramesWindow(t *testing.T) {
 				i, h.SingleSegment, h.WindowSize, h.FrameContentSize, zstdWindow, zstdChunk)
 		}
 	}
-	zr, err := decompressor(bytes.NewReader(bytes.Join(out.frames, nil)), "zstd")
+	zr, err := decompressor(bytes.NewReader(out.Bytes()), "zstd")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -87,12 +88,19 @@ func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func
 		defer mu.Unlock()
 		return firstErr != nil
 	}
+	// workers-1 spare buffers, made when first needed: the worker that
+	// holds the turn writes straight into w, each other one collects its
+	// frame in a spare until the turn comes.
+	spares := make(chan []byte, workers-1)
+	for range workers - 1 {
+		spares <- nil
+	}
 	for k, enc := range encs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			in := &chunkReader{src: src, read: read}
-			out := &frameBuf{b: make([]byte, 0, zstdBound)}
+			out := &frameOut{w: w, turn: turns[k], spares: spares, failed: failed}
 			// After an error every worker still takes and passes its turns
 			// (doing nothing), so none waits forever.
 			for i := int64(k); i < chunks; i += int64(workers) {
@@ -102,11 +110,8 @@ func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func
 						fail(err)
 					}
 				}
-				<-turns[k]
-				if !failed() {
-					if _, err := w.Write(out.b); err != nil {
-						fail(err)
-					}
+				if err := out.finish(); err != nil {
+					fail(err)
 				}
 				turns[(k+1)%workers] <- struct{}{}
 			}
@@ -123,10 +128,9 @@ const zstdBlock = 128 << 10
 // than a block header per 128 KiB block and a frame header.
 const zstdBound = zstdChunk + zstdChunk>>10 + 64
 
-// encodeFrame compresses what in holds into one frame in out. The encoder
-// reads in straight into its block buffer (Encoder.ReadFrom).
-func encodeFrame(enc *zstd.Encoder, out *frameBuf, in *chunkReader) error {
-	out.b = out.b[:0]
+// encodeFrame compresses what in holds into one frame written to out. The
+// encoder reads in straight into its block buffer (Encoder.ReadFrom).
+func encodeFrame(enc *zstd.Encoder, out *frameOut, in *chunkReader) error {
 	enc.ResetContentSize(out, in.end-in.off)
 	if _, err := enc.ReadFrom(in); err != nil {
 		return err
@@ -163,13 +167,80 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	}
 }
 
-// frameBuf collects one frame in a buffer that is reused. It is made at
-// its full size at once: growing it a block at a time left 2 MB of
-// garbage early in the backup and raised its peak RSS by 1-2 MB
-// (docs/FIGURES.md).
-type frameBuf struct{ b []byte }
+// frameOut is where a worker's encoder writes a frame: straight to w
+// while the worker holds the turn (it takes it as soon as it is passed,
+// at the encoder's next write), into a spare buffer before that. With
+// two workers one spare is enough, a 1 MiB buffer less than one per
+// worker (docs/FIGURES.md). Spares are made at their full size: growing
+// them a block at a time left 2 MB of garbage early in the backup and
+// measured 1-2 MB higher.
+type frameOut struct {
+	w      io.Writer
+	turn   chan struct{}
+	spares chan []byte
+	failed func() bool
+	held   bool   // this worker holds the turn
+	buf    []byte // the spare collecting the frame, when not held
+}
 
-func (f *frameBuf) Write(p []byte) (int, error) {
-	f.b = append(f.b, p...)
+// errOtherFailed stops an encoder once another worker has failed.
+var errOtherFailed = errors.New("another worker failed")
+
+func (o *frameOut) Write(p []byte) (int, error) {
+	if !o.held {
+		select {
+		case <-o.turn:
+			o.held = true
+			if err := o.flush(); err != nil {
+				return 0, err
+			}
+		default:
+		}
+	}
+	if o.failed() {
+		return 0, errOtherFailed
+	}
+	if !o.held && o.buf == nil {
+		// A spare is free once its holder has taken the turn and flushed;
+		// the turn may come first (with more than two workers, the spares
+		// may all be held by later frames).
+		select {
+		case o.buf = <-o.spares:
+			if o.buf == nil {
+				o.buf = make([]byte, 0, zstdBound)
+			}
+		case <-o.turn:
+			o.held = true
+		}
+	}
+	if o.held {
+		return o.w.Write(p)
+	}
+	o.buf = append(o.buf, p...)
 	return len(p), nil
+}
+
+// flush writes what the spare holds, unless a worker failed, and hands
+// the spare back.
+func (o *frameOut) flush() error {
+	if o.buf == nil {
+		return nil
+	}
+	var err error
+	if !o.failed() {
+		_, err = o.w.Write(o.buf)
+	}
+	o.spares <- o.buf[:0]
+	o.buf = nil
+	return err
+}
+
+// finish ends the worker's frame: it waits for the turn if it does not
+// hold it, writes what it collected, and leaves the turn to be passed on.
+func (o *frameOut) finish() error {
+	if !o.held {
+		<-o.turn
+	}
+	o.held = false
+	return o.flush()
 }
