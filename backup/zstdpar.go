@@ -9,12 +9,13 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdChunk is the input each zstd frame holds; each worker keeps one
-// frame's output (zstdBound) until its turn to write it. On bench/'s 100 MB RDB (gzip -6: 1.8303),
-// 1 MiB frames compress to 1.8318, 512 KiB frames to 1.8226 and 256 KiB
-// frames with a 256 KiB window to 1.8066. Those would save 1.2-2.0 MB and
-// 2.6-2.9 MB of `backup now`'s peak RSS, but compress worse than the shell
-// version's gzip -6, the default's ratio goal (docs/FIGURES.md).
+// zstdChunk is the input each zstd frame holds; a worker waiting for its
+// turn collects its frame in a spare buffer of zstdBound. On bench/'s
+// 100 MB RDB (gzip -6: 1.8303), 1 MiB frames compress to 1.8318, 512 KiB
+// frames to 1.8226 and 256 KiB frames with a 256 KiB window to 1.8066.
+// Those saved 1.2-2.0 MB and 2.6-2.9 MB of `backup now`'s peak RSS with
+// an earlier writer, but compress worse than the shell version's gzip -6,
+// the default's ratio goal (docs/FIGURES.md).
 const zstdChunk = 1 << 20
 
 // zstdWindow is how far back a match may reach within a frame; each
@@ -32,28 +33,29 @@ const zstdWindow = 512 << 10
 //
 // Each worker owns a stream encoder and compresses chunk k, k+workers, ...
 // which the encoder reads from src straight into its block buffer
-// (ReaderAt: the snapshot is a file), so no chunk is held whole in memory;
-// its frame collects in the worker's output buffer, reused, until the
-// frame before it is written (the turn passes from worker to worker, in
-// input order). A backup thus allocates nothing per chunk and the GC has
-// no garbage to let the heap grow on, whatever the dataset's size. An
-// earlier writer filled a 1 MiB input buffer per worker from an io.Reader
-// and compressed it with EncodeAll into 1 MiB output buffers: frames of
-// the same size and window (its output differed by a few hundred bytes in
-// 54 MB), and 1.9 MB more peak RSS of `backup now` at 100 MB, 3.1 MB at
-// 1 GB (docs/FIGURES.md, "stream encoders reading the snapshot").
+// (ReaderAt: the snapshot is a file), so no chunk is held whole in memory.
+// The turn passes from worker to worker in input order: the worker that
+// holds it writes its frame straight into w, the other collects its frame
+// in the one spare buffer until the turn comes (frameOut). A backup
+// allocates nothing per chunk, so the GC has no garbage to let the heap
+// grow on, whatever the dataset's size. An earlier writer filled a 1 MiB
+// input buffer per worker from an io.Reader and compressed it with
+// EncodeAll into a 1 MiB output buffer per worker: frames of the same size
+// and window (its output differed by a few hundred bytes in 54 MB), and
+// 2.5-4.1 MB more peak RSS of `backup now`, which must stay within 32 MB;
+// this one uploads at 0.81-0.85x its throughput (docs/FIGURES.md, "stream
+// encoders reading the snapshot").
 //
 // Why not the library's stream with WithConcurrentBlocks (klauspost
 // v1.20.3): it does the same on the same cores, but its jobs are 4 windows
 // each with about 4 per core in flight, not configurable, so its memory
 // follows its window. BenchmarkZstdWriters (bench/run.sh runs it) prints
-// both side by side; on 67 MB of generated data, at the same ratio (1.889
-// vs 1.890) the library's 256 KiB window ran at 1.09x the earlier writer's
-// throughput with 1.36x its peak heap (20 vs 13 MB), its 512 KiB window
-// 1.27x with 2.14x. Measured by hand on bench/'s 100 MB RDB
-// (docs/FIGURES.md): at the 256 KiB window that matches our ratio (1.832)
-// its peak heap was 21 MB against 16, at 512 KiB (1.839) 33 MB, at its
-// default window 250 MB more RSS; `backup now` must stay within 32 MB.
+// both side by side; on 67 MB of generated data into io.Discard, at the
+// same ratio (1.889 vs 1.890) the library's 256 KiB window ran at 1.30x
+// our throughput with 2.56x our peak heap (20.1 vs 7.0 MB), its 512 KiB
+// window 1.38x with 4.02x, its default window 0.34x with 227 MB. With the
+// binary's own pages at 18.5 MB, 20 MB of heap would put `backup now`
+// far past its 32 MB (docs/FIGURES.md).
 func zstdFrames(w io.Writer, src io.ReaderAt, size int64, workers int, read func(int)) error {
 	chunks := max((size+zstdChunk-1)/zstdChunk, 1) // an empty input is one empty frame
 	workers = int(min(int64(max(workers, 1)), chunks))
