@@ -35,16 +35,16 @@ const zstdWindow = 512 << 10
 // which the encoder reads from src straight into its block buffer
 // (ReaderAt: the snapshot is a file), so no chunk is held whole in memory.
 // The turn passes from worker to worker in input order: the worker that
-// holds it writes its frame straight into w, the other collects its frame
-// in the one spare buffer until the turn comes (frameOut). A backup
-// allocates nothing per chunk, so the GC has no garbage to let the heap
-// grow on, whatever the dataset's size. An earlier writer filled a 1 MiB
-// input buffer per worker from an io.Reader and compressed it with
-// EncodeAll into a 1 MiB output buffer per worker: frames of the same size
-// and window (its output differed by a few hundred bytes in 54 MB), and
-// 2.5-4.1 MB more peak RSS of `backup now`, which must stay within 32 MB;
-// this one uploads at 0.81-0.85x its throughput (docs/FIGURES.md, "stream
-// encoders reading the snapshot").
+// holds it writes its frame straight into w, the others collect theirs in
+// spare buffers (one for two workers) until the turn comes (frameOut). A
+// backup allocates nothing per chunk, so the GC has no garbage to let the
+// heap grow on, whatever the dataset's size. An earlier writer filled a
+// 1 MiB input buffer per worker from an io.Reader and compressed it with
+// EncodeAll into a 1 MiB output buffer per worker: frames of the same
+// size and window (its output differed by a few hundred bytes in 54 MB),
+// and 2.5-4.1 MB more peak RSS of `backup now`, which must stay within
+// 32 MB; this one uploads at 0.81-0.85x its throughput (docs/FIGURES.md,
+// "stream encoders reading the snapshot").
 //
 // Why not the library's stream with WithConcurrentBlocks (klauspost
 // v1.20.3): it does the same on the same cores, but its jobs are 4 windows

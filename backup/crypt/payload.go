@@ -29,10 +29,11 @@ const (
 	chunkSize    = 64 << 10
 	sealedChunk  = chunkSize + chacha20poly1305.Overhead
 	payloadNonce = 16
-	// maxHeader bounds the header read before the payload: a hybrid
-	// (post-quantum) stanza is about 1.6 KB, and a header is a few
-	// stanzas.
-	maxHeader = 64 << 10
+	// maxHeader bounds the header read before the payload: age's own
+	// bound (its parser also refuses more than 1024 stanzas). A hybrid
+	// (post-quantum) stanza is about 1.6 KB, so a backup for many
+	// recipients can have a header of hundreds of KiB.
+	maxHeader = 2 << 20
 )
 
 // ageIntro is the first line of every age v1 file.
@@ -44,15 +45,16 @@ var ageIntro = []byte("age-encryption.org/v1\n")
 // of the source pass through.
 func readHeader(br *bufio.Reader) ([]byte, error) {
 	var hdr []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		hdr = append(hdr, line...)
+	for lineStart := true; ; {
+		piece, err := br.ReadSlice('\n') // a line, or 4 KiB of a longer one
+		hdr = append(hdr, piece...)
 		switch {
 		case len(hdr) > maxHeader:
-			return nil, fmt.Errorf("%w: no end of the age header in its first %d KiB", ErrCorrupt, maxHeader>>10)
+			return nil, fmt.Errorf("%w: no end of the age header in its first %d MiB", ErrCorrupt, maxHeader>>20)
 		case len(hdr) <= len(ageIntro) && !bytes.HasPrefix(ageIntro, hdr):
 			return nil, fmt.Errorf("%w: not an age file: it starts %q", ErrCorrupt, hdr)
 		case err == bufio.ErrBufferFull:
+			lineStart = false
 			continue
 		case err == io.EOF:
 			return nil, fmt.Errorf("%w: the age header ends after %d bytes, before its MAC line (truncated?)", ErrCorrupt, len(hdr))
@@ -60,10 +62,11 @@ func readHeader(br *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 		// A stanza's lines start "-> " or are base64; only the MAC line
-		// starts with "---".
-		if len(hdr) > len(ageIntro) && bytes.HasPrefix(line, []byte("---")) {
+		// starts with "---" (the rest of a long line may, too).
+		if lineStart && len(hdr) > len(ageIntro) && bytes.HasPrefix(piece, []byte("---")) {
 			return hdr, nil
 		}
+		lineStart = true
 	}
 }
 

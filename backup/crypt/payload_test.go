@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io"
 	"runtime"
@@ -152,6 +154,63 @@ func TestPayloadReaderRefusesBadHeaders(t *testing.T) {
 	}
 }
 
+// A header age reads, we read: one for 60 post-quantum recipients (about
+// 94 KiB), and one with a stanza line longer than the reader's 4 KiB
+// buffer whose rest starts with "---" (not the MAC line).
+func TestPayloadReaderReadsLongHeaders(t *testing.T) {
+	pq, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra []string
+	for range 60 {
+		other, err := age.GenerateHybridIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra = append(extra, other.Recipient().String())
+	}
+	k := mustKeys(t, pq.String(), extra...)
+	plain := randomBytes(t, 3*chunkSize)
+	sealed := seal(t, k, plain)
+	if n := bytes.Index(sealed, []byte("\n---")); n < 64<<10 {
+		t.Fatalf("header of %d bytes, want over 64 KiB", n)
+	}
+	if got, err := open(k, sealed); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("60 recipients: read %d bytes, %v", len(got), err)
+	}
+
+	id := newIdentity(t)
+	k = mustKeys(t, keygenOutput(id))
+	sealed = seal(t, k, plain)
+	macAt := bytes.Index(sealed, []byte("\n--- ")) + 1
+	fileKey, err := age.DecryptHeader(sealed[:bytes.IndexByte(sealed[macAt:], '\n')+macAt+1], id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// an unknown stanza (X25519 identities skip it), its line 4099 bytes
+	hdr := append([]byte(nil), sealed[:macAt]...)
+	hdr = append(hdr, "-> x "+strings.Repeat("A", 4091)+"---\n\n---"...)
+	macKey, err := hkdf.Key(sha256.New, fileKey, nil, "header", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hmac.New(sha256.New, macKey)
+	h.Write(hdr)
+	hdr = append(append(append(hdr, ' '), base64.RawStdEncoding.EncodeToString(h.Sum(nil))...), '\n')
+	crafted := append(hdr, sealed[macAt+bytes.IndexByte(sealed[macAt:], '\n')+1:]...)
+	ar, err := age.Decrypt(bytes.NewReader(crafted), id)
+	if err != nil {
+		t.Fatalf("age refuses the crafted file: %v", err)
+	}
+	if theirs, err := io.ReadAll(ar); err != nil || !bytes.Equal(theirs, plain) {
+		t.Fatalf("age reads %d bytes, %v", len(theirs), err)
+	}
+	if got, err := open(k, crafted); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("a 4099-byte stanza line: read %d bytes, %v", len(got), err)
+	}
+}
+
 // endless repeats its byte for ever.
 type endless struct{ b byte }
 
@@ -168,7 +227,9 @@ func TestPayloadReaderPassesSourceErrors(t *testing.T) {
 	k := mustKeys(t, keygenOutput(newIdentity(t)))
 	sealed := seal(t, k, randomBytes(t, 3*chunkSize))
 	boom := errors.New("connection reset")
-	for _, at := range []int{10, 200, len(sealed) / 2, len(sealed) - 1} {
+	payloadAt := bytes.IndexByte(sealed[bytes.Index(sealed, []byte("\n---"))+1:], '\n') + bytes.Index(sealed, []byte("\n---")) + 2
+	// ... and right after a full chunk, where the reader peeks for more
+	for _, at := range []int{10, 200, len(sealed) / 2, len(sealed) - 1, payloadAt + payloadNonce + sealedChunk} {
 		src := io.MultiReader(bytes.NewReader(sealed[:at]), iotest.ErrReader(boom))
 		r, err := k.Decrypt(src)
 		if err == nil {
@@ -184,7 +245,7 @@ func TestPayloadReaderPassesSourceErrors(t *testing.T) {
 // each, which let a verifying read-back's heap grow to twice its size.
 func TestPayloadReaderAllocatesNothingPerChunk(t *testing.T) {
 	k := mustKeys(t, keygenOutput(newIdentity(t)))
-	sealed := seal(t, k, randomBytes(t, 64*chunkSize))
+	sealed := seal(t, k, randomBytes(t, 300*chunkSize)) // past the counter's first byte
 	allocated := func() uint64 {
 		var before, after runtime.MemStats
 		runtime.GC()
@@ -193,7 +254,7 @@ func TestPayloadReaderAllocatesNothingPerChunk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := io.Copy(io.Discard, r); err != nil || n != 64*chunkSize {
+		if n, err := io.Copy(io.Discard, r); err != nil || n != 300*chunkSize {
 			t.Fatalf("read %d bytes, %v", n, err)
 		}
 		runtime.ReadMemStats(&after)
@@ -201,9 +262,9 @@ func TestPayloadReaderAllocatesNothingPerChunk(t *testing.T) {
 	}
 	allocated()
 	// one chunk buffer, the header's reading and the key: well under
-	// 2 chunks for 64 chunks read
+	// 2 chunks for 300 chunks read
 	if got := allocated(); got > 2*sealedChunk {
-		t.Errorf("reading 64 chunks allocated %d bytes, want at most %d", got, 2*sealedChunk)
+		t.Errorf("reading 300 chunks allocated %d bytes, want at most %d", got, 2*sealedChunk)
 	}
 }
 
