@@ -14,7 +14,7 @@ import (
 
 const testPassphrase = "correct horse battery staple"
 
-func newIdentity(t *testing.T) *age.X25519Identity {
+func newIdentity(t testing.TB) *age.X25519Identity {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -28,7 +28,7 @@ func keygenOutput(id *age.X25519Identity) string {
 	return fmt.Sprintf("# created: 2026-11-28T09:00:00Z\n# public key: %s\n%s\n", id.Recipient(), id)
 }
 
-func mustKeys(t *testing.T, text string, extra ...string) *Keys {
+func mustKeys(t testing.TB, text string, extra ...string) *Keys {
 	t.Helper()
 	k, err := ParseKeys(text)
 	if err != nil {
@@ -41,7 +41,7 @@ func mustKeys(t *testing.T, text string, extra ...string) *Keys {
 	return k
 }
 
-func seal(t *testing.T, k *Keys, plain []byte) []byte {
+func seal(t testing.TB, k *Keys, plain []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := k.Encrypt(&buf)

@@ -272,26 +272,10 @@ func TestPayloadReaderAllocatesNothingPerChunk(t *testing.T) {
 // the same run: throughput (b.SetBytes) and bytes allocated per op.
 // go test -run '^$' -bench Decrypt -benchmem ./backup/crypt
 func BenchmarkDecrypt(b *testing.B) {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		b.Fatal(err)
-	}
-	k, err := ParseKeys(keygenOutput(id))
-	if err != nil {
-		b.Fatal(err)
-	}
+	id := newIdentity(b)
+	k := mustKeys(b, keygenOutput(id))
 	plain := make([]byte, 64<<20)
-	var sealed bytes.Buffer
-	w, err := k.Encrypt(&sealed)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := w.Write(plain); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
+	sealed := seal(b, k, plain)
 	for _, v := range []struct {
 		name string
 		open func(io.Reader) (io.Reader, error)
@@ -302,7 +286,7 @@ func BenchmarkDecrypt(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(int64(len(plain)))
 			for b.Loop() {
-				r, err := v.open(bytes.NewReader(sealed.Bytes()))
+				r, err := v.open(bytes.NewReader(sealed))
 				if err != nil {
 					b.Fatal(err)
 				}
