@@ -15,6 +15,9 @@ const (
 	baseImage = "localhost/debian:trixie"
 	// testImage is the image under test.
 	testImage = "localhost/redis-autopilot:e2e"
+	// builderImage names the Dockerfile's builder stage, so that its
+	// cached layers are kept and the previous build's can be removed.
+	builderImage = "localhost/redis-autopilot:e2e-builder"
 	// hostCAs holds the extra CA certificates this host trusts. They are
 	// copied into the local base image so that HTTPS from the builder (the
 	// Go module proxy) works behind the same TLS-intercepting proxy as the
@@ -112,16 +115,47 @@ func importRootfs(t *testing.T, root string) {
 // buildImage builds the repository's Dockerfile on the local base. Docker
 // format keeps HEALTHCHECK (the OCI format drops it). Layers are cached by
 // podman, so a rebuild after a source change only recompiles redis-autopilot.
+//
+// Each source change leaves the previous build's images behind (the image
+// under test and the builder stage's last layers, about 150 MB); on a
+// machine that runs this test again and again they fill the disk until
+// podman fails committing a layer ("io: read/write on closed pipe"). So the
+// builder stage is tagged too, and once the new images exist the ones the
+// tags named before are removed (podman rmi also removes their parents
+// that no other image uses; the cached layers they share stay).
 func buildImage(t *testing.T, p podman, repo string) {
 	t.Helper()
+	before := map[string]string{}
+	for _, tag := range []string{testImage, builderImage} {
+		if id, err := p.run("image", "inspect", "--format", "{{.Id}}", tag); err == nil {
+			before[tag] = id
+		}
+	}
 	args := append([]string{"build", "--format", "docker"}, ulimits...)
 	args = append(args,
 		"--build-arg", "BASE="+baseImage,
 		"--build-arg", "GO_BASE="+baseImage,
-		"--build-arg", "VERSION=e2e",
-		"-t", testImage, repo)
-	if _, err := p.run(args...); err != nil {
+		"--build-arg", "VERSION=e2e")
+	if _, err := p.run(append(args, "-t", testImage, repo)...); err != nil {
 		t.Fatalf("build the image: %v", err)
+	}
+	// Every layer is cached by now: this only names the builder stage.
+	if _, err := p.run(append(args, "--target", "builder", "-t", builderImage, repo)...); err != nil {
+		t.Fatalf("tag the builder stage: %v", err)
+	}
+	for tag, old := range before {
+		id, err := p.run("image", "inspect", "--format", "{{.Id}}", tag)
+		if err != nil {
+			t.Fatalf("inspect %s after the build: %v", tag, err)
+		}
+		if id == old {
+			continue
+		}
+		if _, err := p.run("rmi", old); err != nil {
+			t.Logf("the previous %s (%.12s) stays: %v", tag, old, err)
+			continue
+		}
+		t.Logf("removed the previous %s (%.12s) and its unshared layers", tag, old)
 	}
 }
 

@@ -51,9 +51,38 @@ remove_leftovers() {
 	fi
 }
 
+# check_disk makes sure podman has room to build. A build from nothing
+# peaks at about 4.6 GB more on the disk (the Consul step's module download
+# and build cache, removed at its end) and leaves 1.2 GB of layers; with the
+# layers cached (the builder stage tagged by an earlier run) a source change
+# needs a few hundred MB. podman also copies each layer it commits to a
+# temporary file first (up to 1 GB at once): where that does not fit, the
+# commit fails with a bare "io: read/write on closed pipe". When space is
+# short, dangling images (earlier builds' layers no tag uses) are pruned
+# first; if that is not enough, the test says so instead of failing later.
+check_disk() {
+	local store tmp dir free need_mb=1500 short=()
+	podman image exists localhost/redis-autopilot:e2e-builder || need_mb=5000
+	store=$(podman info --format '{{.Store.GraphRoot}}' 2>/dev/null || echo /var/lib/containers/storage)
+	tmp=${TMPDIR:-/var/tmp}
+	for dir in "$store" "$tmp"; do
+		mkdir -p "$dir"
+		free=$(df -Pm "$dir" | awk 'NR==2 {print $4}')
+		((free >= need_mb)) || short+=("$dir has ${free} MB free")
+	done
+	((${#short[@]} == 0)) && return 0
+	if [[ ${1:-} == again ]]; then
+		cannot_run "${short[*]}; the image build needs about ${need_mb} MB in each (podman's storage and its temporary copies): free space, or remove images with podman system prune -a"
+	fi
+	echo "e2e: ${short[*]}; pruning dangling images (podman image prune -f)"
+	podman image prune -f >/dev/null || true
+	check_disk again
+}
+
 [[ $(id -u) == 0 ]] || cannot_run "needs root (podman with runc, debootstrap); run: sudo make e2e"
 install_tools
 command -v go >/dev/null || cannot_run "go is not on PATH"
+check_disk
 trap remove_leftovers EXIT
 remove_leftovers
 
