@@ -298,7 +298,7 @@ func compressTo(w io.Writer, src io.ReaderAt, size int64, read *atomic.Int64, co
 	if compression == "zstd" {
 		err = zstdFrames(ew, src, size, concurrency(), func(n int) { read.Add(int64(n)) })
 	} else {
-		err = compressStream(ew, countedReader{io.NewSectionReader(src, 0, size), read}, compression)
+		err = compressStream(ew, newCounter(io.NewSectionReader(src, 0, size), read), compression)
 	}
 	if err != nil {
 		return err
@@ -326,18 +326,6 @@ func compressStream(w io.Writer, src io.Reader, compression string) error {
 		return fmt.Errorf("compress: %w", err)
 	}
 	return nil
-}
-
-// countedReader adds the bytes read through it to n.
-type countedReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countedReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
-	return k, err
 }
 
 var errUploadEnded = errors.New("upload ended")

@@ -92,7 +92,7 @@ func downloadTo(ctx context.Context, o RestoreOptions, log hclog.Logger, info st
 		return fmt.Errorf("download: %w", err)
 	}
 	defer f.Close()
-	src := &counter{r: w.reader(rc)}
+	src := newCounter(w.reader(rc), nil)
 	prog := startProgress(log, o.Progress, o.ProgressInterval, "download "+info.Name, info.Size, src.n.Load)
 	d := store.NewDigester(src)
 	// One byte more than the store lists tells a longer object apart.

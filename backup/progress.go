@@ -12,10 +12,20 @@ import (
 // DefaultProgressInterval is how often a long transfer logs its progress.
 const DefaultProgressInterval = 5 * time.Second
 
-// counter counts the bytes read through it; safe to read concurrently.
+// counter adds the bytes read through it to n, which is safe to read
+// concurrently (a progress line reads it while the transfer runs).
 type counter struct {
 	r io.Reader
-	n atomic.Int64
+	n *atomic.Int64
+}
+
+// newCounter counts r's bytes into n, or into a counter of its own when n
+// is nil.
+func newCounter(r io.Reader, n *atomic.Int64) *counter {
+	if n == nil {
+		n = new(atomic.Int64)
+	}
+	return &counter{r: r, n: n}
 }
 
 func (c *counter) Read(p []byte) (int, error) {

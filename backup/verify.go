@@ -62,7 +62,7 @@ func readBack(ctx context.Context, s store.Store, name string, keys *crypt.Keys)
 	}
 	defer rc.Close()
 	h := sha256.New()
-	stored := &counter{r: io.TeeReader(rc, h)}
+	stored := newCounter(io.TeeReader(rc, h), nil)
 	zr, err := OpenPlain(stored, name, keys)
 	if err != nil {
 		return "", 0, err
