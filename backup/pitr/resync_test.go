@@ -104,3 +104,60 @@ func waitResynced(t *testing.T, r *harness.Redis) {
 		return nil
 	})
 }
+
+// While a replica loads its master's snapshot in a full sync, redis has
+// its AOF off (INFO persistence: loading:1, aof_enabled:0) and turns it
+// back on with a rewrite once loading ends. A shipper with no chain then
+// (a node that restarted as a replica of the new master: the restart ended
+// its chain) waits through the load to start one. It failed with
+// "appendonly is off" before: an ERROR in the log at such a sync, then a
+// backoff before the next try, seconds more with no window.
+func TestChainStartWaitsWhileAReplicaLoads(t *testing.T) {
+	r := startAOFRedis(t)
+	master := startAOFRedis(t)
+	ctx := context.Background()
+	pairs := make([]any, 0, 2*2000)
+	for i := range 2000 {
+		pairs = append(pairs, fmt.Sprintf("k%d", i), i)
+	}
+	must(t, master.Client.MSet(ctx, pairs...).Err())
+	must(t, master.Client.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err())
+	// 2000 keys at 1 ms each: the replica loads for about 2 s, and answers
+	// between keys every KiB it has read (else only every 2 MB).
+	must(t, r.Client.ConfigSet(ctx, "key-load-delay", "1000").Err())
+	must(t, r.Client.ConfigSet(ctx, "loading-process-events-interval-bytes", "1024").Err())
+	sh, _ := tickShipper(t, r)
+	must(t, r.Client.SlaveOf(ctx, "127.0.0.1", fmt.Sprint(master.Port)).Err())
+	harness.Eventually(t, 10*time.Second, func() error {
+		s, err := r.Client.Info(ctx, "persistence").Result()
+		if err != nil || !strings.Contains(s, "loading:1\r\n") {
+			return fmt.Errorf("the replica is not loading the master's snapshot yet (%v)", err)
+		}
+		if !strings.Contains(s, "aof_enabled:0\r\n") {
+			t.Fatalf("the replica loads with its AOF on; this test needs the window where redis has it off:\n%s", s)
+		}
+		return nil
+	})
+	// Tick as Run does, from inside the load until the next chain starts:
+	// no tick may fail.
+	var reasons []string
+	harness.Eventually(t, 30*time.Second, func() error {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		d, err := sh.Tick(tctx)
+		if err != nil {
+			t.Fatalf("a tick during the replica's full sync failed: %v (ticks before: %q)", err, reasons)
+		}
+		reasons = append(reasons, d.Reason)
+		if !strings.HasPrefix(d.Reason, "Started") {
+			return fmt.Errorf("no new chain yet: %q", reasons)
+		}
+		if got := info(t, r, "loading"); got != "0" {
+			t.Fatalf("a chain started while the replica was still loading (loading:%s)", got)
+		}
+		return nil
+	})
+	if n, err := r.Client.DBSize(ctx).Result(); err != nil || n != 2000 {
+		t.Fatalf("the replica holds %d keys (%v), want the master's 2000", n, err)
+	}
+}

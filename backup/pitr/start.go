@@ -256,17 +256,20 @@ func lastIncr(m Manifest) int64 {
 }
 
 // waitRewrite waits until no AOF rewrite is running or scheduled, and
-// fails when the last one failed.
+// fails when the last one failed. While redis loads a dataset (a replica
+// in a full sync loads the master's snapshot) it waits too: redis has the
+// AOF off then, and turns it on with a rewrite when the load ends.
 func (s *Shipper) waitRewrite(ctx context.Context) error {
 	for {
 		info, err := s.o.Node.Info(ctx, "persistence")
 		if err != nil {
 			return fmt.Errorf("INFO persistence: %w", err)
 		}
-		if info["aof_enabled"] != "1" {
+		loading := info["loading"] == "1" || info["async_loading"] == "1"
+		if info["aof_enabled"] != "1" && !loading {
 			return errors.New("appendonly is off: point-in-time recovery needs appendonly yes")
 		}
-		if info["aof_rewrite_in_progress"] == "0" && info["aof_rewrite_scheduled"] == "0" {
+		if !loading && info["aof_rewrite_in_progress"] == "0" && info["aof_rewrite_scheduled"] == "0" {
 			if st := info["aof_last_bgrewrite_status"]; st != "ok" {
 				return fmt.Errorf("the last AOF rewrite failed (aof_last_bgrewrite_status:%s)", st)
 			}
