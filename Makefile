@@ -79,7 +79,7 @@ RELIABILITY_TIMEOUT ?= 120m
 reliability: deps
 	$(GO) test -tags reliability -count=1 -v -timeout $(RELIABILITY_TIMEOUT) ./test/reliability
 
-# make matrix: the cluster, backup, lifecycle, etc and cmd tests again on
+# make matrix: the cluster, backup, PITR, lifecycle, etc and cmd tests again on
 # Debian 13's Redis 8.0 and Valkey 8.1 (make test runs them on the host's
 # Redis 7.0.15): a trixie root filesystem made with debootstrap and cached
 # in MATRIX_CACHE (default /var/cache/redis-autopilot), the test binaries

@@ -13,7 +13,7 @@
 #
 #   MATRIX_CACHE=/var/cache/redis-autopilot   the cached root filesystems
 #   MATRIX_FLAVORS="redis valkey"              flavours to run
-#   MATRIX_PACKAGES="./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot"
+#   MATRIX_PACKAGES="./test/cluster ./backup ./backup/pitr ./lifecycle ./etc ./cmd/redis-autopilot"
 #   MATRIX_RUN=regexp                          only these tests (-test.run)
 #   MATRIX_COUNT=1                             runs of each test (-test.count)
 #   MATRIX_BENCH=1                             also the failover and backup benchmarks: one row per
@@ -32,7 +32,7 @@ mirror=http://deb.debian.org/debian
 # tests (kill, nft, mkfs.ext4, fsfreeze, zstd, ip).
 servers="redis-server redis-sentinel redis-tools valkey-server valkey-sentinel valkey-tools util-linux procps iproute2 nftables gzip zstd e2fsprogs"
 flavors=${MATRIX_FLAVORS:-redis valkey}
-packages=${MATRIX_PACKAGES:-./test/cluster ./backup ./lifecycle ./etc ./cmd/redis-autopilot}
+packages=${MATRIX_PACKAGES:-./test/cluster ./backup ./backup/pitr ./lifecycle ./etc ./cmd/redis-autopilot}
 log=${MATRIX_LOG:-/tmp/redis-autopilot-matrix.log}
 minbase=$cache/$suite-minbase
 rootfs=$cache/$suite-servers
