@@ -2,6 +2,7 @@ package pitr
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/autopilotpattern/redis-autopilot/redisnode"
 )
@@ -22,4 +23,17 @@ func (n RedisNode) BgRewriteAOF(ctx context.Context) error {
 // ConfigSet runs CONFIG SET.
 func (n RedisNode) ConfigSet(ctx context.Context, key, value string) error {
 	return n.C.Redis().ConfigSet(ctx, key, value).Err()
+}
+
+// ConfigGet runs CONFIG GET for one parameter and returns its value.
+func (n RedisNode) ConfigGet(ctx context.Context, key string) (string, error) {
+	m, err := n.C.Redis().ConfigGet(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	v, ok := m[key]
+	if !ok {
+		return "", fmt.Errorf("CONFIG GET %s: redis has no such parameter", key)
+	}
+	return v, nil
 }

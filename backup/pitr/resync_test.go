@@ -113,31 +113,9 @@ func waitResynced(t *testing.T, r *harness.Redis) {
 // "appendonly is off" before: an ERROR in the log at such a sync, then a
 // backoff before the next try, seconds more with no window.
 func TestChainStartWaitsWhileAReplicaLoads(t *testing.T) {
-	r := startAOFRedis(t)
-	master := startAOFRedis(t)
-	ctx := context.Background()
-	pairs := make([]any, 0, 2*2000)
-	for i := range 2000 {
-		pairs = append(pairs, fmt.Sprintf("k%d", i), i)
-	}
-	must(t, master.Client.MSet(ctx, pairs...).Err())
-	must(t, master.Client.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err())
-	// 2000 keys at 1 ms each: the replica loads for about 2 s, and answers
-	// between keys every KiB it has read (else only every 2 MB).
-	must(t, r.Client.ConfigSet(ctx, "key-load-delay", "1000").Err())
-	must(t, r.Client.ConfigSet(ctx, "loading-process-events-interval-bytes", "1024").Err())
+	r := startLoadingReplica(t, true)
 	sh, _ := tickShipper(t, r)
-	must(t, r.Client.SlaveOf(ctx, "127.0.0.1", fmt.Sprint(master.Port)).Err())
-	harness.Eventually(t, 10*time.Second, func() error {
-		s, err := r.Client.Info(ctx, "persistence").Result()
-		if err != nil || !strings.Contains(s, "loading:1\r\n") {
-			return fmt.Errorf("the replica is not loading the master's snapshot yet (%v)", err)
-		}
-		if !strings.Contains(s, "aof_enabled:0\r\n") {
-			t.Fatalf("the replica loads with its AOF on; this test needs the window where redis has it off:\n%s", s)
-		}
-		return nil
-	})
+	ctx := context.Background()
 	// Tick as Run does, from inside the load until the next chain starts:
 	// no tick may fail.
 	var reasons []string
@@ -157,7 +135,61 @@ func TestChainStartWaitsWhileAReplicaLoads(t *testing.T) {
 		}
 		return nil
 	})
-	if n, err := r.Client.DBSize(ctx).Result(); err != nil || n != 2000 {
-		t.Fatalf("the replica holds %d keys (%v), want the master's 2000", n, err)
+	if n, err := r.Client.DBSize(ctx).Result(); err != nil || n != loadKeys {
+		t.Fatalf("the replica holds %d keys (%v), want the master's %d", n, err, loadKeys)
 	}
+}
+
+// A replica with appendonly no that loads its master's snapshot looks
+// the same in INFO as one that will turn its AOF back on; the setting
+// tells them apart, and the start fails at once instead of waiting out
+// the load.
+func TestChainStartDuringALoadWithAppendonlyOffFails(t *testing.T) {
+	r := startLoadingReplica(t, false)
+	sh, _ := tickShipper(t, r)
+	_, err := sh.Tick(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "appendonly is off") {
+		t.Fatalf("a start on a loading replica with appendonly no: %v, want \"appendonly is off\"", err)
+	}
+	if got := info(t, r, "loading"); got != "1" {
+		t.Fatalf("the start failed only after the load ended (loading:%s): it waited for nothing", got)
+	}
+}
+
+// loadKeys is the size of the snapshot startLoadingReplica's replica
+// loads: at 2 ms a key, about 4 s of loading.
+const loadKeys = 2000
+
+// startLoadingReplica starts a master with loadKeys keys and a replica of
+// it (appendonly as aof says) that is loading the master's snapshot when
+// it returns, slowed down with key-load-delay and answering between keys
+// every KiB it has read (else only every 2 MB).
+func startLoadingReplica(t *testing.T, aof bool) *harness.Redis {
+	t.Helper()
+	r := startAOFRedis(t)
+	master := startAOFRedis(t)
+	ctx := context.Background()
+	pairs := make([]any, 0, 2*loadKeys)
+	for i := range loadKeys {
+		pairs = append(pairs, fmt.Sprintf("k%d", i), i)
+	}
+	must(t, master.Client.MSet(ctx, pairs...).Err())
+	must(t, master.Client.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err())
+	if !aof {
+		must(t, r.Client.ConfigSet(ctx, "appendonly", "no").Err())
+	}
+	must(t, r.Client.ConfigSet(ctx, "key-load-delay", "2000").Err())
+	must(t, r.Client.ConfigSet(ctx, "loading-process-events-interval-bytes", "1024").Err())
+	must(t, r.Client.SlaveOf(ctx, "127.0.0.1", fmt.Sprint(master.Port)).Err())
+	harness.Eventually(t, 10*time.Second, func() error {
+		s, err := r.Client.Info(ctx, "persistence").Result()
+		if err != nil || !strings.Contains(s, "\r\nloading:1\r\n") {
+			return fmt.Errorf("the replica is not loading the master's snapshot yet (%v)", err)
+		}
+		if !strings.Contains(s, "aof_enabled:0\r\n") {
+			t.Fatalf("the replica loads with its AOF on; these tests need the window where redis has it off:\n%s", s)
+		}
+		return nil
+	})
+	return r
 }

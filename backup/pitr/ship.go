@@ -36,6 +36,7 @@ type Node interface {
 	Info(ctx context.Context, sections ...string) (redisnode.Info, error)
 	BgRewriteAOF(ctx context.Context) error
 	ConfigSet(ctx context.Context, key, value string) error
+	ConfigGet(ctx context.Context, key string) (string, error)
 }
 
 // ShipObserver is told what the shipper did (metrics implement it).

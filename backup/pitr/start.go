@@ -255,19 +255,35 @@ func lastIncr(m Manifest) int64 {
 	return last
 }
 
+// errAOFOff is the configuration point-in-time recovery cannot work with.
+var errAOFOff = errors.New("appendonly is off: point-in-time recovery needs appendonly yes")
+
 // waitRewrite waits until no AOF rewrite is running or scheduled, and
 // fails when the last one failed. While redis loads a dataset (a replica
 // in a full sync loads the master's snapshot) it waits too: redis has the
-// AOF off then, and turns it on with a rewrite when the load ends.
+// AOF off then (INFO's aof_enabled is 0), and turns it on with a rewrite
+// when the load ends, if the appendonly setting says so; when it does not,
+// the wait ends at once.
 func (s *Shipper) waitRewrite(ctx context.Context) error {
+	setting := ""
 	for {
 		info, err := s.o.Node.Info(ctx, "persistence")
 		if err != nil {
 			return fmt.Errorf("INFO persistence: %w", err)
 		}
 		loading := info["loading"] == "1" || info["async_loading"] == "1"
-		if info["aof_enabled"] != "1" && !loading {
-			return errors.New("appendonly is off: point-in-time recovery needs appendonly yes")
+		if info["aof_enabled"] != "1" {
+			if !loading {
+				return errAOFOff
+			}
+			if setting == "" {
+				if setting, err = s.o.Node.ConfigGet(ctx, "appendonly"); err != nil {
+					return fmt.Errorf("CONFIG GET appendonly while redis loads its dataset: %w", err)
+				}
+			}
+			if setting != "yes" {
+				return errAOFOff
+			}
 		}
 		if !loading && info["aof_rewrite_in_progress"] == "0" && info["aof_rewrite_scheduled"] == "0" {
 			if st := info["aof_last_bgrewrite_status"]; st != "ok" {
@@ -276,6 +292,9 @@ func (s *Shipper) waitRewrite(ctx context.Context) error {
 			return nil
 		}
 		if err := ctxtime.Sleep(ctx, 50*time.Millisecond); err != nil {
+			if loading {
+				return fmt.Errorf("wait for redis to load its dataset: %w", err)
+			}
 			return fmt.Errorf("wait for the AOF rewrite: %w", err)
 		}
 	}
