@@ -62,8 +62,9 @@ WORKDIR /src
 # Consul agent v1.13.9 from its own tools module (it must not pin the main
 # module's consul/api). Its module download (1.3 GB) and build cache (1.3
 # GB) live in /tmp for this one step and are removed with it: the layer
-# holds only /out/consul. A layer with them costs 2.6 GB of disk, and twice
-# that in the temporary copy podman makes while committing it.
+# holds only /out/consul. Kept in layers they cost 2.6 GB of disk, and
+# podman's commit of each needs about twice its size again in temporary
+# files.
 COPY tools/consul/ tools/consul/
 RUN cd tools/consul && \
     export GOMODCACHE=/tmp/consul-mod GOCACHE=/tmp/consul-cache GOFLAGS="-mod=mod -modcacherw -buildvcs=false" && \

@@ -56,25 +56,33 @@ remove_leftovers() {
 # and build cache, removed at its end) and leaves 1.2 GB of layers; with the
 # layers cached (the builder stage tagged by an earlier run) a source change
 # needs a few hundred MB. podman also copies each layer it commits to a
-# temporary file first (up to 1 GB at once): where that does not fit, the
-# commit fails with a bare "io: read/write on closed pipe". When space is
-# short, dangling images (earlier builds' layers no tag uses) are pruned
+# temporary file first (in TMPDIR, else /var/tmp, unless containers.conf's
+# image_copy_tmp_dir says otherwise; about twice the layer, 1 GB at most
+# here): where that does not fit, the commit fails with a bare "io:
+# read/write on closed pipe". When space is short, dangling images (layers
+# no tag uses, of any build on this machine's podman storage) are pruned
 # first; if that is not enough, the test says so instead of failing later.
 check_disk() {
-	local store tmp dir free need_mb=1500 short=()
+	local store tmp dir free need_mb=1500 short=() seen=" "
 	podman image exists localhost/redis-autopilot:e2e-builder || need_mb=5000
-	store=$(podman info --format '{{.Store.GraphRoot}}' 2>/dev/null || echo /var/lib/containers/storage)
+	store=$(podman info --format '{{.Store.GraphRoot}}' 2>/dev/null) || store=/var/lib/containers/storage
 	tmp=${TMPDIR:-/var/tmp}
 	for dir in "$store" "$tmp"; do
-		mkdir -p "$dir"
-		free=$(df -Pm "$dir" | awk 'NR==2 {print $4}')
+		mkdir -p "$dir" || cannot_run "cannot make $dir"
+		read -r dev free < <(df -Pm "$dir" | awk 'NR==2 {print $1, $4}') || true
+		[[ -n ${free:-} ]] || cannot_run "df cannot tell the free space of $dir"
+		[[ $seen == *" $dev "* ]] && continue # the same filesystem as the one before
+		seen+="$dev "
 		((free >= need_mb)) || short+=("$dir has ${free} MB free")
 	done
 	((${#short[@]} == 0)) && return 0
+	local what
+	what=$(printf '%s; ' "${short[@]}")
+	what=${what%; }
 	if [[ ${1:-} == again ]]; then
-		cannot_run "${short[*]}; the image build needs about ${need_mb} MB in each (podman's storage and its temporary copies): free space, or remove images with podman system prune -a"
+		cannot_run "$what; the image build needs about ${need_mb} MB there (podman's storage and its temporary copies): free space, or remove unused images and build leftovers with podman system prune -a --external"
 	fi
-	echo "e2e: ${short[*]}; pruning dangling images (podman image prune -f)"
+	echo "e2e: $what; pruning dangling images of this machine's podman storage (podman image prune -f)"
 	podman image prune -f >/dev/null || true
 	check_disk again
 }
