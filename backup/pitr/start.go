@@ -271,7 +271,7 @@ func (s *Shipper) waitRewrite(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("INFO persistence: %w", err)
 		}
-		loading := info["loading"] == "1" || info["async_loading"] == "1"
+		loading := info.Loading() || info["async_loading"] == "1"
 		if info["aof_enabled"] != "1" {
 			if !loading {
 				return errAOFOff
