@@ -125,9 +125,10 @@ func importRootfs(t *testing.T, root string) {
 // that no other image uses; the cached layers they share stay).
 func buildImage(t *testing.T, p podman, repo string) {
 	t.Helper()
+	imageID := func(tag string) (string, error) { return p.run("image", "inspect", "--format", "{{.Id}}", tag) }
 	before := map[string]string{}
 	for _, tag := range []string{testImage, builderImage} {
-		if id, err := p.run("image", "inspect", "--format", "{{.Id}}", tag); err == nil {
+		if id, err := imageID(tag); err == nil {
 			before[tag] = id
 		}
 	}
@@ -144,7 +145,7 @@ func buildImage(t *testing.T, p podman, repo string) {
 		t.Fatalf("tag the builder stage: %v", err)
 	}
 	for tag, old := range before {
-		id, err := p.run("image", "inspect", "--format", "{{.Id}}", tag)
+		id, err := imageID(tag)
 		if err != nil {
 			t.Fatalf("inspect %s after the build: %v", tag, err)
 		}
